@@ -1,0 +1,154 @@
+"""Token usage normalized to one convention for every provider.
+
+- ``input_tokens``: ALL input tokens, cache reads and cache writes included.
+- ``cache_read_tokens`` / ``cache_write_tokens``: subsets of input.
+- ``output_tokens``: all output, reasoning included; ``reasoning_tokens`` is a subset.
+- ``None`` means the provider did not say; 0 means it said 0.  Nothing is invented.
+- ``details``: provider-specific counts kept for the row's ``usage_details`` map and for pricing,
+  e.g. ``cache_write_5m`` / ``cache_write_1h`` (Anthropic cache-write TTLs priced differently).
+
+Every ``from_*`` accepts the SDK's pydantic object or the plain dict of the wire format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    details: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.input_tokens is None and self.output_tokens is None:
+            return None
+        return (self.input_tokens or 0) + (self.output_tokens or 0)
+
+
+def _get(obj: Any, key: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _int(value: Any) -> int | None:
+    # bool is an int subclass; a provider never means True as a token count.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _put(details: dict[str, int], key: str, value: Any) -> None:
+    number = _int(value)
+    if number is not None:
+        details[key] = number
+
+
+def from_openai_chat(usage: Any) -> Usage:
+    """Chat Completions ``usage`` (``prompt_tokens`` already includes cached tokens)."""
+    if usage is None:
+        return Usage()
+    prompt_details = _get(usage, "prompt_tokens_details")
+    completion_details = _get(usage, "completion_tokens_details")
+    details: dict[str, int] = {}
+    _put(details, "audio_input", _get(prompt_details, "audio_tokens"))
+    _put(details, "audio_output", _get(completion_details, "audio_tokens"))
+    _put(details, "accepted_prediction", _get(completion_details, "accepted_prediction_tokens"))
+    _put(details, "rejected_prediction", _get(completion_details, "rejected_prediction_tokens"))
+    return Usage(
+        input_tokens=_int(_get(usage, "prompt_tokens")),
+        output_tokens=_int(_get(usage, "completion_tokens")),
+        cache_read_tokens=_int(_get(prompt_details, "cached_tokens")),
+        cache_write_tokens=_int(_get(prompt_details, "cache_write_tokens")),
+        reasoning_tokens=_int(_get(completion_details, "reasoning_tokens")),
+        details=details,
+    )
+
+
+def from_openai_responses(usage: Any) -> Usage:
+    """Responses API ``usage`` (``input_tokens`` already includes cached tokens)."""
+    if usage is None:
+        return Usage()
+    input_details = _get(usage, "input_tokens_details")
+    output_details = _get(usage, "output_tokens_details")
+    details: dict[str, int] = {}
+    write_ttls = _get(input_details, "cache_write_tokens_details")
+    _put(details, "cache_write_30m", _get(write_ttls, "ttl_30m_tokens"))
+    _put(details, "cache_write_12h", _get(write_ttls, "ttl_12h_tokens"))
+    return Usage(
+        input_tokens=_int(_get(usage, "input_tokens")),
+        output_tokens=_int(_get(usage, "output_tokens")),
+        cache_read_tokens=_int(_get(input_details, "cached_tokens")),
+        cache_write_tokens=_int(_get(input_details, "cache_write_tokens")),
+        reasoning_tokens=_int(_get(output_details, "reasoning_tokens")),
+        details=details,
+    )
+
+
+def from_openai_embeddings(usage: Any) -> Usage:
+    """Embeddings ``usage``: input only; embeddings produce no output tokens."""
+    if usage is None:
+        return Usage()
+    return Usage(input_tokens=_int(_get(usage, "prompt_tokens")), output_tokens=0)
+
+
+def from_anthropic(usage: Any) -> Usage:
+    """Anthropic ``usage``; its ``input_tokens`` EXCLUDES cache reads and writes, so add them."""
+    if usage is None:
+        return Usage()
+    uncached = _int(_get(usage, "input_tokens"))
+    cache_read = _int(_get(usage, "cache_read_input_tokens"))
+    cache_write = _int(_get(usage, "cache_creation_input_tokens"))
+    details: dict[str, int] = {}
+    ttl_split = _get(usage, "cache_creation")
+    _put(details, "cache_write_5m", _get(ttl_split, "ephemeral_5m_input_tokens"))
+    _put(details, "cache_write_1h", _get(ttl_split, "ephemeral_1h_input_tokens"))
+    server_tools = _get(usage, "server_tool_use")
+    _put(details, "web_search_requests", _get(server_tools, "web_search_requests"))
+    _put(details, "web_fetch_requests", _get(server_tools, "web_fetch_requests"))
+    if cache_write is None and details.keys() & {"cache_write_5m", "cache_write_1h"}:
+        cache_write = details.get("cache_write_5m", 0) + details.get("cache_write_1h", 0)
+    parts = [n for n in (uncached, cache_read, cache_write) if n is not None]
+    return Usage(
+        input_tokens=sum(parts) if uncached is not None else None,
+        output_tokens=_int(_get(usage, "output_tokens")),
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=_int(_get(_get(usage, "output_tokens_details"), "thinking_tokens")),
+        details=details,
+    )
+
+
+def merge_anthropic_stream(start: Any, delta: Any) -> Usage:
+    """Usage of an Anthropic stream: ``message_start`` usage updated by ``message_delta`` usage.
+
+    Later deltas win field by field; the delta's counts are cumulative, not increments.
+    """
+    merged: dict[str, Any] = {}
+    for source in (start, delta):
+        if source is None:
+            continue
+        for key in (
+            "input_tokens",
+            "output_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+            "cache_creation",
+            "server_tool_use",
+            "output_tokens_details",
+        ):
+            value = _get(source, key)
+            if value is not None:
+                merged[key] = value
+    return from_anthropic(merged)
