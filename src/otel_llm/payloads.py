@@ -2,58 +2,73 @@
 
 The SDK may truncate span attributes (``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``) before any exporter
 sees them, yet the ``llm_traces`` row must hold the whole request and response.  Instrumentors
-therefore also leave the untruncated strings here, keyed by span, and the exporter takes them.
-Nothing is kept unless an exporter has called :func:`enable`, and the total is bounded so spans
-that never reach an exporter (sampled out, dropped) cannot grow memory without limit.
+therefore leave the payload objects here, keyed by span, and the exporter takes them and
+serializes them on its own thread, off the application's hot path.
+
+Nothing is kept unless an exporter has called :func:`enable`.  Spans that never reach the
+exporter (dropped by a full span queue) would leave entries behind, so the stash holds at most
+``max_spans`` spans and forgets the oldest first.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
+from typing import Any
 
-DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+DEFAULT_MAX_SPANS = 10_000
 
 _lock = threading.Lock()
-_by_span: OrderedDict[tuple[int, int], dict[str, str]] = OrderedDict()
-_held_bytes = 0
-_max_bytes = 0  # 0 = disabled: no exporter wants payloads
+_by_span: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
+_max_spans = 0  # 0 = disabled: no exporter wants payloads
 
 
-def enable(max_bytes: int = DEFAULT_MAX_BYTES) -> None:
-    global _max_bytes
-    _max_bytes = max(_max_bytes, max_bytes)
+def enable(max_spans: int = DEFAULT_MAX_SPANS) -> None:
+    global _max_spans
+    _max_spans = max(_max_spans, max_spans)
 
 
 def enabled() -> bool:
-    return _max_bytes > 0
+    return _max_spans > 0
 
 
-def stash(trace_id: int, span_id: int, attribute: str, value: str) -> None:
-    """Keep ``value`` for ``attribute`` of the span; oldest spans are evicted past the bound."""
-    global _held_bytes
-    if not _max_bytes:
+def stash(trace_id: int, span_id: int, attribute: str, value: Any) -> None:
+    """Keep ``value`` (a string or a JSON-serializable object) as the span's ``attribute``."""
+    if not _max_spans:
         return
-    size = len(value)
     with _lock:
-        entry = _by_span.setdefault((trace_id, span_id), {})
-        previous = entry.get(attribute)
-        if previous is not None:
-            _held_bytes -= len(previous)
+        entry = _by_span.get((trace_id, span_id))
+        if entry is None:
+            entry = _by_span[(trace_id, span_id)] = {}
+            if len(_by_span) > _max_spans:
+                _by_span.popitem(last=False)
         entry[attribute] = value
-        _held_bytes += size
-        while _held_bytes > _max_bytes and _by_span:
-            _, evicted = _by_span.popitem(last=False)
-            _held_bytes -= sum(len(v) for v in evicted.values())
 
 
 def take(trace_id: int, span_id: int) -> dict[str, str] | None:
-    """The span's full payloads (attribute -> value), removed from the stash; None if absent."""
-    global _held_bytes
+    """The span's full payloads as JSON strings (attribute -> text), removed from the stash."""
     if not _by_span:
         return None
     with _lock:
         entry = _by_span.pop((trace_id, span_id), None)
-        if entry:
-            _held_bytes -= sum(len(v) for v in entry.values())
-        return entry
+    if not entry:
+        return None
+    return {key: value if isinstance(value, str) else to_json(value) for key, value in entry.items()}
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON of a payload: SDK models as the fields they were given, unknowns by type name."""
+    return json.dumps(value, default=_jsonable, ensure_ascii=False, separators=(",", ":"))
+
+
+def _jsonable(value: Any) -> Any:
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump):
+        # exclude_unset keeps what came over the wire, not every default of the SDK's model.
+        return model_dump(mode="json", exclude_unset=True)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return f"<{type(value).__name__}>"

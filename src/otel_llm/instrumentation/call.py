@@ -1,0 +1,281 @@
+"""One SDK call in flight: its span, its payloads, its metrics; ended exactly once."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from otel_llm import attributes as attr
+from otel_llm import payloads
+from otel_llm.context import current_attributes
+from otel_llm.instrumentation.safety import report
+from otel_llm.instrumentation.telemetry import Telemetry
+from otel_llm.pricing import compute_cost
+from otel_llm.usage import Usage
+
+# Request keyword arguments that are transport settings, not part of the request body, or may
+# carry credentials: never recorded.
+_NOT_RECORDED = frozenset({"extra_headers", "extra_query", "timeout", "api_key", "idempotency_key"})
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadSpec:
+    """Where an operation's content lives, so config and content can be told apart.
+
+    ``content_keys`` maps a GenAI content attribute (``gen_ai.input.messages``,
+    ``gen_ai.system_instructions``) to the request keyword holding it; ``output_of`` turns the
+    response into what ``gen_ai.output.messages`` should hold.
+    """
+
+    content_keys: Mapping[str, str]
+    output_of: Callable[[Any], Any]
+
+
+class LLMCall:
+    """Span and bookkeeping for one SDK call.
+
+    Provider code creates it before calling the SDK, then calls exactly one of :meth:`finish` or
+    :meth:`fail` (streams: when the stream ends, however it ends).  Later calls are ignored, so
+    every exit path may try to end it.  Every method swallows its own failures (see ``safety``).
+    """
+
+    __slots__ = (
+        "_telemetry",
+        "_span",
+        "_spec",
+        "_request",
+        "_started",
+        "_first_chunk",
+        "_ended",
+        "_metric_attributes",
+        "request_model",
+        "provider",
+    )
+
+    def __init__(
+        self,
+        telemetry: Telemetry,
+        *,
+        operation: str,
+        provider: str,
+        request_model: str | None,
+        request: Mapping[str, Any],
+        spec: PayloadSpec,
+        stream: bool = False,
+        server_address: str | None = None,
+        server_port: int | None = None,
+        request_attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._telemetry = telemetry
+        self._spec = spec
+        self.request_model = request_model
+        self.provider = provider
+        self._started = time.perf_counter()
+        self._first_chunk: float | None = None
+        self._ended = False
+        # Shallow copies: callers commonly append to their message list after the call returns.
+        self._request = {k: v for k, v in request.items() if k not in _NOT_RECORDED}
+        for key in spec.content_keys.values():
+            value = self._request.get(key)
+            if isinstance(value, list):
+                self._request[key] = list(value)
+        attributes: dict[str, Any] = {
+            attr.OPERATION_NAME: operation,
+            attr.PROVIDER_NAME: provider,
+            attr.REQUEST_STREAM: stream,
+        }
+        if request_model:
+            attributes[attr.REQUEST_MODEL] = request_model
+        if server_address:
+            attributes[attr.SERVER_ADDRESS] = server_address
+            if server_port:
+                attributes[attr.SERVER_PORT] = server_port
+        if request_attributes:
+            attributes.update(request_attributes)
+        attributes.update(current_attributes())
+        self._metric_attributes = {
+            attr.OPERATION_NAME: operation,
+            attr.PROVIDER_NAME: provider,
+            attr.REQUEST_MODEL: request_model or "",
+        }
+        if server_address:
+            self._metric_attributes[attr.SERVER_ADDRESS] = server_address
+        name = f"{operation} {request_model}" if request_model else operation
+        self._span = telemetry.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+
+    @property
+    def span(self) -> trace.Span:
+        return self._span
+
+    def first_chunk(self) -> None:
+        """Mark the arrival of the first streamed chunk (later marks are ignored)."""
+        if self._first_chunk is None:
+            self._first_chunk = time.perf_counter()
+
+    def finish(
+        self,
+        *,
+        response: Any = None,
+        usage: Usage | None = None,
+        response_model: str | None = None,
+        response_id: str | None = None,
+        finish_reasons: Sequence[str] | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        """End the span successfully (or, with ``error_type``, as a failed response)."""
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            self._record_outcome(response, usage, response_model, response_id, finish_reasons, attributes)
+            if error_type:
+                self._span.set_attribute(attr.ERROR_TYPE, error_type)
+                self._span.set_status(Status(StatusCode.ERROR, error_type))
+            self._record_duration(error_type)
+        except Exception as error:  # noqa: BLE001 - never into the app
+            report("LLMCall.finish", error)
+        self._end()
+
+    def fail(self, error: BaseException, *, response: Any = None, usage: Usage | None = None) -> None:
+        """End the span for a call that raised (API error, connection error, error mid-stream)."""
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            error_type = type(error).__qualname__
+            span = self._span
+            span.set_attribute(attr.ERROR_TYPE, error_type)
+            span.set_attribute(attr.ERROR_MESSAGE, str(error))
+            status_code = getattr(error, "status_code", None)
+            if isinstance(status_code, int):
+                span.set_attribute(attr.HTTP_RESPONSE_STATUS_CODE, status_code)
+            span.set_status(Status(StatusCode.ERROR, f"{error_type}: {error}"))
+            if response is not None or usage is not None:
+                self._record_outcome(response, usage, None, None, None, None)
+            else:
+                self._record_payloads(None)
+            self._record_duration(error_type)
+        except Exception as internal:  # noqa: BLE001
+            report("LLMCall.fail", internal)
+        self._end()
+
+    def _end(self) -> None:
+        try:
+            self._span.end()
+        except Exception as error:  # noqa: BLE001
+            report("LLMCall.end", error)
+
+    def _record_outcome(
+        self,
+        response: Any,
+        usage: Usage | None,
+        response_model: str | None,
+        response_id: str | None,
+        finish_reasons: Sequence[str] | None,
+        extra: Mapping[str, Any] | None,
+    ) -> None:
+        span = self._span
+        values: dict[str, Any] = {}
+        if response_model:
+            values[attr.RESPONSE_MODEL] = response_model
+        if response_id:
+            values[attr.RESPONSE_ID] = response_id
+        if finish_reasons:
+            values[attr.RESPONSE_FINISH_REASONS] = list(finish_reasons)
+        if self._first_chunk is not None:
+            ttfc = self._first_chunk - self._started
+            values[attr.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+            self._telemetry.time_to_first_chunk.record(ttfc, self._metric_attributes)
+        if usage is not None:
+            values.update(_usage_attributes(usage))
+            self._record_tokens(usage, response_model)
+            self._record_cost(values, usage, response_model)
+        if extra:
+            values.update(extra)
+        span.set_attributes(values)
+        self._record_payloads(response)
+
+    def _record_tokens(self, usage: Usage, response_model: str | None) -> None:
+        metric_attributes = dict(self._metric_attributes)
+        if response_model:
+            metric_attributes[attr.RESPONSE_MODEL] = response_model
+        histogram = self._telemetry.token_usage
+        if usage.input_tokens is not None:
+            histogram.record(usage.input_tokens, {**metric_attributes, "gen_ai.token.type": "input"})
+        if usage.output_tokens is not None:
+            histogram.record(usage.output_tokens, {**metric_attributes, "gen_ai.token.type": "output"})
+
+    def _record_cost(self, values: dict[str, Any], usage: Usage, response_model: str | None) -> None:
+        cost = compute_cost(self.provider, response_model or self.request_model, usage)
+        if cost.usd is None and response_model and self.request_model != response_model:
+            cost = compute_cost(self.provider, self.request_model, usage)
+        values[attr.COST_PRICING_VERSION] = cost.pricing_version
+        if cost.usd is None:
+            values[attr.COST_UNPRICED_REASON] = cost.unpriced_reason or "unpriced"
+            return
+        values[attr.COST_USD] = str(cost.usd)
+        values[attr.COST_DETAILS] = json.dumps({k: str(v) for k, v in cost.components.items()})
+        self._telemetry.cost.add(float(cost.usd), self._metric_attributes)
+
+    def _record_duration(self, error_type: str | None) -> None:
+        metric_attributes = self._metric_attributes
+        if error_type:
+            metric_attributes = {**metric_attributes, attr.ERROR_TYPE: error_type}
+        self._telemetry.operation_duration.record(time.perf_counter() - self._started, metric_attributes)
+
+    def _record_payloads(self, response: Any) -> None:
+        """Payloads go to our exporter unserialized when it runs, else onto the span as JSON.
+
+        Serializing a request costs more than the rest of the span; our exporter does it later on
+        its own thread, so with it in the pipeline the caller's thread never pays for it.
+        """
+        if not self._span.is_recording():
+            return
+        capture = self._telemetry.capture_content
+        request = self._request
+        content_keys = self._spec.content_keys.values()
+        config = {k: v for k, v in request.items() if k not in content_keys}
+        if payloads.enabled():
+            context = self._span.get_span_context()
+            trace_id, span_id = context.trace_id, context.span_id
+            payloads.stash(trace_id, span_id, attr.LLM_CONFIG_JSON, config)
+            if capture:
+                payloads.stash(trace_id, span_id, attr.REQUEST_JSON, request)
+                if response is not None:
+                    payloads.stash(trace_id, span_id, attr.RESPONSE_JSON, response)
+            return
+        span = self._span
+        span.set_attribute(attr.LLM_CONFIG_JSON, payloads.to_json(config))
+        if not capture:
+            return
+        for attribute, key in self._spec.content_keys.items():
+            value = request.get(key)
+            if value is not None:
+                span.set_attribute(attribute, value if isinstance(value, str) else payloads.to_json(value))
+        if response is not None:
+            output = self._spec.output_of(response)
+            if output is not None:
+                span.set_attribute(attr.OUTPUT_MESSAGES, payloads.to_json(output))
+
+
+def _usage_attributes(usage: Usage) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if usage.input_tokens is not None:
+        values[attr.USAGE_INPUT_TOKENS] = usage.input_tokens
+    if usage.output_tokens is not None:
+        values[attr.USAGE_OUTPUT_TOKENS] = usage.output_tokens
+    if usage.cache_read_tokens is not None:
+        values[attr.USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
+    if usage.cache_write_tokens is not None:
+        values[attr.USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_write_tokens
+    if usage.reasoning_tokens is not None:
+        values[attr.USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
+    if usage.details:
+        values[attr.USAGE_DETAILS] = json.dumps(usage.details)
+    return values

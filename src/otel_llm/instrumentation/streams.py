@@ -1,0 +1,129 @@
+"""Proxies that watch a provider's stream while the caller sees the SDK's own object.
+
+The proxy is a ``wrapt.ObjectProxy``: ``isinstance`` checks, attributes, helper methods and
+properties all reach the wrapped stream.  It intercepts only iteration and the ways a stream can
+end, so the span ends exactly once whichever happens first: exhaustion, an exception, ``close()``,
+leaving a ``with`` block, or garbage collection of an abandoned stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import wrapt
+
+from otel_llm.instrumentation.call import LLMCall
+from otel_llm.instrumentation.safety import report
+
+
+class StreamHandler(Protocol):
+    """Provider-specific accumulation of one stream."""
+
+    def on_chunk(self, chunk: Any) -> bool:
+        """Take note of ``chunk``; return False to hide it from the caller."""
+
+    def finish(self, call: LLMCall, error: BaseException | None) -> None:
+        """End ``call`` with what was seen; ``error`` is set when the stream raised."""
+
+
+class _StreamProxy(wrapt.ObjectProxy):
+    def __init__(self, wrapped: Any, call: LLMCall, handler: StreamHandler) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_handler = handler
+        self._self_ended = False
+        self._self_seen_first = False
+
+    def _self_accept(self, chunk: Any) -> bool:
+        if not self._self_seen_first:
+            self._self_seen_first = True
+            self._self_call.first_chunk()
+        try:
+            return self._self_handler.on_chunk(chunk)
+        except Exception as error:  # noqa: BLE001 - the caller still gets the chunk
+            report("stream.on_chunk", error)
+            return True
+
+    def _self_end(self, error: BaseException | None) -> None:
+        if self._self_ended:
+            return
+        self._self_ended = True
+        try:
+            self._self_handler.finish(self._self_call, error)
+        except Exception as internal:  # noqa: BLE001
+            report("stream.finish", internal)
+            self._self_call.fail(internal)
+
+    def __del__(self) -> None:
+        # An abandoned, never-closed stream still gets its span ended.
+        self._self_end(None)
+
+
+class SyncStreamProxy(_StreamProxy):
+    def __iter__(self) -> "SyncStreamProxy":
+        return self
+
+    def __next__(self) -> Any:
+        wrapped = self.__wrapped__
+        while True:
+            try:
+                chunk = wrapped.__next__()
+            except StopIteration:
+                self._self_end(None)
+                raise
+            except BaseException as error:
+                self._self_end(error)
+                raise
+            if self._self_accept(chunk):
+                return chunk
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_end(None)
+
+    def __enter__(self) -> "SyncStreamProxy":
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(*exc_info)
+        finally:
+            self._self_end(None)
+
+
+class AsyncStreamProxy(_StreamProxy):
+    def __aiter__(self) -> "AsyncStreamProxy":
+        return self
+
+    async def __anext__(self) -> Any:
+        wrapped = self.__wrapped__
+        while True:
+            try:
+                chunk = await wrapped.__anext__()
+            except StopAsyncIteration:
+                self._self_end(None)
+                raise
+            except BaseException as error:
+                self._self_end(error)
+                raise
+            if self._self_accept(chunk):
+                return chunk
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_end(None)
+
+    async def __aenter__(self) -> "AsyncStreamProxy":
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc_info)
+        finally:
+            self._self_end(None)
