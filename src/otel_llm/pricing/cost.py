@@ -44,9 +44,7 @@ def compute_cost(
         return CostResult(None, {}, table.version, None, "no model reported")
     price = table.find(provider, model)
     if price is None:
-        reason = (
-            f"no price for model {model!r} (provider {provider!r}); add it via {OVERRIDE_ENV}"
-        )
+        reason = f"no price for model {model!r} (provider {provider!r}); add it via {OVERRIDE_ENV}"
         return CostResult(None, {}, table.version, None, reason)
     if not _has_tokens(usage):
         return CostResult(None, {}, table.version, price.key, "no token usage reported")
