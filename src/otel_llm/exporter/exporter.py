@@ -105,7 +105,7 @@ class LLMTraceExporter(SpanExporter):
                 continue
             rows.append(row)
             if forwarding:
-                forward.append(slim(span, row["id"]))
+                forward.append(slim(span, str(row["id"])))
         self.stats["rows"] += len(rows)
         return rows, forward
 

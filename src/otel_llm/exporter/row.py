@@ -3,7 +3,9 @@
 Hot path: the exporter calls this for every LLM span, so it reads each attribute once by key,
 walks the attribute dict once for the leftovers, parses JSON only for the two small maps
 (``usage_details``, ``cost_details``), and builds the payload columns by string concatenation.
-Timestamps are int nanoseconds since the epoch, as the storage writer takes them.
+Values follow the storage codec's contract (``otel_llm.storage.codec``): ``id`` a ``uuid.UUID``,
+timestamps int nanoseconds since the epoch, ``None`` for NULL, ``Decimal`` costs with at most
+nine decimal places (the column's scale; more would fail the whole batch's Arrow encoding).
 """
 
 from __future__ import annotations
@@ -94,9 +96,9 @@ MAPPED_SPAN_KEYS = frozenset(
 _MAPPED_RESOURCE_KEYS = _CONTEXT_KEYS | {_SERVICE_NAME}
 
 
-def row_id(trace_id: int, span_id: int) -> str:
+def row_id(trace_id: int, span_id: int) -> uuid.UUID:
     """The row's UUID, derived from the span's identity so a retried insert repeats it."""
-    return str(uuid.uuid5(ROW_ID_NAMESPACE, f"{trace_id:032x}{span_id:016x}"))
+    return uuid.uuid5(ROW_ID_NAMESPACE, f"{trace_id:032x}{span_id:016x}")
 
 
 def span_to_row(span: ReadableSpan, full_payloads: Mapping[str, str] | None = None) -> dict | None:
@@ -376,11 +378,15 @@ def _int(value: Any) -> int | None:
     return None
 
 
+_COST_SCALE = Decimal("1e-9")  # Decimal(18, 9)
+
+
 def _decimal(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
+        return number.quantize(_COST_SCALE) if number.is_finite() else None
     except InvalidOperation:
         return None
 
