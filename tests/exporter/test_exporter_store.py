@@ -241,3 +241,18 @@ def test_force_flush_honours_its_timeout(store_url: str) -> None:
     assert exporter.force_flush(timeout_millis=500) is False
     assert time.monotonic() - started < 2.0
     exporter.shutdown()
+
+
+def test_remote_clickhouse_over_http(clickhouse_http) -> None:  # noqa: ANN001 - storage's fixture
+    """The same rows through clickhouse-connect to ClickHouse's HTTP interface (chDB behind it)."""
+    exporter = LLMTraceExporter(clickhouse_http.url, forward_to=None)
+    spans = [emit(OURS), emit(ANTHROPIC_SDK, name="anthropic.messages.create")]
+    export_and_close(exporter, spans)
+    rows = query_rows(
+        clickhouse_http.url, "trace_id IN {ids:Array(String)}", {"ids": [f"{s.context.trace_id:032x}" for s in spans]}
+    )
+    by_name = {row["span_name"]: row for row in rows}
+    assert by_name["chat gpt-4o"]["cost_usd"] == Decimal("0.00175")
+    assert by_name["chat gpt-4o"]["request_json"] == OURS[attr.REQUEST_JSON]
+    assert by_name["chat gpt-4o"]["agent_tags"] == ["triage", "beta"]
+    assert by_name["anthropic.messages.create"]["usage_details"] == {"cache_write_5m": 100, "cache_write_1h": 200}
