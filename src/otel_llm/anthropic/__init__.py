@@ -1,0 +1,56 @@
+"""OpenTelemetry instrumentation of the ``anthropic`` SDK: one GenAI span per Messages call.
+
+>>> AnthropicInstrumentor().instrument(tracer_provider=provider)
+
+See :mod:`otel_llm.anthropic.patch` for where the SDK is hooked and why the SDK's own span is
+replaced by ours while this instrumentor is on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Collection
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.utils import unwrap
+from wrapt import wrap_function_wrapper
+
+from otel_llm.anthropic import patch
+from otel_llm.instrumentation.safety import report
+from otel_llm.instrumentation.telemetry import Telemetry
+
+__all__ = ["AnthropicInstrumentor"]
+
+_SCOPE = "otel_llm.anthropic"
+
+
+class AnthropicInstrumentor(BaseInstrumentor):
+    """Instruments ``anthropic`` >= 2: sync and async clients, Anthropic, Bedrock and Vertex.
+
+    ``instrument()`` accepts ``tracer_provider``, ``meter_provider`` and ``capture_content``
+    (default: ``OTEL_LLM_CAPTURE_CONTENT``, on when unset).
+    """
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ("anthropic >= 2",)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        telemetry = Telemetry.create(
+            _SCOPE,
+            tracer_provider=kwargs.get("tracer_provider"),
+            meter_provider=kwargs.get("meter_provider"),
+            capture_content=kwargs.get("capture_content"),
+        )
+        wrap_function_wrapper(patch.CLIENT_MODULE, "SyncAPIClient.request", patch.sync_request_wrapper(telemetry))
+        wrap_function_wrapper(patch.CLIENT_MODULE, "AsyncAPIClient.request", patch.async_request_wrapper(telemetry))
+        try:
+            wrap_function_wrapper(patch.CLIENT_MODULE, patch.SDK_SPAN_STARTER, patch.sdk_span_replacer)
+        except AttributeError as error:
+            # An SDK without its own tracing has no span to replace.
+            report("anthropic.replace_sdk_span", error)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        import anthropic._base_client as client_module
+
+        unwrap(client_module.SyncAPIClient, "request")
+        unwrap(client_module.AsyncAPIClient, "request")
+        unwrap(client_module, patch.SDK_SPAN_STARTER)
