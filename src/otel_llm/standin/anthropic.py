@@ -17,13 +17,15 @@ real prices.  Scenarios:
 
 Vertex AI's ``:rawPredict`` / ``:streamRawPredict`` paths are answered the same way (model taken
 from the path), so ``AnthropicVertex`` can be pointed here too.  Every id is ``msg_standin_...``
-or ``toolu_standin_...`` and every text says it comes from a stand-in.
+or ``toolu_standin_...`` and every text says it comes from a stand-in.  Ids are derived from the
+request, so the same request gets the same response (what tests compare with and without
+instrumentation).
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
+import hashlib
 import json
 import re
 from typing import Any
@@ -32,7 +34,6 @@ from otel_llm.standin.server import JSONResponse, Request, SSEResponse, StandinS
 
 _MARKER = re.compile(r"standin:([a-z0-9_]+)")
 _VERTEX_PATH = re.compile(r"/models/([^/:]+):(rawPredict|streamRawPredict)$")
-_ids = itertools.count(1)
 
 ANSWER = "Hello from the otel-llm Anthropic stand-in."
 _ERRORS = {
@@ -82,7 +83,7 @@ def _usage(scenario: str) -> dict[str, Any]:
     return usage
 
 
-def _content(scenario: str) -> tuple[list[dict[str, Any]], str]:
+def _content(scenario: str, request_key: str) -> tuple[list[dict[str, Any]], str]:
     """Content blocks and stop reason of the scenario's answer."""
     text = {"type": "text", "text": ANSWER}
     if scenario == "thinking":
@@ -91,7 +92,7 @@ def _content(scenario: str) -> tuple[list[dict[str, Any]], str]:
     if scenario == "tool":
         tool = {
             "type": "tool_use",
-            "id": f"toolu_standin_{next(_ids)}",
+            "id": f"toolu_standin_{request_key}",
             "name": "get_weather",
             "input": {"city": "Paris", "unit": "celsius"},
         }
@@ -99,7 +100,7 @@ def _content(scenario: str) -> tuple[list[dict[str, Any]], str]:
     if scenario == "web_search":
         search = {
             "type": "server_tool_use",
-            "id": f"srvtoolu_standin_{next(_ids)}",
+            "id": f"srvtoolu_standin_{request_key}",
             "name": "web_search",
             "input": {"query": "stand-in"},
         }
@@ -107,10 +108,14 @@ def _content(scenario: str) -> tuple[list[dict[str, Any]], str]:
     return [text], "end_turn"
 
 
-def make_message(model: str, scenario: str) -> dict[str, Any]:
-    content, stop_reason = _content(scenario)
+def request_key(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def make_message(model: str, scenario: str, key: str) -> dict[str, Any]:
+    content, stop_reason = _content(scenario, key)
     return {
-        "id": f"msg_standin_{next(_ids)}",
+        "id": f"msg_standin_{key}",
         "type": "message",
         "role": "assistant",
         "model": model,
@@ -181,8 +186,9 @@ def handle(request: Request) -> JSONResponse | SSEResponse:
         status = int(scenario[6:])
         return JSONResponse(error_body(*_ERRORS[status]), status=status, headers={"request-id": "req_standin"})
     model = vertex.group(1) if vertex else str(body.get("model", "claude-standin"))
-    message = make_message(model, scenario)
-    headers = {"request-id": f"req_standin_{next(_ids)}"}
+    key = request_key(body)
+    message = make_message(model, scenario, key)
+    headers = {"request-id": f"req_standin_{key}"}
     if not (body.get("stream") or (vertex and vertex.group(2) == "streamRawPredict")):
         return JSONResponse(message, headers=headers)
     events = stream_events(message, scenario)
