@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -47,12 +48,22 @@ def instrument(tracer_provider: Any, meter_provider: Any) -> Iterator[AnthropicI
         yield on
 
 
+# Building an SSL context takes ~0.1 s and every new SDK client builds one: share one instead.
+_SSL_CONTEXT = ssl.create_default_context()
+
+
 def sync_client(server: Any, **options: Any) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=server.base_url, api_key=API_KEY, max_retries=0, **options)
+    http_client = anthropic.DefaultHttpxClient(verify=_SSL_CONTEXT)
+    return anthropic.Anthropic(
+        base_url=server.base_url, api_key=API_KEY, max_retries=0, http_client=http_client, **options
+    )
 
 
 def async_client(server: Any, **options: Any) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(base_url=server.base_url, api_key=API_KEY, max_retries=0, **options)
+    http_client = anthropic.DefaultAsyncHttpxClient(verify=_SSL_CONTEXT)
+    return anthropic.AsyncAnthropic(
+        base_url=server.base_url, api_key=API_KEY, max_retries=0, http_client=http_client, **options
+    )
 
 
 @pytest.fixture
