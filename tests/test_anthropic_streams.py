@@ -159,3 +159,13 @@ def test_slow_stream_time_to_first_chunk(client, span_exporter):
     with client.messages.stream(**request("slow")) as stream:
         stream.until_done()
     assert only_span(span_exporter).attributes[attr.RESPONSE_TIME_TO_FIRST_CHUNK] >= 0.05
+
+
+def test_raw_response_of_a_stream(client, span_exporter):
+    raw = client.messages.with_raw_response.create(**request("thinking"), stream=True)
+    assert not gen_ai_spans(span_exporter)  # the body is still to be read
+    events = list(raw.parse())
+    assert events[0].type == "message_start"
+    a = only_span(span_exporter).attributes
+    assert a[attr.USAGE_REASONING_OUTPUT_TOKENS] == 250
+    assert a[attr.RESPONSE_TIME_TO_FIRST_CHUNK] > 0

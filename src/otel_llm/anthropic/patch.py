@@ -61,11 +61,13 @@ def _is_messages_call(options: Any) -> bool:
 
 
 def _request_body(options: Any) -> dict[str, Any]:
-    """The request body as the caller gave it: the SDK's omit/not-given markers left out."""
+    """The request body as the caller gave it: the SDK's placeholders for unset parameters left out."""
+    from anthropic import NotGiven, Omit
+
     body = getattr(options, "json_data", None)
     if not isinstance(body, Mapping):
         return {}
-    return {key: value for key, value in body.items() if type(value).__name__ not in ("Omit", "NotGiven")}
+    return {key: value for key, value in body.items() if not isinstance(value, (Omit, NotGiven))}
 
 
 def _start_call(telemetry: Telemetry, client: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> LLMCall | None:

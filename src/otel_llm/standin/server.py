@@ -124,6 +124,13 @@ def _make_request_handler(server: StandinServer) -> type[BaseHTTPRequestHandler]
             for name, value in response.headers.items():
                 self.send_header(name, value)
             self.end_headers()
+            try:
+                self._write_events(response)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client stopped reading early (break, close()): an ordinary way for a stream to end.
+                self.close_connection = True
+
+        def _write_events(self, response: SSEResponse) -> None:
             for index, (event, data) in enumerate(response.events):
                 if response.break_after is not None and index >= response.break_after:
                     # Close mid-body: the client sees an incomplete chunked response.
