@@ -169,3 +169,12 @@ def test_raw_response_of_a_stream(client, span_exporter):
     a = only_span(span_exporter).attributes
     assert a[attr.USAGE_REASONING_OUTPUT_TOKENS] == 250
     assert a[attr.RESPONSE_TIME_TO_FIRST_CHUNK] > 0
+
+
+def test_stream_with_content_capture_off(standin, tracer_provider, span_exporter):
+    with instrumented(tracer_provider=tracer_provider, capture_content=False):
+        with sync_client(standin).messages.stream(**request("cached")) as stream:
+            stream.until_done()
+    a = only_span(span_exporter).attributes
+    assert a[attr.USAGE_INPUT_TOKENS] == 3600
+    assert attr.OUTPUT_MESSAGES not in a and attr.INPUT_MESSAGES not in a

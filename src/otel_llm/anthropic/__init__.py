@@ -40,13 +40,17 @@ class AnthropicInstrumentor(BaseInstrumentor):
             meter_provider=kwargs.get("meter_provider"),
             capture_content=kwargs.get("capture_content"),
         )
-        wrap_function_wrapper(patch.CLIENT_MODULE, "SyncAPIClient.request", patch.sync_request_wrapper(telemetry))
-        wrap_function_wrapper(patch.CLIENT_MODULE, "AsyncAPIClient.request", patch.async_request_wrapper(telemetry))
-        try:
-            wrap_function_wrapper(patch.CLIENT_MODULE, patch.SDK_SPAN_STARTER, patch.sdk_span_replacer)
-        except AttributeError as error:
-            # An SDK without its own tracing has no span to replace.
-            report("anthropic.replace_sdk_span", error)
+        targets = {
+            "SyncAPIClient.request": patch.sync_request_wrapper(telemetry),
+            "AsyncAPIClient.request": patch.async_request_wrapper(telemetry),
+            patch.SDK_SPAN_STARTER: patch.sdk_span_replacer,
+        }
+        for target, wrapper in targets.items():
+            try:
+                wrap_function_wrapper(patch.CLIENT_MODULE, target, wrapper)
+            except AttributeError as error:
+                # An SDK release that moved this: leave it uninstrumented rather than fail the app.
+                report(f"anthropic.instrument:{target}", error)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         import anthropic._base_client as client_module

@@ -86,17 +86,20 @@ class MessageEventsHandler:
             usage.update({key: value for key, value in dumped.items() if value is not None})
         assembled["usage"] = usage
         assembled["stop_reason"] = self._stop_reason
-        if self._blocks is not None:
-            assembled["content"] = [self._blocks[index] for index in sorted(self._blocks)]
+        assembled["content"] = [self._blocks[index] for index in sorted(self._blocks)]
         return assembled
 
     def finish(self, call: LLMCall, error: BaseException | None) -> None:
         if self._message is None:
             # Nothing arrived: no usage to report, nothing to assemble.
-            call.fail(error) if error is not None else call.finish()
+            if error is not None:
+                call.fail(error)
+            else:
+                call.finish()
             return
         usage = merge_anthropic_stream(self._start_usage, self._delta_usage)
-        response = self._assembled()
+        # Only recorded when content is captured, so only assembled then.
+        response = self._assembled() if self._blocks is not None else None
         if error is not None:
             call.fail(error, response=response, usage=usage)
             return
