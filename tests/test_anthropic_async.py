@@ -9,7 +9,6 @@ import pytest
 from anthropic_support import (  # noqa: F401 - fixtures
     aclient,
     async_client,
-    dumps,
     gen_ai_spans,
     instrument,
     instrumented,

@@ -12,7 +12,6 @@ from anthropic_support import (  # noqa: F401 - fixtures
     MODEL,
     ask,
     client,
-    dumps,
     instrument,
     instrumented,
     only_span,
