@@ -10,7 +10,7 @@ from otel_llm.storage import open_store, open_writer
 from rows import make_row
 
 WORKERS = 4
-ROWS_PER_WORKER = 1500
+ROWS_PER_WORKER = 1000
 
 
 def worker(url: str, index: int) -> dict:
