@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import openai
 import pytest
 from openai_fixtures import (  # noqa: F401 - fixtures
     API_KEY,
@@ -204,3 +205,13 @@ def test_metrics(client, instrument, metric_reader):
     assert duration.count == 1 and duration.sum > 0
     (cost,) = metric_points(metric_reader, "otel_llm.client.cost")
     assert cost.value > 0
+
+
+def test_azure_client_provider(standin, instrument, span_exporter):
+    azure = openai.AzureOpenAI(
+        azure_endpoint=standin.base_url, azure_deployment="my-4o-mini", api_version="2024-10-21", api_key=API_KEY, max_retries=0
+    )
+    azure.chat.completions.create(model=MODEL, messages=user("hi"))
+    span = only_span(span_exporter)
+    assert span.attributes["gen_ai.provider.name"] == "azure.ai.openai"
+    assert span.attributes["server.address"] == "127.0.0.1"

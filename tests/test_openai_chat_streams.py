@@ -181,3 +181,14 @@ async def test_async_stream_helper_early_exit(standin, instrument, span_exporter
             async for _ in stream:
                 break
         only_span(span_exporter)
+
+
+@pytest.mark.parametrize(("api_version", "asked"), [("2024-10-21", True), ("2024-06-01", False)])
+def test_azure_old_api_versions_are_not_sent_stream_options(api_version, asked, standin, instrument, span_exporter):
+    azure = openai.AzureOpenAI(
+        azure_endpoint=standin.base_url, azure_deployment="dep", api_version=api_version, api_key="k", max_retries=0
+    )
+    chunks = list(azure.chat.completions.create(model=MODEL, messages=user("hi"), stream=True))
+    assert ("stream_options" in standin.requests[-1].body) is asked
+    assert all(chunk.choices for chunk in chunks)
+    assert ("gen_ai.usage.input_tokens" in only_span(span_exporter).attributes) is asked

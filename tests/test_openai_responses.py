@@ -174,3 +174,10 @@ async def test_async_embeddings_default_base64(async_client, instrument, span_ex
     span = only_span(span_exporter)
     assert span.attributes["gen_ai.usage.input_tokens"] == 5
     assert "gen_ai.request.encoding_formats" not in span.attributes  # the caller chose none
+
+
+def test_beta_responses(client, instrument, span_exporter):
+    response = client.beta.responses.create(model=MODEL, input="hi [length]")
+    span = only_span(span_exporter)
+    assert span.attributes["gen_ai.response.id"] == response.id
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("length",)

@@ -21,6 +21,7 @@ CHAT = gen_ai.GenAiOperationNameValues.CHAT.value
 EMBEDDINGS = gen_ai.GenAiOperationNameValues.EMBEDDINGS.value
 _PROVIDER_BY_RUNTIME = {"bedrock": "aws.bedrock", "vertex": "gcp.vertex_ai"}
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+_AZURE_STREAM_OPTIONS_SINCE = "2024-09-01"
 
 
 def get(obj: Any, key: str) -> Any:
@@ -54,6 +55,13 @@ def provider_of(client: Any) -> str:
     if hasattr(client, "_azure_endpoint") or host.endswith((".azure.com", ".azure-api.net")):
         return gen_ai.GenAiProviderNameValues.AZURE_AI_OPENAI.value
     return gen_ai.GenAiProviderNameValues.OPENAI.value
+
+
+def accepts_stream_options(client: Any) -> bool:
+    """Whether the endpoint accepts ``stream_options``: Azure OpenAI rejects it (HTTP 400) before
+    API version 2024-09-01-preview, and asking for usage must never fail the caller's request."""
+    api_version = getattr(client, "_api_version", None)  # set by AzureOpenAI clients only
+    return not isinstance(api_version, str) or api_version >= _AZURE_STREAM_OPTIONS_SINCE
 
 
 def server_of(client: Any) -> tuple[str | None, int | None]:

@@ -4,6 +4,7 @@ Class-level wrapping traces clients created before and after ``instrument()``.  
 
 - ``create`` of chat completions, responses and embeddings (sync and async).
 - ``chat.completions.parse`` and ``responses.parse``: they call ``_post`` themselves.
+- ``beta.responses.create``: its own resource class, the same Responses wire format.
 - NOT ``chat.completions.stream`` / ``responses.stream``: they call ``self.create(stream=True)``
   and so already get their one span from ``create``.  Their helper streams close the HTTP
   response underneath our proxy, so their ``close`` is wrapped to end the span (see
@@ -47,6 +48,8 @@ class Operation:
     request_attributes: Callable[[Mapping[str, Any]], dict[str, Any]]
     outcome: Callable[[Any], dict[str, Any]]
     stream_handler: Callable[[bool, bool], StreamHandler] | None = None  # (hide usage chunk, capture)
+    # Chat streams report usage only when ``stream_options.include_usage`` is set.
+    needs_usage_option: bool = False
 
 
 CHAT = Operation(
@@ -55,6 +58,7 @@ CHAT = Operation(
     request_attributes=extract.chat_request_attributes,
     outcome=extract.chat_outcome,
     stream_handler=lambda hide, capture: ChatStreamHandler(hide_usage_chunk=hide, assemble=capture),
+    needs_usage_option=True,
 )
 RESPONSES = Operation(
     name=extract.CHAT,
@@ -74,6 +78,7 @@ EMBEDDINGS = Operation(
 
 _CHAT_MODULE = "openai.resources.chat.completions.completions"
 _RESPONSES_MODULE = "openai.resources.responses.responses"
+_BETA_RESPONSES_MODULE = "openai.resources.beta.responses.responses"
 _EMBEDDINGS_MODULE = "openai.resources.embeddings"
 # (module, "Class.method", operation); every one has a sync and an async class.
 _CALLS = [
@@ -81,6 +86,7 @@ _CALLS = [
     (_CHAT_MODULE, "Completions.parse", CHAT),
     (_RESPONSES_MODULE, "Responses.create", RESPONSES),
     (_RESPONSES_MODULE, "Responses.parse", RESPONSES),
+    (_BETA_RESPONSES_MODULE, "Responses.create", RESPONSES),  # client.beta.responses: same wire format
     (_EMBEDDINGS_MODULE, "Embeddings.create", EMBEDDINGS),
 ]
 _HELPER_STREAM_CLOSES = [
@@ -97,15 +103,15 @@ class _Started:
     def __init__(self, telemetry: Telemetry, operation: Operation, instance: Any, kwargs: dict[str, Any]) -> None:
         request = extract.given(kwargs)
         streaming = request.get("stream") is True
+        client = getattr(instance, "_client", None)
         self.hide_usage_chunk = False
-        if streaming and operation is CHAT and _may_add_usage_chunk(request):
+        if streaming and operation.needs_usage_option and _may_add_usage_option(request, client):
             stream_options = request.get("stream_options") or {}
             if stream_options.get("include_usage") is not True:
                 # Usage arrives only if asked for; ask, and hide the answer from the caller.
                 request["stream_options"] = {**stream_options, "include_usage": True}
                 kwargs = {**kwargs, "stream_options": request["stream_options"]}
                 self.hide_usage_chunk = True
-        client = getattr(instance, "_client", None)
         address, port = extract.server_of(client)
         model = request.get("model")
         self.call = LLMCall(
@@ -148,10 +154,12 @@ class _Started:
         return value
 
 
-def _may_add_usage_chunk(request: Mapping[str, Any]) -> bool:
+def _may_add_usage_option(request: Mapping[str, Any], client: Any) -> bool:
     # with_streaming_response hands the caller the raw bytes: an extra chunk there cannot be hidden.
     headers = request.get("extra_headers")
-    return not (isinstance(headers, Mapping) and headers.get(RAW_RESPONSE_HEADER) == "stream")
+    if isinstance(headers, Mapping) and headers.get(RAW_RESPONSE_HEADER) == "stream":
+        return False
+    return extract.accepts_stream_options(client)
 
 
 def _start(telemetry: Telemetry, operation: Operation, instance: Any, kwargs: dict[str, Any]) -> _Started | None:
