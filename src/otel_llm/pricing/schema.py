@@ -169,7 +169,8 @@ def _entry(value: Any, path: str) -> PriceEntry:
                 f"{tier_path}: must list the same rates as its entry ({sorted(rates)})"
             )
         threshold = tier_raw.get("above_input_tokens")
-        if not isinstance(threshold, Decimal) or threshold <= 0 or threshold % 1:
+        # Comparisons are exact whatever the thread's decimal context (arithmetic is not).
+        if not isinstance(threshold, Decimal) or threshold <= 0 or threshold != int(threshold):
             raise PriceTableError(f"{tier_path}.above_input_tokens: must be a positive integer")
         tiers.append(Tier(int(threshold), tier_rates))
     tiers.sort(key=lambda t: t.above_input_tokens)
