@@ -1,25 +1,23 @@
 """otel-llm: OpenTelemetry instrumentation and ClickHouse export for LLM cost and usage."""
 
+import importlib
 from typing import Any
 
 from otel_llm.context import llm_context
 
-__all__ = ["AnthropicInstrumentor", "LLMTraceExporter", "llm_context", "setup"]
+# Loaded on first use: `import otel_llm` stays cheap (no provider SDK, OTel SDK or storage).
+_LAZY = {
+    "OpenAIInstrumentor": "otel_llm.openai",
+    "AnthropicInstrumentor": "otel_llm.anthropic",
+    "LLMTraceExporter": "otel_llm.exporter",
+    "setup": "otel_llm.setup",
+}
+
+__all__ = ["AnthropicInstrumentor", "LLMTraceExporter", "OpenAIInstrumentor", "llm_context", "setup"]
 
 
 def __getattr__(name: str) -> Any:
-    # Loaded on first use: instrumentors import their SDK, the exporter the OTel SDK and storage;
-    # `import otel_llm` needs none of them.
-    if name == "AnthropicInstrumentor":
-        from otel_llm.anthropic import AnthropicInstrumentor
-
-        return AnthropicInstrumentor
-    if name == "LLMTraceExporter":
-        from otel_llm.exporter import LLMTraceExporter
-
-        return LLMTraceExporter
-    if name == "setup":
-        from otel_llm.setup import setup
-
-        return setup
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'otel_llm' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
