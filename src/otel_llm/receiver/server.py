@@ -42,8 +42,9 @@ class Receiver:
                     max_decompressed_bytes=config.max_decompressed_bytes,
                 )
                 self.http_port = self._http.server_address[1]
+                # A short poll interval only makes shutdown() return sooner.
                 self._http_thread = threading.Thread(
-                    target=self._http.serve_forever, name="otel-llm-http", daemon=True
+                    target=self._http.serve_forever, args=(0.1,), name="otel-llm-http", daemon=True
                 )
                 self._http_thread.start()
             if config.grpc_port is not None:
