@@ -34,8 +34,9 @@ YIELD_S = 0.2
 class EmbeddedOwner:
     """Holds (or not) the embedded data directory for this process."""
 
-    def __init__(self, config: StoreConfig):
+    def __init__(self, config: StoreConfig, apply_schema: bool = True):
         assert config.path is not None
+        self._apply_schema = apply_schema
         self.path: Path = config.path
         self.spool = Spool(config.spool_dir)
         self._lock = OwnerLock(config.lock_path)
@@ -70,7 +71,8 @@ class EmbeddedOwner:
     def _open(self) -> bool:
         try:
             store = ChdbStore(self.path)
-            schema.apply(store)
+            if self._apply_schema or self.spool.has_pending():
+                schema.apply(store)
         except StoreUnavailable:
             # Locked but unopenable: something outside otel-llm has the directory open.
             self._lock.release()
@@ -87,7 +89,9 @@ class OwnedChdbStore:
     database = ChdbStore.database
 
     def __init__(self, config: StoreConfig, timeout_s: float):
-        self._owner = EmbeddedOwner(config)
+        # No automatic schema for a reader unless it has spooled rows to ingest: `init-db` should
+        # be the one that reports creating the table.
+        self._owner = EmbeddedOwner(config, apply_schema=False)
         if not self._owner.own(timeout_s):
             raise StoreUnavailable(
                 f"embedded store {config.path} is busy (not released within {timeout_s:g} s) "

@@ -110,7 +110,7 @@ def _read(name: str) -> str:
 
 def migrations(layout: Layout) -> list[Migration]:
     """All known migrations rendered for ``layout``, in version order."""
-    create = [layout.render(_read("schema.sql"))]
+    create = [layout.render(_read("schema.sql")).strip()]
     if layout.cluster:
         create.append(layout.distributed_ddl())
     found = [Migration(1, "create llm_traces", tuple(create))]

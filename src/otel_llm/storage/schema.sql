@@ -1,7 +1,7 @@
 -- llm_traces: one row per LLM call, denormalized so every dashboard query is a single-table scan.
--- {database}, {table}, {engine}, {on_cluster} and {ttl} are filled in by otel_llm.storage.schema;
--- the same text serves embedded chDB, a single server and a cluster, where {table} is the
--- per-shard llm_traces_local (Replicated engine, ON CLUSTER) under a Distributed llm_traces.
+-- A template: otel_llm.storage.schema fills in database, table, engine, ON CLUSTER and TTL, so the
+-- same text serves embedded chDB, a single server and a cluster (where the table is the per-shard
+-- llm_traces_local, Replicated, under a Distributed llm_traces).
 CREATE TABLE IF NOT EXISTS {database}.{table} {on_cluster}
 (
     -- identity -------------------------------------------------------------------------------
