@@ -14,6 +14,7 @@ import json
 import logging
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -39,11 +40,13 @@ class OTLPHTTPServer(ThreadingHTTPServer):
         address: tuple[str, int],
         ingestor: Ingestor,
         *,
+        health: Callable[[], dict],
         max_body_bytes: int,
         max_decompressed_bytes: int,
         socket_timeout_s: float = 30.0,
     ) -> None:
         self.ingestor = ingestor
+        self.health = health
         self.max_body_bytes = max_body_bytes
         self.max_decompressed_bytes = max_decompressed_bytes
         self.socket_timeout_s = socket_timeout_s
@@ -71,7 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.split("?", 1)[0] != HEALTH_PATH:
             self._reply_status(404, f"no such path {self.path!r}", decode.JSON)
             return
-        body = json.dumps({"status": "ok", **self.server.ingestor.counters()}).encode()
+        body = json.dumps({"status": "ok", **self.server.health()}).encode()
         self._reply(200, body, decode.JSON)
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import signal
+import sys
 import threading
 from typing import Any
 
@@ -14,8 +14,6 @@ from otel_llm.receiver.grpc_transport import start_grpc_server
 from otel_llm.receiver.http_transport import OTLPHTTPServer
 from otel_llm.receiver.ingest import Ingestor
 
-logger = logging.getLogger(__name__)
-
 
 class Receiver:
     """Start with :meth:`start`, stop with :meth:`stop` (which flushes the exporter)."""
@@ -23,6 +21,7 @@ class Receiver:
     def __init__(self, config: ReceiverConfig, exporter: SpanExporter) -> None:
         config.check()
         self.config = config
+        self.exporter = exporter
         self.ingestor = Ingestor(exporter, token=config.token)
         self.http_port: int | None = None
         self.grpc_port: int | None = None
@@ -38,6 +37,7 @@ class Receiver:
                 self._http = OTLPHTTPServer(
                     (config.host, config.http_port),
                     self.ingestor,
+                    health=self.health,
                     max_body_bytes=config.max_body_bytes,
                     max_decompressed_bytes=config.max_decompressed_bytes,
                 )
@@ -59,6 +59,17 @@ class Receiver:
             raise
         return self
 
+    def health(self) -> dict:
+        """Receiver counters, plus the exporter's and its storage writer's when it has them."""
+        report: dict[str, Any] = dict(self.ingestor.counters())
+        exporter_stats = getattr(self.exporter, "stats", None)
+        if isinstance(exporter_stats, dict):
+            report["exporter"] = dict(exporter_stats)
+        writer_stats = getattr(getattr(self.exporter, "writer", None), "stats", None)
+        if isinstance(writer_stats, dict):
+            report["storage"] = dict(writer_stats)
+        return report
+
     def stop(self, grace_s: float = 5.0) -> None:
         """Stop accepting, let in-flight requests finish, then flush and shut the exporter."""
         if self._stopped.is_set():
@@ -79,10 +90,15 @@ class Receiver:
 
 
 def build_exporter(config: ReceiverConfig, clickhouse_url: str | None = None) -> SpanExporter:
-    """The same ``LLMTraceExporter`` apps use, forwarding slim spans only when asked to."""
-    from otel_llm.exporter import LLMTraceExporter
+    """The same ``LLMTraceExporter`` apps use, forwarding slim spans only when asked to.
 
-    return LLMTraceExporter(clickhouse_url, forward_to=_forwarder(config))
+    The writer is opened here rather than by the exporter so a bad store URL stops ``serve``
+    with an error instead of running a receiver that stores nothing.
+    """
+    from otel_llm.exporter import LLMTraceExporter
+    from otel_llm.storage import open_writer
+
+    return LLMTraceExporter(writer=open_writer(clickhouse_url), forward_to=_forwarder(config))
 
 
 def _forwarder(config: ReceiverConfig) -> SpanExporter | None:
@@ -102,21 +118,25 @@ def _forwarder(config: ReceiverConfig) -> SpanExporter | None:
 def serve(config: ReceiverConfig, exporter: SpanExporter) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully (the exporter is flushed)."""
     receiver = Receiver(config, exporter).start()
-    logger.warning(
-        "otel-llm receiver listening on %s (OTLP/HTTP port %s, OTLP/gRPC port %s)",
-        config.host,
-        receiver.http_port or "off",
-        receiver.grpc_port or "off",
+    # On stderr, unconditionally: operators and scripts (and tests using port 0) read it.
+    print(
+        f"otel-llm serve: listening on {config.host}: OTLP/HTTP port {receiver.http_port or 'off'}, "
+        f"OTLP/gRPC port {receiver.grpc_port or 'off'}",
+        file=sys.stderr,
+        flush=True,
     )
+    received: list[int] = []
     done = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
-        logger.warning("otel-llm receiver: %s, shutting down", signal.Signals(signum).name)
+        received.append(signum)
         done.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         done.wait()
+        name = signal.Signals(received[0]).name
+        print(f"otel-llm serve: {name}, flushing and shutting down", file=sys.stderr, flush=True)
     finally:
         receiver.stop()
         for sig, handler in previous.items():
