@@ -175,9 +175,10 @@ def build_row(
         details=_usage_details(get(attr.USAGE_DETAILS)),
     )
     total = usage.total_tokens
-    row["prompt_tokens"] = usage.input_tokens
-    row["completion_tokens"] = usage.output_tokens
-    row["total_tokens"] = total if total is not None else _int(get(sources.TOTAL_TOKENS))
+    # _int again: sums of in-range counts can still overflow UInt64.
+    row["prompt_tokens"] = _int(usage.input_tokens)
+    row["completion_tokens"] = _int(usage.output_tokens)
+    row["total_tokens"] = _int(total) if total is not None else _int(get(sources.TOTAL_TOKENS))
     row["cached_input_tokens"] = usage.cache_read_tokens
     row["cache_write_tokens"] = usage.cache_write_tokens
     row["reasoning_tokens"] = usage.reasoning_tokens
@@ -252,7 +253,8 @@ def _fill_outcome(row: dict, span: ReadableSpan, get: Any) -> None:
     row["is_error"] = is_error
     row["error_type"] = error_type
     row["error_message"] = message
-    row["http_status_code"] = _int(get(attr.HTTP_RESPONSE_STATUS_CODE))
+    status_code = _int(get(attr.HTTP_RESPONSE_STATUS_CODE))
+    row["http_status_code"] = status_code if status_code is not None and status_code <= _UINT16_MAX else None
 
 
 def _fill_payloads(
@@ -368,17 +370,26 @@ def _str(value: Any) -> str:
     return "" if value is None else value if type(value) is str else str(value)
 
 
+# Values outside a column's range would fail the Arrow encoding of the whole batch, losing
+# every other row in it; spans from the network (otel-llm serve) can carry anything.
+_UINT16_MAX = 2**16 - 1
+_UINT64_MAX = 2**64 - 1
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
-        return value if value >= 0 else None
-    if isinstance(value, float) and value.is_integer() and value >= 0:
-        return int(value)
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.isdigit():
+        number = int(value)
+    else:
+        return None
+    return number if 0 <= number <= _UINT64_MAX else None
 
 
 _COST_SCALE = Decimal("1e-9")  # Decimal(18, 9)
+_COST_LIMIT = Decimal("1e9")  # Decimal(18, 9) holds nine integer digits
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -386,7 +397,9 @@ def _decimal(value: Any) -> Decimal | None:
         return None
     try:
         number = Decimal(str(value))
-        return number.quantize(_COST_SCALE) if number.is_finite() else None
+        if not number.is_finite() or abs(number) >= _COST_LIMIT:
+            return None
+        return number.quantize(_COST_SCALE)
     except InvalidOperation:
         return None
 

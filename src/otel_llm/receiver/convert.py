@@ -39,6 +39,9 @@ _OK_STATUS = Status(StatusCode.OK)
 # Span.flags / Link.flags (opentelemetry-proto SpanFlags): low byte is W3C trace flags; bit 8
 # says whether bit 9 (the parent / linked context is remote) is meaningful.
 _TRACE_FLAGS_MASK = 0xFF
+# Nanosecond timestamps past 2262 do not fit the int64 the row's DateTime64 columns are built
+# from; one such span would fail its whole storage batch, so it is rejected here instead.
+_MAX_TIME_NS = 2**63 - 1
 _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200
 
@@ -83,6 +86,9 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope, result: Co
     span_id = _id(span.span_id, 8)
     if trace_id is None or span_id is None:
         result.reject(f"span {span.name!r}: trace_id must be 16 bytes and span_id 8, not all zero")
+        return None
+    if span.start_time_unix_nano > _MAX_TIME_NS or span.end_time_unix_nano > _MAX_TIME_NS:
+        result.reject(f"span {span.name!r}: timestamps beyond the year 2262")
         return None
     parent = None
     if span.parent_span_id:

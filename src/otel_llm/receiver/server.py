@@ -98,10 +98,10 @@ def build_exporter(config: ReceiverConfig, clickhouse_url: str | None = None) ->
     from otel_llm.exporter import LLMTraceExporter
     from otel_llm.storage import open_writer
 
-    return LLMTraceExporter(writer=open_writer(clickhouse_url), forward_to=_forwarder(config))
+    return LLMTraceExporter(writer=open_writer(clickhouse_url), forward_to=forwarder(config))
 
 
-def _forwarder(config: ReceiverConfig) -> SpanExporter | None:
+def forwarder(config: ReceiverConfig) -> SpanExporter | None:
     if not config.forward_endpoint:
         # Explicitly None: the receiver must not pick up OTEL_EXPORTER_OTLP_* meant for itself.
         return None
