@@ -130,13 +130,18 @@ def bench_throughput(count: int, payload_bytes: int) -> None:
 
 
 _RSS_CHILD = """
-import json, resource, sys, tempfile
+import json, re, tempfile
 from pathlib import Path
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from otel_llm import LLMTraceExporter
 from otel_llm import attributes as attr
+from otel_llm.exporter.offload import Offloader
+from otel_llm.exporter.row import span_to_row
 
-forwarded = __import__("opentelemetry.sdk.trace.export.in_memory_span_exporter", fromlist=["x"]).InMemorySpanExporter()
+def rss_kb(field):
+    return int(re.search(field + r":\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1))
+
 url = f"chdb://{Path(tempfile.mkdtemp()) / 'db'}"
 tracer = TracerProvider().get_tracer("bench")
 def span(payload):
@@ -144,16 +149,26 @@ def span(payload):
     s.end()
     return s._readable_span()
 
+forwarded = InMemorySpanExporter()
 exporter = LLMTraceExporter(url, forward_to=forwarded)
 exporter.export([span(json.dumps({"messages": [{"role": "user", "content": "warm" * 1000}]}))])
 exporter.force_flush(60_000)
-base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 payload = json.dumps({"messages": [{"role": "user", "content": "x" * (10 * 1024 * 1024)}]})
-exporter.export([span(payload)])
+big = span(payload)
+# Reset the high-water mark (Linux clear_refs 5) so neither the engine's start-up nor building the
+# payload hides what exporting it costs.  The span holding the payload is the 1x baseline.
+Path("/proc/self/clear_refs").write_text("5")
+base_kb = rss_kb("VmRSS")
+# The exporter's own share: the row and the slim span, before the writer sees anything.
+row = span_to_row(big)
+slim = Offloader().slim(big, str(row["id"]))
+own_kb = rss_kb("VmHWM")
+del row, slim
+exporter.export([big])
 assert exporter.force_flush(60_000)
-peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak_kb = rss_kb("VmHWM")
 exporter.shutdown()
-print(json.dumps({"payload_bytes": len(payload), "base_kb": base_kb, "peak_kb": peak_kb}))
+print(json.dumps({"payload_bytes": len(payload), "base_kb": base_kb, "own_kb": own_kb, "peak_kb": peak_kb}))
 """
 
 
@@ -161,9 +176,15 @@ def bench_rss() -> None:
     out = subprocess.run([sys.executable, "-c", _RSS_CHILD], check=True, capture_output=True, text=True).stdout
     figures = json.loads(out.strip().splitlines()[-1])
     payload_mb = figures["payload_bytes"] / 2**20
-    growth_mb = (figures["peak_kb"] - figures["base_kb"]) / 1024
-    print(f"10 MB payload: peak RSS growth {growth_mb:.1f} MB = {growth_mb / payload_mb:.2f}x the payload "
-          f"(payload string itself included; target <= 3x), baseline {figures['base_kb'] / 1024:.0f} MB")
+
+    def growth(key: str) -> str:
+        mb = (figures[key] - figures["base_kb"]) / 1024
+        return f"{mb:.1f} MB = {mb / payload_mb:.2f}x"
+
+    print(f"10 MB payload: peak RSS while exporting, over a warm {figures['base_kb'] / 1024:.0f} MB process "
+          f"already holding the span (target: growth <= 2x, i.e. <= 3x with the payload itself):")
+    print(f"  span + row + slim span (exporter alone):   {growth('own_kb')}")
+    print(f"  end to end (+ writer encode + chDB insert): {growth('peak_kb')}")
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from otel_llm import payloads
 from otel_llm.exporter import sources
 from otel_llm.exporter.offload import Offloader
-from otel_llm.exporter.row import build_row
+from otel_llm.exporter.row import build_row, span_attributes
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class LLMTraceExporter(SpanExporter):
         normalize, take, slim = sources.normalize, payloads.take, self._offloader.slim
         for span in spans:
             try:
-                attributes = normalize(span.attributes or {})
+                attributes = normalize(span_attributes(span))
                 if attributes is None:
                     if forwarding:
                         forward.append(span)

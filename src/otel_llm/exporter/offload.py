@@ -15,6 +15,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_llm import attributes as attr
+from otel_llm.exporter.row import span_attributes
 from otel_llm.exporter.sources import FOREIGN_PAYLOAD_ATTRIBUTES
 
 THRESHOLD_ENV = "OTEL_LLM_OFFLOAD_THRESHOLD_BYTES"
@@ -39,7 +40,7 @@ class Offloader:
 
     def slim(self, span: ReadableSpan, row_id: str) -> ReadableSpan:
         """``span`` itself when nothing is over the threshold, else a copy with previews."""
-        attributes = span.attributes or {}
+        attributes = span_attributes(span)
         replaced: dict[str, Any] | None = None
         threshold = self.threshold_bytes
         for key in OFFLOADED_ATTRIBUTES:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from hashlib import blake2b
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
+from collections import ChainMap
 from typing import Any, Mapping
 
 from opentelemetry.sdk.resources import Resource
@@ -32,8 +34,8 @@ except ImportError:  # pricing not installed in this build: rows keep cost NULL
 
 logger = logging.getLogger(__name__)
 
-# A fixed namespace: the same (trace id, span id) always gives the same row id, on every host.
-ROW_ID_NAMESPACE = uuid.UUID("5f0c8a4e-8d1b-4c52-9a57-0e11c0d7a1f3")
+# Personalizes the row-id hash so our ids cannot coincide with another scheme's over the same ids.
+_ROW_ID_PERSON = b"otel-llm-row"
 
 # Context/billing columns, filled from the span's attributes or else its resource's.
 _CONTEXT_COLUMNS = (
@@ -97,8 +99,24 @@ _MAPPED_RESOURCE_KEYS = _CONTEXT_KEYS | {_SERVICE_NAME}
 
 
 def row_id(trace_id: int, span_id: int) -> uuid.UUID:
-    """The row's UUID, derived from the span's identity so a retried insert repeats it."""
-    return uuid.uuid5(ROW_ID_NAMESPACE, f"{trace_id:032x}{span_id:016x}")
+    """The row's UUID, a hash of the span's identity, so a retried insert repeats it.
+
+    BLAKE2b in C: a quarter of the cost of ``uuid.uuid5``, on a path run for every span.
+    """
+    key = trace_id.to_bytes(16, "big") + span_id.to_bytes(8, "big")
+    return uuid.UUID(bytes=blake2b(key, digest_size=16, person=_ROW_ID_PERSON).digest())
+
+
+def span_attributes(span: ReadableSpan) -> Mapping[str, Any]:
+    """The span's attributes as the plain dict inside the SDK's BoundedAttributes, read-only.
+
+    ``span.attributes`` wraps it in a MappingProxy over a Python-level Mapping: every ``get``
+    costs two extra Python calls, which made attribute reads half the row-building time.
+    """
+    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if type(inner) is dict:
+        return inner
+    return span.attributes or {}
 
 
 def span_to_row(span: ReadableSpan, full_payloads: Mapping[str, str] | None = None) -> dict | None:
@@ -107,7 +125,7 @@ def span_to_row(span: ReadableSpan, full_payloads: Mapping[str, str] | None = No
     ``full_payloads`` (attribute name -> untruncated text, from :mod:`otel_llm.payloads`) wins
     over the span's own, possibly truncated, payload attributes.
     """
-    attributes = sources.normalize(span.attributes or {})
+    attributes = sources.normalize(span_attributes(span))
     if attributes is None:
         return None
     return build_row(span, attributes, full_payloads)
@@ -135,18 +153,13 @@ def build_row(
         "service_name": service_name,
     }
 
+    # Span values win; the resource's (usually none) fill the gaps.
+    context_get = ChainMap(attributes, resource_context).get if resource_context else get
     for column, key in _CONTEXT_COLUMNS:
-        value = get(key)
-        if value is None:
-            value = resource_context.get(key)
-        row[column] = "" if value is None else str(value)
-    tags = get(attr.AGENT_TAGS)
-    if tags is None:
-        tags = resource_context.get(attr.AGENT_TAGS)
-    row["agent_tags"] = _tags(tags)
-    byok = get(attr.IS_BYOK)
-    if byok is None:
-        byok = resource_context.get(attr.IS_BYOK)
+        value = context_get(key)
+        row[column] = "" if value is None else value if type(value) is str else str(value)
+    row["agent_tags"] = _tags(context_get(attr.AGENT_TAGS))
+    byok = context_get(attr.IS_BYOK)
     row["is_byok"] = byok is True or (isinstance(byok, str) and byok.lower() == "true")
 
     provider = _str(get(attr.PROVIDER_NAME))
@@ -396,11 +409,11 @@ def _decimal(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
-        number = Decimal(str(value))
+        number = Decimal(value if type(value) is str else str(value))
         if not number.is_finite() or abs(number) >= _COST_LIMIT:
             return None
         return number.quantize(_COST_SCALE)
-    except InvalidOperation:
+    except InvalidOperation:  # not a number
         return None
 
 
