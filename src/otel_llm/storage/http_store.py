@@ -32,6 +32,8 @@ class HttpStore:
                 connect_timeout=min(timeout_s, 10.0),
                 send_receive_timeout=timeout_s,
                 autogenerate_session_id=False,
+                # Same values as the embedded store: DateTime64(6, 'UTC') comes back tz-aware.
+                tz_mode="schema",
             )
         except OperationalError as exc:
             raise StoreUnavailable(f"cannot reach {self._url}: {_one_line(exc)}") from None

@@ -49,7 +49,7 @@ class Spool:
     def pending(self) -> list[SpoolFile]:
         try:
             names = sorted(os.listdir(self.directory))
-        except FileNotFoundError:
+        except OSError:  # missing or unusable: nothing to replay (put() reports the real problem)
             return []
         found = []
         for name in names:
@@ -62,7 +62,7 @@ class Spool:
         try:
             with os.scandir(self.directory) as entries:
                 return any(_NAME.match(e.name) for e in entries)
-        except FileNotFoundError:
+        except OSError:
             return False
 
     @staticmethod
