@@ -161,13 +161,20 @@ def _status(status: Any) -> Status:
 
 
 def attributes_of(key_values: Any) -> dict[str, Any]:
-    # An empty AnyValue is OTLP's null; the SDK has no null attribute, so the key is left out.
+    # The scalar cases are inlined: this loop runs for every attribute of every span.
     found = {}
     for kv in key_values:
-        value = value_of(kv.value)
-        if value is not None:
-            found[kv.key] = value
+        value = kv.value
+        kind = value.WhichOneof("value")
+        if kind in _SCALAR_KINDS:
+            found[kv.key] = getattr(value, kind)
+        elif kind is not None:
+            found[kv.key] = value_of(value)
+        # else: an empty AnyValue is OTLP's null; the SDK has no null attribute, so the key is left out.
     return found
+
+
+_SCALAR_KINDS = frozenset({"string_value", "int_value", "double_value", "bool_value"})
 
 
 def value_of(value: AnyValue) -> Any:
