@@ -4,6 +4,9 @@ Status codes follow the OTLP spec: INVALID_ARGUMENT (not retried), UNAUTHENTICAT
 RESOURCE_EXHAUSTED / UNAVAILABLE carrying ``RetryInfo`` so clients know to back off and retry.
 grpcio enforces the message size limit itself (after decompression) and answers
 RESOURCE_EXHAUSTED past ``maximum_concurrent_rpcs``.
+
+The request arrives as bytes and is parsed here with the official message: left to grpcio, a
+malformed message would be answered INTERNAL, which tells the client nothing useful.
 """
 
 from __future__ import annotations
@@ -14,28 +17,39 @@ import grpc
 from google.protobuf.any_pb2 import Any as AnyMessage
 from google.protobuf.duration_pb2 import Duration
 from google.rpc import code_pb2, error_details_pb2, status_pb2
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from otel_llm.receiver import decode
 from otel_llm.receiver.ingest import ExportFailed, Ingestor, Overloaded
 
 RETRY_AFTER_S = 5
 
 
-class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+SERVICE = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
+
+
+class _TraceService:
     def __init__(self, ingestor: Ingestor) -> None:
         self._ingestor = ingestor
 
-    def Export(self, request, context):  # noqa: N802, ANN001 - generated servicer signature
+    def export(self, body: bytes, context: grpc.ServicerContext) -> ExportTraceServiceResponse:
         ingestor = self._ingestor
         metadata = dict(context.invocation_metadata())
         if not ingestor.authorized(metadata.get("authorization")):
             ingestor.count("grpc_unauthenticated")
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
+            request = decode.parse(body, decode.PROTOBUF)
+        except decode.RequestError as exc:
+            ingestor.count("grpc_invalid_argument")
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        try:
             outcome = ingestor.ingest(request)
         except Overloaded as exc:
-            _abort_retryable(context, grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED, str(exc))
+            _abort_retryable(
+                context, grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED, str(exc)
+            )
         except ExportFailed as exc:
             _abort_retryable(context, grpc.StatusCode.UNAVAILABLE, code_pb2.UNAVAILABLE, str(exc))
         response = ExportTraceServiceResponse()
@@ -45,7 +59,9 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         return response
 
 
-def _abort_retryable(context, code: grpc.StatusCode, rpc_code: int, message: str) -> None:  # noqa: ANN001
+def _abort_retryable(
+    context: grpc.ServicerContext, code: grpc.StatusCode, rpc_code: int, message: str
+) -> None:
     # The spec makes RESOURCE_EXHAUSTED retryable only when RetryInfo rides along in the
     # status details (trailer grpc-status-details-bin, a serialized google.rpc.Status).
     detail = AnyMessage()
@@ -67,7 +83,12 @@ def start_grpc_server(
             ("grpc.max_send_message_length", 1024 * 1024),
         ],
     )
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(ingestor), server)
+    export = grpc.unary_unary_rpc_method_handler(
+        _TraceService(ingestor).export,
+        request_deserializer=None,  # bytes: parsed in export() so bad data is INVALID_ARGUMENT
+        response_serializer=ExportTraceServiceResponse.SerializeToString,
+    )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, {"Export": export}),))
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot bind the OTLP/gRPC port at {address}")
