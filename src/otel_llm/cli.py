@@ -110,7 +110,7 @@ FORMATTERS = {"table": print_table, "csv": print_csv, "json": print_json}
 
 
 def register_serve(sub) -> None:
-    from otel_llm.receiver import config as rc
+    from otel_llm.receiver import config as rc  # stdlib only: --help works without the serve extra
 
     def flag_env(name: str) -> str:
         return f"(env {rc.ENV_PREFIX}{name})"
@@ -178,8 +178,12 @@ def register_serve(sub) -> None:
 
 
 def serve(args) -> int:
-    from otel_llm.receiver import ReceiverConfig, UnsafeBind, build_exporter
-    from otel_llm.receiver import serve as run
+    try:
+        from otel_llm.receiver import ReceiverConfig, UnsafeBind, build_exporter
+        from otel_llm.receiver import serve as run
+    except ImportError as exc:
+        print(f"otel-llm serve: {exc}; install it with: pip install 'otel-llm[serve]'", file=sys.stderr)
+        return 2
 
     config = ReceiverConfig(
         host=args.host,
