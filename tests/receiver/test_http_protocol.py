@@ -235,3 +235,27 @@ def test_overload_is_reported_not_queued_forever() -> None:
         release.set()
         first.join()
     assert ingestor.counters()["overloaded"] == 1
+
+
+def test_connection_flood_gets_503_and_service_recovers(monkeypatch) -> None:
+    from otel_llm.receiver import http_transport
+
+    monkeypatch.setattr(http_transport, "MAX_CONNECTIONS", 2)
+    sink = RowSink()
+    receiver = start(sink)
+    running = Running(receiver, sink)
+    idle = [socket.create_connection(("127.0.0.1", receiver.http_port)) for _ in range(2)]
+    try:
+        status, headers, _ = running.post(protobuf_body(1))
+        assert status == 503 and headers["Retry-After"]
+    finally:
+        for sock in idle:
+            sock.close()
+    try:
+        for _ in range(50):  # the handler threads notice the closed sockets and free their slots
+            status, _, _ = running.post(protobuf_body(1))
+            if status == 200:
+                break
+        assert status == 200 and len(sink.rows) == 1
+    finally:
+        receiver.stop()

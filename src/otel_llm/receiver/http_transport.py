@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
@@ -29,6 +30,15 @@ HEALTH_PATH = "/health"
 RETRY_AFTER_S = 5
 # google.rpc.Code values used in Status bodies.
 _RPC_CODES = {400: 3, 401: 16, 404: 5, 411: 3, 413: 8, 415: 3, 429: 8, 503: 14}
+
+
+# One thread per connection: the cap keeps a flood of idle or slow connections from exhausting
+# threads and memory.  Connections over it get an immediate 503 with Retry-After.
+MAX_CONNECTIONS = 256
+_BUSY_RESPONSE = (
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: %d\r\nContent-Length: 0\r\n"
+    b"Connection: close\r\n\r\n" % RETRY_AFTER_S
+)
 
 
 class OTLPHTTPServer(ThreadingHTTPServer):
@@ -50,7 +60,25 @@ class OTLPHTTPServer(ThreadingHTTPServer):
         self.max_body_bytes = max_body_bytes
         self.max_decompressed_bytes = max_decompressed_bytes
         self.socket_timeout_s = socket_timeout_s
+        self._connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, _Handler)
+
+    def process_request(self, request, client_address) -> None:  # noqa: ANN001 - stdlib signature
+        if not self._connection_slots.acquire(blocking=False):
+            self.ingestor.count("http_connections_refused")
+            try:
+                request.sendall(_BUSY_RESPONSE)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:  # noqa: ANN001
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connection_slots.release()
 
     def handle_error(self, request, client_address) -> None:  # noqa: ANN001 - stdlib signature
         # Resets and timeouts from clients are routine for a network service; log briefly.
