@@ -1,5 +1,5 @@
 """Fixtures shared by every test module: a real OTel SDK pipeline capturing spans and metrics,
-an isolated OTEL_LLM_HOME per test, and chDB / ClickHouse-HTTP stores."""
+an isolated OTEL_LLM_HOME, and ClickHouse stores (embedded chDB, chDB behind the HTTP interface)."""
 
 from __future__ import annotations
 

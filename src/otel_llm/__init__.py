@@ -4,12 +4,16 @@ from typing import Any
 
 from otel_llm.context import llm_context
 
-__all__ = ["LLMTraceExporter", "llm_context", "setup"]
+__all__ = ["AnthropicInstrumentor", "LLMTraceExporter", "llm_context", "setup"]
 
 
 def __getattr__(name: str) -> Any:
-    # Imported on first use: the exporter pulls in the OTel SDK and storage, which an app that
-    # only uses llm_context or an instrumentor should not pay for at import time.
+    # Loaded on first use: instrumentors import their SDK, the exporter the OTel SDK and storage;
+    # `import otel_llm` needs none of them.
+    if name == "AnthropicInstrumentor":
+        from otel_llm.anthropic import AnthropicInstrumentor
+
+        return AnthropicInstrumentor
     if name == "LLMTraceExporter":
         from otel_llm.exporter import LLMTraceExporter
 
@@ -18,4 +22,4 @@ def __getattr__(name: str) -> Any:
         from otel_llm.setup import setup
 
         return setup
-    raise AttributeError(f"module 'otel_llm' has no attribute {name!r}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
