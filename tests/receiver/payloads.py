@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from exporter.spans import OURS
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
-
-from exporter.spans import OURS
 
 
 def llm_spans(count: int, resource: Resource | None = None) -> list:

@@ -13,10 +13,14 @@ from .payloads import protobuf_body, request
 METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
-def call(running: Running, body: bytes, metadata=tuple(AUTH.items()), compression=None):
+AUTH_METADATA = tuple(AUTH.items())
+
+
+def call(running: Running, body: bytes, metadata=AUTH_METADATA, compression=None):
     with grpc.insecure_channel(running.grpc_endpoint) as channel:
         export = channel.unary_unary(METHOD, request_serializer=None, response_deserializer=None)
-        return ExportTraceServiceResponse.FromString(export(body, metadata=metadata, timeout=10, compression=compression))
+        answer = export(body, metadata=metadata, timeout=10, compression=compression)
+        return ExportTraceServiceResponse.FromString(answer)
 
 
 def test_success_and_partial_success(running: Running) -> None:

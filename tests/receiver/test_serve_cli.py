@@ -17,12 +17,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from exporter.spans import ANTHROPIC_SDK, OPENINFERENCE, OURS
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from exporter.spans import ANTHROPIC_SDK, OPENINFERENCE, OURS
 from otel_llm import attributes as attr
 
 from .payloads import llm_spans
