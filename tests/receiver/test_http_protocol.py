@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import socket
 import threading
@@ -157,6 +158,10 @@ def test_unsupported_content_type_and_missing_length(running: Running) -> None:
     status, _, _ = running.post(b"x", {"Content-Encoding": "br"})
     assert status == 415
     assert running.post(b"", path="/v1/metrics")[0] == 404
+    connection = http.client.HTTPConnection("127.0.0.1", running.receiver.http_port, timeout=10)
+    connection.request("PUT", "/v1/traces", body=b"x")
+    assert connection.getresponse().status == 405
+    connection.close()
 
 
 def test_auth_required_on_http(running: Running) -> None:

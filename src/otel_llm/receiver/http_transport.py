@@ -29,7 +29,7 @@ TRACES_PATH = "/v1/traces"
 HEALTH_PATH = "/health"
 RETRY_AFTER_S = 5
 # google.rpc.Code values used in Status bodies.
-_RPC_CODES = {400: 3, 401: 16, 404: 5, 411: 3, 413: 8, 415: 3, 429: 8, 503: 14}
+_RPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 411: 3, 413: 8, 415: 3, 429: 8, 503: 14}
 
 
 # One thread per connection: the cap keeps a flood of idle or slow connections from exhausting
@@ -104,6 +104,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = json.dumps({"status": "ok", **self.server.health()}).encode()
         self._reply(200, body, decode.JSON)
+
+    def _method_not_allowed(self) -> None:
+        # The stdlib would answer 501, a 5xx; this is the client's mistake.
+        self.close_connection = True  # any body was not read
+        self._reply_status(405, f"{self.command} not allowed: POST {TRACES_PATH}, GET {HEALTH_PATH}", decode.PROTOBUF)
+
+    do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _method_not_allowed  # noqa: N815 - stdlib naming
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         ingestor = self.server.ingestor
