@@ -107,7 +107,104 @@ def print_json(columns, rows, out) -> None:
 
 
 FORMATTERS = {"table": print_table, "csv": print_csv, "json": print_json}
-COMMANDS = (register_init_db, register_query)
+
+
+def register_serve(sub) -> None:
+    from otel_llm.receiver import config as rc  # stdlib only: --help works without the serve extra
+
+    def flag_env(name: str) -> str:
+        return f"(env {rc.ENV_PREFIX}{name})"
+
+    p = sub.add_parser(
+        "serve",
+        help="run an OTLP receiver (gRPC and HTTP) writing LLM spans to llm_traces",
+        description="Receive OTLP traces from collectors and services; LLM spans become llm_traces rows "
+        "through the same exporter apps use. Every flag defaults to its environment variable. Stops "
+        "gracefully (exporter flushed) on SIGTERM or SIGINT.",
+    )
+    p.add_argument("--url", help=URL_HELP)
+    p.add_argument(
+        "--host",
+        default=rc.env("HOST", "127.0.0.1"),
+        help=f"address to listen on {flag_env('HOST')}; default 127.0.0.1. Anything but loopback requires --token",
+    )
+    p.add_argument(
+        "--http-port",
+        type=rc.port,
+        default=rc.env("HTTP_PORT", "4318"),
+        help=f"OTLP/HTTP port, POST /v1/traces and GET /health {flag_env('HTTP_PORT')}; default 4318, 0 any free "
+        "port, 'off' to disable",
+    )
+    p.add_argument(
+        "--grpc-port",
+        type=rc.port,
+        default=rc.env("GRPC_PORT", "4317"),
+        help=f"OTLP/gRPC port {flag_env('GRPC_PORT')}; default 4317, 0 any free port, 'off' to disable",
+    )
+    p.add_argument(
+        "--token",
+        default=rc.env("TOKEN"),
+        help=f"bearer token clients must send as 'Authorization: Bearer TOKEN' on both transports "
+        f"{flag_env('TOKEN')}; prefer the env var, command lines are visible to other users",
+    )
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=rc.env("MAX_BODY_BYTES", str(rc.ReceiverConfig.max_body_bytes)),
+        help=f"largest request body accepted as sent, compressed or not {flag_env('MAX_BODY_BYTES')}; "
+        "default %(default)s; larger gets 413",
+    )
+    p.add_argument(
+        "--max-decompressed-bytes",
+        type=int,
+        default=rc.env("MAX_DECOMPRESSED_BYTES", str(rc.ReceiverConfig.max_decompressed_bytes)),
+        help=f"largest request after gzip decompression, also the gRPC message limit "
+        f"{flag_env('MAX_DECOMPRESSED_BYTES')}; default %(default)s; larger gets 413 / RESOURCE_EXHAUSTED",
+    )
+    p.add_argument(
+        "--forward-endpoint",
+        default=rc.env("FORWARD_ENDPOINT"),
+        help=f"also send every span onward over OTLP, LLM payloads slimmed as the exporter does "
+        f"{flag_env('FORWARD_ENDPOINT')}; e.g. http://collector:4318/v1/traces; default: no forwarding",
+    )
+    p.add_argument(
+        "--forward-protocol",
+        choices=("http/protobuf", "grpc"),
+        default=rc.env("FORWARD_PROTOCOL", "http/protobuf"),
+        help=f"OTLP protocol for --forward-endpoint {flag_env('FORWARD_PROTOCOL')}; default %(default)s; "
+        "headers and compression come from the standard OTEL_EXPORTER_OTLP_* variables",
+    )
+    p.set_defaults(handler=serve)
+
+
+def serve(args) -> int:
+    try:
+        from otel_llm.receiver import ReceiverConfig, UnsafeBind, build_exporter
+        from otel_llm.receiver import serve as run
+    except ImportError as exc:
+        print(f"otel-llm serve: {exc}; install it with: pip install 'otel-llm[serve]'", file=sys.stderr)
+        return 2
+
+    config = ReceiverConfig(
+        host=args.host,
+        http_port=args.http_port,
+        grpc_port=args.grpc_port,
+        token=args.token or None,
+        max_body_bytes=args.max_body_bytes,
+        max_decompressed_bytes=args.max_decompressed_bytes,
+        forward_endpoint=args.forward_endpoint or None,
+        forward_protocol=args.forward_protocol,
+    )
+    try:
+        config.check()
+    except (UnsafeBind, ValueError) as exc:
+        print(f"otel-llm serve: {exc}", file=sys.stderr)
+        return 2
+    run(config, build_exporter(config, args.url))
+    return 0
+
+
+COMMANDS = (register_init_db, register_query, register_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -188,9 +188,10 @@ def build_row(
         details=_usage_details(get(attr.USAGE_DETAILS)),
     )
     total = usage.total_tokens
-    row["prompt_tokens"] = usage.input_tokens
-    row["completion_tokens"] = usage.output_tokens
-    row["total_tokens"] = total if total is not None else _int(get(sources.TOTAL_TOKENS))
+    # _int again: sums of in-range counts can still overflow UInt64.
+    row["prompt_tokens"] = _int(usage.input_tokens)
+    row["completion_tokens"] = _int(usage.output_tokens)
+    row["total_tokens"] = _int(total) if total is not None else _int(get(sources.TOTAL_TOKENS))
     row["cached_input_tokens"] = usage.cache_read_tokens
     row["cache_write_tokens"] = usage.cache_write_tokens
     row["reasoning_tokens"] = usage.reasoning_tokens
@@ -399,6 +400,7 @@ def _int(value: Any, maximum: int = _MAX_COUNT) -> int | None:
 
 
 _COST_SCALE = Decimal("1e-9")  # Decimal(18, 9)
+_COST_LIMIT = Decimal("1e9")  # Decimal(18, 9) holds nine integer digits
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -406,8 +408,10 @@ def _decimal(value: Any) -> Decimal | None:
         return None
     try:
         number = Decimal(value if type(value) is str else str(value))
-        return number.quantize(_COST_SCALE) if number.is_finite() else None
-    except InvalidOperation:  # not a number, or too large for the column
+        if not number.is_finite() or abs(number) >= _COST_LIMIT:
+            return None
+        return number.quantize(_COST_SCALE)
+    except InvalidOperation:  # not a number
         return None
 
 

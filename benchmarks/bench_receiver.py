@@ -1,0 +1,134 @@
+"""``otel-llm serve`` throughput: LLM spans/s over OTLP/HTTP protobuf into the embedded store.
+
+    python benchmarks/bench_receiver.py [--spans 50000] [--payload-bytes 2048] [--connections 2]
+
+The receiver (HTTP transport, real LLMTraceExporter, storage writer, embedded chDB) runs in this
+process; the load comes from a separate process posting bodies the official OTLP encoder made
+(512 spans each, the BatchSpanProcessor default) over keep-alive connections, so client CPU is
+not billed to the server's GIL.  Reported: spans/s answered 200, and spans/s until every row is
+in the store (the writer's force_flush).  Target: >= 10,000 LLM spans/s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_export import BATCH, batches, make_spans  # noqa: E402  (same spans as the exporter bench)
+
+from otel_llm import LLMTraceExporter  # noqa: E402
+from otel_llm.receiver import Receiver, ReceiverConfig, build_exporter  # noqa: E402
+from otel_llm.storage import open_store  # noqa: E402
+
+_CLIENT = """
+import http.client, json, pickle, sys, threading, time
+port, path, connections = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+bodies = pickle.load(open(path, "rb"))
+statuses = []
+
+def post(share):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    for body in share:
+        connection.request("POST", "/v1/traces", body=body, headers={"Content-Type": "application/x-protobuf"})
+        response = connection.getresponse()
+        response.read()
+        statuses.append(response.status)
+
+threads = [threading.Thread(target=post, args=(bodies[i::connections],)) for i in range(connections)]
+started = time.time()
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(json.dumps({"started": started, "finished": time.time(), "statuses": sorted(set(statuses))}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=50_000)
+    parser.add_argument("--payload-bytes", type=int, default=2048)
+    parser.add_argument("--connections", type=int, default=2)
+    parser.add_argument(
+        "--null-store",
+        action="store_true",
+        help="rows are built and dropped: the receiver's own cost, without the chDB insert",
+    )
+    args = parser.parse_args()
+
+    spans = make_spans(args.spans, args.payload_bytes)
+    bodies = [encode_spans(batch).SerializeToString() for batch in batches(spans)]
+    with tempfile.TemporaryDirectory() as tmp:
+        bodies_path = Path(tmp) / "bodies.pickle"
+        bodies_path.write_bytes(pickle.dumps(bodies))
+        url = f"chdb://{Path(tmp) / 'db'}"
+        config = ReceiverConfig(http_port=0, grpc_port=None)
+        exporter = LLMTraceExporter(writer=_NullWriter(), forward_to=None) if args.null_store else None
+        receiver = Receiver(config, exporter or build_exporter(config, url)).start()
+        try:
+            # Warm the engine, the schema and the code paths outside the timing.
+            warm = encode_spans(make_spans(10, args.payload_bytes)).SerializeToString()
+            subprocess.run(
+                [sys.executable, "-c", _CLIENT, str(receiver.http_port), _pickle(Path(tmp), [warm]), "1"],
+                check=True,
+                capture_output=True,
+            )
+            assert receiver.exporter.force_flush(60_000)
+            client = subprocess.run(
+                [sys.executable, "-c", _CLIENT, str(receiver.http_port), str(bodies_path), str(args.connections)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            timing = json.loads(client.stdout)
+            assert receiver.exporter.force_flush(300_000)
+            stored = time.time()
+            health = receiver.health()
+        finally:
+            receiver.stop()
+        counted = [["n/a (null store)"]]
+        if not args.null_store:
+            store = open_store(url)
+            _, counted = store.query("SELECT count() FROM llm_traces FINAL")
+            store.close()
+
+    answered_s = timing["finished"] - timing["started"]
+    stored_s = stored - timing["started"]
+    print(
+        f"spans: {args.spans} in {len(bodies)} requests of {BATCH}, payload ~{args.payload_bytes} B each, "
+        f"{args.connections} connections, cpus: {os.cpu_count()}, statuses: {timing['statuses']}"
+    )
+    print(f"  answered (200) over OTLP/HTTP protobuf:  {args.spans / answered_s:>10,.0f} spans/s  ({answered_s:.2f} s)")
+    print(f"  stored (writer force_flush done):        {args.spans / stored_s:>10,.0f} spans/s  ({stored_s:.2f} s)")
+    print(f"  rows in store (FINAL): {counted[0][0]} (expected {args.spans + 10}); storage: {health.get('storage')}")
+
+
+class _NullWriter:
+    def submit(self, rows: list[dict]) -> None:
+        pass
+
+    def force_flush(self, timeout_s: float = 0) -> bool:
+        return True
+
+    def shutdown(self, timeout_s: float = 0) -> bool:
+        return True
+
+
+def _pickle(folder: Path, bodies: list[bytes]) -> str:
+    path = folder / "warm.pickle"
+    path.write_bytes(pickle.dumps(bodies))
+    return str(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""OTLP ``ExportTraceServiceRequest`` → SDK ``ReadableSpan`` objects for ``LLMTraceExporter``.
+
+The receiver hands spans to the very exporter the in-process pipeline uses, so the span → row
+mapping exists once.  This module only rebuilds what the SDK would have built: resource, scope,
+attributes, events, links, status, kind, times and parent.
+
+It walks the decoded protobuf messages directly (no JSON detour per span) because it runs for
+every span the receiver accepts; throughput targets depend on it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags, TraceState
+from opentelemetry.trace.status import Status, StatusCode
+
+# OTLP numbers span kinds from 1 (0 = unspecified); the SDK enum starts at 0 with INTERNAL.
+_KINDS = {
+    0: SpanKind.INTERNAL,
+    1: SpanKind.INTERNAL,
+    2: SpanKind.SERVER,
+    3: SpanKind.CLIENT,
+    4: SpanKind.PRODUCER,
+    5: SpanKind.CONSUMER,
+}
+_STATUS_CODES = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
+_UNSET_STATUS = Status(StatusCode.UNSET)
+_OK_STATUS = Status(StatusCode.OK)
+
+# Span.flags / Link.flags (opentelemetry-proto SpanFlags): low byte is W3C trace flags; bit 8
+# says whether bit 9 (the parent / linked context is remote) is meaningful.
+_TRACE_FLAGS_MASK = 0xFF
+# Nanosecond timestamps past 2262 do not fit the int64 the row's DateTime64 columns are built
+# from; one such span would fail its whole storage batch, so it is rejected here instead.
+_MAX_TIME_NS = 2**63 - 1
+_HAS_IS_REMOTE = 0x100
+_IS_REMOTE = 0x200
+
+
+@dataclass
+class Converted:
+    """Spans ready for export, plus why the others were rejected (for OTLP partial success)."""
+
+    spans: list[ReadableSpan] = field(default_factory=list)
+    rejected: int = 0
+    first_error: str = ""
+
+    def reject(self, reason: str) -> None:
+        self.rejected += 1
+        if not self.first_error:
+            self.first_error = reason
+
+
+def to_readable_spans(request: ExportTraceServiceRequest) -> Converted:
+    result = Converted()
+    for resource_spans in request.resource_spans:
+        resource = Resource(
+            attributes_of(resource_spans.resource.attributes), resource_spans.schema_url or None
+        )
+        for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope
+            instrumentation_scope = InstrumentationScope(
+                scope.name,
+                scope.version or None,
+                scope_spans.schema_url or None,
+                attributes_of(scope.attributes) or None,
+            )
+            for span in scope_spans.spans:
+                readable = _span(span, resource, instrumentation_scope, result)
+                if readable is not None:
+                    result.spans.append(readable)
+    return result
+
+
+def _span(span: Any, resource: Resource, scope: InstrumentationScope, result: Converted):
+    trace_id = _id(span.trace_id, 16)
+    span_id = _id(span.span_id, 8)
+    if trace_id is None or span_id is None:
+        result.reject(f"span {span.name!r}: trace_id must be 16 bytes and span_id 8, not all zero")
+        return None
+    if span.start_time_unix_nano > _MAX_TIME_NS or span.end_time_unix_nano > _MAX_TIME_NS:
+        result.reject(f"span {span.name!r}: timestamps beyond the year 2262")
+        return None
+    parent = None
+    if span.parent_span_id:
+        parent_id = _id(span.parent_span_id, 8)
+        if parent_id is None:
+            result.reject(f"span {span.name!r}: parent_span_id must be 8 bytes, not all zero")
+            return None
+        parent = SpanContext(trace_id, parent_id, is_remote=_is_remote(span.flags))
+    trace_state = TraceState.from_header([span.trace_state]) if span.trace_state else None
+    context = SpanContext(
+        trace_id,
+        span_id,
+        is_remote=False,
+        trace_flags=TraceFlags(span.flags & _TRACE_FLAGS_MASK),
+        trace_state=trace_state,
+    )
+    return ReadableSpan(
+        name=span.name,
+        context=context,
+        parent=parent,
+        resource=resource,
+        attributes=attributes_of(span.attributes),
+        events=[_event(event) for event in span.events],
+        links=[link for link in map(_link, span.links) if link is not None],
+        kind=_KINDS.get(span.kind, SpanKind.INTERNAL),
+        status=_status(span.status),
+        start_time=span.start_time_unix_nano,
+        end_time=span.end_time_unix_nano,
+        instrumentation_scope=scope,
+    )
+
+
+def _id(raw: bytes, size: int) -> int | None:
+    if len(raw) != size:
+        return None
+    value = int.from_bytes(raw, "big")
+    return value or None
+
+
+def _is_remote(flags: int) -> bool:
+    return bool(flags & _HAS_IS_REMOTE) and bool(flags & _IS_REMOTE)
+
+
+def _event(event: Any) -> Event:
+    return Event(event.name, attributes_of(event.attributes), event.time_unix_nano)
+
+
+def _link(link: Any) -> Link | None:
+    # A link to an invalid context carries nothing useful; dropping it keeps the span itself.
+    trace_id = _id(link.trace_id, 16)
+    span_id = _id(link.span_id, 8)
+    if trace_id is None or span_id is None:
+        return None
+    context = SpanContext(
+        trace_id,
+        span_id,
+        is_remote=_is_remote(link.flags),
+        trace_flags=TraceFlags(link.flags & _TRACE_FLAGS_MASK),
+        trace_state=TraceState.from_header([link.trace_state]) if link.trace_state else None,
+    )
+    return Link(context, attributes_of(link.attributes))
+
+
+def _status(status: Any) -> Status:
+    code = _STATUS_CODES.get(status.code, StatusCode.UNSET)
+    if code is StatusCode.ERROR:
+        return Status(code, status.message or None)
+    # The SDK only keeps a description on ERROR (and warns otherwise); share the constants.
+    return _OK_STATUS if code is StatusCode.OK else _UNSET_STATUS
+
+
+def attributes_of(key_values: Any) -> dict[str, Any]:
+    # The scalar cases are inlined: this loop runs for every attribute of every span.
+    found = {}
+    for kv in key_values:
+        value = kv.value
+        kind = value.WhichOneof("value")
+        if kind in _SCALAR_KINDS:
+            found[kv.key] = getattr(value, kind)
+        elif kind is not None:
+            found[kv.key] = value_of(value)
+        # else: an empty AnyValue is OTLP's null; the SDK has no null attribute, so the key is left out.
+    return found
+
+
+_SCALAR_KINDS = frozenset({"string_value", "int_value", "double_value", "bool_value"})
+
+
+def value_of(value: AnyValue) -> Any:
+    """An OTLP AnyValue as an SDK attribute value.
+
+    SDK attributes are primitives or homogeneous primitive sequences.  What OTLP can say beyond
+    that (maps, mixed or nested arrays, bytes) becomes a JSON / base64 string, so the value is
+    kept whole in the row's attribute maps instead of being dropped.
+    """
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        return value.double_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "array_value":
+        items = [value_of(item) for item in value.array_value.values]
+        kinds = {type(item) for item in items}
+        if len(kinds) <= 1 and not kinds & {dict, list, tuple, type(None)}:
+            return tuple(items)
+        return json.dumps([_jsonable(value) for value in value.array_value.values])
+    if kind == "kvlist_value":
+        return json.dumps(_jsonable(value))
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    return None  # an empty AnyValue: OTLP's "null"
+
+
+def _jsonable(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [_jsonable(item) for item in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _jsonable(kv.value) for kv in value.kvlist_value.values}
+    return value_of(value)

@@ -1,0 +1,96 @@
+"""OTLP/gRPC: the official ``TraceService/Export`` on a ``grpcio`` server.
+
+Status codes follow the OTLP spec: INVALID_ARGUMENT (not retried), UNAUTHENTICATED, and
+RESOURCE_EXHAUSTED / UNAVAILABLE carrying ``RetryInfo`` so clients know to back off and retry.
+grpcio enforces the message size limit itself (after decompression) and answers
+RESOURCE_EXHAUSTED past ``maximum_concurrent_rpcs``.
+
+The request arrives as bytes and is parsed here with the official message: left to grpcio, a
+malformed message would be answered INTERNAL, which tells the client nothing useful.
+"""
+
+from __future__ import annotations
+
+from concurrent import futures
+
+import grpc
+from google.protobuf.any_pb2 import Any as AnyMessage
+from google.protobuf.duration_pb2 import Duration
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from otel_llm.receiver import decode
+from otel_llm.receiver.ingest import ExportFailed, Ingestor, Overloaded
+
+RETRY_AFTER_S = 5
+
+
+SERVICE = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
+
+
+class _TraceService:
+    def __init__(self, ingestor: Ingestor) -> None:
+        self._ingestor = ingestor
+
+    def export(self, body: bytes, context: grpc.ServicerContext) -> ExportTraceServiceResponse:
+        ingestor = self._ingestor
+        metadata = dict(context.invocation_metadata())
+        if not ingestor.authorized(metadata.get("authorization")):
+            ingestor.count("grpc_unauthenticated")
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+        try:
+            request = decode.parse(body, decode.PROTOBUF)
+        except decode.RequestError as exc:
+            ingestor.count("grpc_invalid_argument")
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        try:
+            outcome = ingestor.ingest(request)
+        except Overloaded as exc:
+            _abort_retryable(
+                context, grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED, str(exc)
+            )
+        except ExportFailed as exc:
+            _abort_retryable(context, grpc.StatusCode.UNAVAILABLE, code_pb2.UNAVAILABLE, str(exc))
+        response = ExportTraceServiceResponse()
+        if outcome.rejected:
+            response.partial_success.rejected_spans = outcome.rejected
+            response.partial_success.error_message = outcome.error_message
+        return response
+
+
+def _abort_retryable(
+    context: grpc.ServicerContext, code: grpc.StatusCode, rpc_code: int, message: str
+) -> None:
+    # The spec makes RESOURCE_EXHAUSTED retryable only when RetryInfo rides along in the
+    # status details (trailer grpc-status-details-bin, a serialized google.rpc.Status).
+    detail = AnyMessage()
+    detail.Pack(error_details_pb2.RetryInfo(retry_delay=Duration(seconds=RETRY_AFTER_S)))
+    status = status_pb2.Status(code=rpc_code, message=message, details=[detail])
+    context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
+    context.abort(code, message)
+
+
+def start_grpc_server(
+    address: str, ingestor: Ingestor, *, max_message_bytes: int, max_workers: int = 8
+) -> tuple[grpc.Server, int]:
+    """Start serving on ``address`` ("host:port"); returns the server and the bound port."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="otel-llm-grpc"),
+        maximum_concurrent_rpcs=max_workers * 4,
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", 1024 * 1024),
+        ],
+    )
+    export = grpc.unary_unary_rpc_method_handler(
+        _TraceService(ingestor).export,
+        request_deserializer=None,  # bytes: parsed in export() so bad data is INVALID_ARGUMENT
+        response_serializer=ExportTraceServiceResponse.SerializeToString,
+    )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, {"Export": export}),))
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot bind the OTLP/gRPC port at {address}")
+    server.start()
+    return server, port
