@@ -5,9 +5,9 @@ sees them, yet the ``llm_traces`` row must hold the whole request and response. 
 therefore leave the payload objects here, keyed by span, and the exporter takes them and
 serializes them on its own thread, off the application's hot path.
 
-Nothing is kept unless an exporter has called :func:`enable`.  Spans that never reach the
-exporter (dropped by a full span queue) would leave entries behind, so the stash holds at most
-``max_spans`` spans and forgets the oldest first.
+Nothing is kept unless an exporter is alive: each one calls :func:`enable` when created and
+:func:`disable` at shutdown.  Spans that never reach the exporter (dropped by a full span queue)
+would leave entries behind, so the stash holds at most ``MAX_SPANS`` spans, oldest forgotten first.
 """
 
 from __future__ import annotations
@@ -17,31 +17,41 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-DEFAULT_MAX_SPANS = 10_000
+MAX_SPANS = 10_000
 
 _lock = threading.Lock()
 _by_span: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
-_max_spans = 0  # 0 = disabled: no exporter wants payloads
+_exporters = 0  # live exporters wanting payloads; 0 = instrumentors put payloads on spans
 
 
-def enable(max_spans: int = DEFAULT_MAX_SPANS) -> None:
-    global _max_spans
-    _max_spans = max(_max_spans, max_spans)
+def enable() -> None:
+    global _exporters
+    with _lock:
+        _exporters += 1
+
+
+def disable() -> None:
+    """Undo one :func:`enable`; the last one out drops what is still stashed."""
+    global _exporters
+    with _lock:
+        _exporters = max(_exporters - 1, 0)
+        if not _exporters:
+            _by_span.clear()
 
 
 def enabled() -> bool:
-    return _max_spans > 0
+    return _exporters > 0
 
 
 def stash(trace_id: int, span_id: int, attribute: str, value: Any) -> None:
     """Keep ``value`` (a string or a JSON-serializable object) as the span's ``attribute``."""
-    if not _max_spans:
+    if not _exporters:
         return
     with _lock:
         entry = _by_span.get((trace_id, span_id))
         if entry is None:
             entry = _by_span[(trace_id, span_id)] = {}
-            if len(_by_span) > _max_spans:
+            if len(_by_span) > MAX_SPANS:
                 _by_span.popitem(last=False)
         entry[attribute] = value
 

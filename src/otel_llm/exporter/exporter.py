@@ -150,6 +150,7 @@ class LLMTraceExporter(SpanExporter):
             if self._is_shutdown:
                 return
             self._is_shutdown = True
+        payloads.disable()
         deadline = time.monotonic() + timeout_millis / 1000
         if self._writer is not None:
             _call(self._writer.shutdown, max(deadline - time.monotonic(), 0.0))
