@@ -1,0 +1,144 @@
+"""Every SQL statement the analytics commands run, in one place.
+
+Rules these follow (and the tests hold them to):
+
+- Values from the user travel only as ClickHouse server-side parameters (``{name:Type}``), the
+  database name included (``{db:Identifier}``). The only text spliced into SQL is chosen from the
+  constant tables below (``DIMENSIONS``), never taken from input.
+- Every aggregate filters on ``timestamp`` first: it leads the sort key (through
+  ``toStartOfHour``), so a window reads only the parts and granules it covers.
+- ``llm_traces`` is a ReplacingMergeTree: a retried insert leaves a second copy of a row until a
+  background merge collapses it. Reads use ``FINAL``, which merges copies at read time. All copies
+  of a row share its whole sort key (the id is derived from trace + span id, the timestamp is the
+  span's), so ClickHouse merges within each sort-key range in parallel instead of hashing every id;
+  ``benchmarks/analytics_dedupe.py`` measures it against ``LIMIT 1 BY id`` and ``argMax`` on 10M rows.
+- Only ``trace`` reads the payload columns (``request_json``, ``response_json``,
+  ``llm_config_json``); the aggregates name the narrow columns they need, never ``*``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SOURCE = "{db:Identifier}.llm_traces FINAL"
+WINDOW = "timestamp >= {since:DateTime64(6, 'UTC')} AND timestamp < {until:DateTime64(6, 'UTC')}"
+
+# The model people are billed for: the response's (often a dated snapshot), or the requested one
+# when the call failed before a response named it.
+MODEL = "if(response_model != '', response_model, request_model)"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    expression: str
+    order: str  # how the groups of a table are ordered
+
+
+_BY_COST = "cost DESC NULLS LAST, calls DESC, key"
+
+DIMENSIONS: dict[str, Dimension] = {
+    "model": Dimension(MODEL, _BY_COST),
+    "provider": Dimension("provider", _BY_COST),
+    "customer": Dimension("customer_id", _BY_COST),
+    "plan": Dimension("billing_plan_type", _BY_COST),
+    "agent": Dimension("agent_id", _BY_COST),
+    "call-type": Dimension("call_type", _BY_COST),
+    "day": Dimension("toDate(timestamp)", "key"),
+}
+
+# Aliases never reuse a column name: ClickHouse would substitute the alias (an aggregate) wherever
+# the column is named again.
+# One scan gives the groups and the overall total: GROUPING SETS ((key), ()) adds the total as a
+# row whose grouping(key) is 1.
+_STATS = """
+SELECT
+    {key} AS key,
+    grouping(key) AS is_total,
+    count() AS calls,
+    countIf(is_error) AS errors,
+    sum(prompt_tokens) AS input,
+    sum(cached_input_tokens) AS cached_input,
+    sum(completion_tokens) AS output,
+    sum(reasoning_tokens) AS reasoning,
+    sum(cost_usd) AS cost,
+    countIf(cost_usd IS NULL) AS unpriced_calls,
+    quantiles(0.5, 0.95)(latency_ms) AS latency,
+    quantiles(0.5, 0.95)(ttft_ms) AS ttft
+FROM {source}
+WHERE {window}
+GROUP BY GROUPING SETS ((key), ())
+ORDER BY is_total, {order}
+"""
+
+
+def stats_sql(by: str) -> str:
+    dimension = DIMENSIONS[by]
+    return _STATS.format(
+        key=dimension.expression, order=dimension.order, source=SOURCE, window=WINDOW
+    )
+
+
+# Report: one row per (time bucket, model). ``bucket_s`` is a parameter, so the report picks hourly
+# or daily buckets to suit the window without changing the SQL.
+TIMESERIES_BY_MODEL = f"""
+SELECT
+    toStartOfInterval(timestamp, toIntervalSecond({{bucket_s:UInt32}})) AS bucket,
+    {MODEL} AS model,
+    count() AS calls,
+    countIf(is_error) AS errors,
+    sum(cost_usd) AS cost,
+    sum(prompt_tokens) AS input,
+    sum(cached_input_tokens) AS cached_input,
+    sum(cache_write_tokens) AS cache_write,
+    sum(completion_tokens) AS output,
+    sum(reasoning_tokens) AS reasoning
+FROM {SOURCE}
+WHERE {WINDOW}
+GROUP BY bucket, model
+ORDER BY bucket, model
+"""
+
+LATENCY_TIMESERIES = f"""
+SELECT
+    toStartOfInterval(timestamp, toIntervalSecond({{bucket_s:UInt32}})) AS bucket,
+    quantiles(0.5, 0.95)(latency_ms) AS latency,
+    quantiles(0.5, 0.95)(ttft_ms) AS ttft
+FROM {SOURCE}
+WHERE {WINDOW}
+GROUP BY bucket
+ORDER BY bucket
+"""
+
+# Cache reads per model and UTC day: enough to price them at the list price in force that day.
+CACHE_READS = f"""
+SELECT
+    provider,
+    {MODEL} AS model,
+    toDate(timestamp) AS day,
+    sum(cached_input_tokens) AS cached_input
+FROM {SOURCE}
+WHERE {WINDOW} AND cached_input_tokens > 0
+GROUP BY provider, model, day
+"""
+
+ERRORS = f"""
+SELECT
+    provider,
+    error_type,
+    count() AS calls,
+    max(timestamp) AS last_seen,
+    argMax(error_message, timestamp) AS last_message
+FROM {SOURCE}
+WHERE {WINDOW} AND is_error
+GROUP BY provider, error_type
+ORDER BY calls DESC, provider, error_type
+LIMIT 20
+"""
+
+# ``trace``: the only statements that read payload columns. A row id is a UUID; anything else is a
+# trace id, found through its bloom-filter index since no time window is known.
+ROW_BY_ID = "SELECT * FROM {db:Identifier}.llm_traces FINAL WHERE id = {id:UUID}"
+ROWS_BY_TRACE = (
+    "SELECT * FROM {db:Identifier}.llm_traces FINAL WHERE trace_id = {trace_id:String} "
+    "ORDER BY timestamp, span_id"
+)
