@@ -1,6 +1,10 @@
-"""Fixtures shared by every test module: a real OTel SDK pipeline capturing spans and metrics."""
+"""Fixtures shared by every test module: a real OTel SDK pipeline capturing spans and metrics,
+isolated store settings, and a ClickHouse HTTP endpoint served from chDB."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -8,6 +12,33 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+sys.path.insert(0, str(Path(__file__).parent))  # the helpers next to the tests: rows, clickhouse_http
+
+from clickhouse_http import ClickHouseHTTP  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own OTEL_LLM_HOME (default store, remote spools) and no global URL."""
+    monkeypatch.setenv("OTEL_LLM_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("OTEL_LLM_CLICKHOUSE_URL", raising=False)
+    monkeypatch.delenv("OTEL_LLM_TTL_DAYS", raising=False)
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def chdb_url(tmp_path):
+    return f"chdb://{tmp_path}/db"
+
+
+@pytest.fixture
+def clickhouse_http(tmp_path):
+    """A ClickHouse HTTP endpoint (chDB in a child process); ``.stop()``/``.start()`` it at will."""
+    server = ClickHouseHTTP(tmp_path / "server-data")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 -- llm_traces: one row per LLM call, denormalized so every dashboard query is a single-table scan.
--- {database}, {engine}, {on_cluster} and {ttl} are filled in by otel_llm.storage.schema; the same
--- text serves embedded chDB, a single server and (Replicated engine + ON CLUSTER) a cluster.
-CREATE TABLE IF NOT EXISTS {database}.llm_traces {on_cluster}
+-- A template: otel_llm.storage.schema fills in database, table, engine, ON CLUSTER and TTL, so the
+-- same text serves embedded chDB, a single server and a cluster (where the table is the per-shard
+-- llm_traces_local, Replicated, under a Distributed llm_traces).
+CREATE TABLE IF NOT EXISTS {database}.{table} {on_cluster}
 (
     -- identity -------------------------------------------------------------------------------
     -- A UUID derived client-side from trace id + span id, so a retried insert carries the same
@@ -91,4 +92,7 @@ PARTITION BY toYYYYMM(timestamp)
 -- the key unique per logical row so ReplacingMergeTree(inserted_at) collapses retried inserts.
 ORDER BY (toStartOfHour(timestamp), provider, request_model, timestamp, id)
 {ttl}
-SETTINGS index_granularity = 8192
+-- The writer tags each batch with insert_deduplication_token, so a batch re-sent after a lost
+-- acknowledgement (or a crash between insert and spool-file delete) is dropped at insert time;
+-- replicated tables deduplicate by default, plain MergeTree only with this window.
+SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000

@@ -1,0 +1,55 @@
+"""The small interface every store backend offers, and what is shared between them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from otel_llm.storage import codec
+from otel_llm.storage.columns import COLUMN_NAMES
+from otel_llm.storage.schema import TABLE, quote_identifier
+
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+class Store(Protocol):
+    database: str
+
+    def insert(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ``rows`` (sequences aligned with ``columns``) into ``llm_traces`` as one batch."""
+
+    def insert_arrow(self, payload: bytes, token: str | None = None) -> None:
+        """Insert one Arrow IPC stream made by :func:`codec.encode`; ``token`` makes a re-sent
+        batch a no-op (``insert_deduplication_token``)."""
+
+    def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
+        """Run a SELECT with server-side ``{name:Type}`` parameters."""
+
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
+        """Run a statement that returns no rows (DDL, INSERT ... VALUES with parameters)."""
+
+    def close(self) -> None: ...
+
+
+def rows_as_dicts(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[dict]:
+    unknown = set(columns) - set(COLUMN_NAMES)
+    if unknown:
+        raise ValueError(f"not columns of {TABLE}: {sorted(unknown)}")
+    return [dict(zip(columns, row)) for row in rows]
+
+
+def insert_target(database: str) -> str:
+    """``db.llm_traces (col, ...)``: fixed names only, the database checked as an identifier."""
+    return f"{quote_identifier(database, 'database')}.{TABLE} ({', '.join(COLUMN_NAMES)})"
+
+
+def check_token(token: str | None) -> str | None:
+    # The token is ours (uuid4 hex), but it is spliced into SQL on the embedded path, so check it.
+    if token is not None and not _TOKEN.match(token):
+        raise ValueError(f"bad deduplication token {token!r}")
+    return token
+
+
+def encode_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    return codec.encode(rows_as_dicts(columns, rows))

@@ -1,0 +1,83 @@
+"""Embedded store: chDB (the ClickHouse engine in-process) on a local data directory.
+
+A chDB data directory admits one process at a time, and chDB admits one data directory per
+process; ``ChdbStore`` therefore assumes its caller owns the directory (see ``ownership.py`` and
+``embedded.py``) and only wraps the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from otel_llm.storage.base import check_token, encode_rows, insert_target
+from otel_llm.storage.errors import QueryError, StoreUnavailable
+
+
+class ChdbStore:
+    database = "default"
+
+    def __init__(self, path: Path):
+        from chdb import session  # imported here: loading the engine costs ~0.3 s
+
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._session = session.Session(str(path))
+        except Exception as exc:  # chDB raises RuntimeError with the engine's message
+            raise StoreUnavailable(f"cannot open embedded store {path}: {exc}") from None
+
+    def insert(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self.insert_arrow(encode_rows(columns, rows))
+
+    def insert_arrow(self, payload: bytes, token: str | None = None) -> None:
+        sql = f"INSERT INTO {insert_target(self.database)}"
+        if check_token(token):
+            sql += f" SETTINGS insert_deduplication_token = '{token}'"
+        try:
+            with self._session.send_insert(sql, "ArrowStream") as inserter:
+                inserter.append(payload)
+                inserter.finish()
+        except RuntimeError as exc:
+            raise QueryError(_engine_message(exc)) from None
+
+    def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
+        table = self._run(sql, "ArrowTable", parameters)
+        columns = [_python_values(table.column(i)) for i in range(table.num_columns)]
+        return list(table.column_names), list(zip(*columns))
+
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
+        self._run(sql, "TabSeparated", parameters)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _run(self, sql: str, fmt: str, parameters: Mapping[str, Any] | None):
+        params = {k: _param(v) for k, v in (parameters or {}).items()}
+        try:
+            return self._session.query(sql, fmt, params=params)
+        except Exception as exc:  # ChdbError / RuntimeError carry the engine's message
+            raise QueryError(_engine_message(exc)) from None
+
+
+def _param(value: Any) -> str:
+    # chDB takes parameter values in ClickHouse's text form, like the HTTP interface's param_*.
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _python_values(column) -> list:
+    import pyarrow as pa
+
+    values = column.to_pylist()
+    if pa.types.is_map(column.type):
+        return [dict(v) if v is not None else None for v in values]
+    return values
+
+
+def _engine_message(exc: Exception) -> str:
+    text = str(exc).strip()
+    for prefix in ("Streaming insert finish failed: ", "Streaming insert append failed: "):
+        text = text.removeprefix(prefix)
+    return text

@@ -1,0 +1,116 @@
+"""Where the data goes: one setting, ``OTEL_LLM_CLICKHOUSE_URL``, parsed into a :class:`StoreConfig`.
+
+Accepted forms::
+
+    chdb://PATH                                   embedded chDB; relative or absolute path
+                                                  (chdb:///abs/path, chdb://rel/path)
+    http://user:password@host:port/database       ClickHouse HTTP interface (clickhouse-connect)
+    https://user:password@host:port/database      same over TLS (ClickHouse Cloud: port 8443)
+
+Unset or empty: embedded chDB at ``$OTEL_LLM_HOME/chdb``, ``OTEL_LLM_HOME`` defaulting to
+``./.otel-llm``. Every store also gets a local spool directory (batches waiting to be written)
+under a path derived from the URL, so that every process pointed at the same store agrees on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from otel_llm.storage.errors import ConfigError
+
+URL_ENV = "OTEL_LLM_CLICKHOUSE_URL"
+HOME_ENV = "OTEL_LLM_HOME"
+DEFAULT_HOME = ".otel-llm"
+
+ACCEPTED_FORMS = (
+    "chdb://PATH (embedded), "
+    "http://user:password@host:port/database or https://user:password@host:port/database"
+)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    kind: str  # "chdb" or "http"
+    url: str  # as given, password masked; for messages and logs
+    path: Path | None = None  # chdb data directory
+    host: str = ""
+    port: int = 0
+    secure: bool = False
+    username: str = "default"
+    password: str = ""
+    database: str = "default"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Batches not yet in the store. Embedded: next to the data directory, so every process
+        opening the same PATH finds it; remote: under OTEL_LLM_HOME, keyed by server and database."""
+        if self.path is not None:
+            return self.path.with_name(self.path.name + ".spool")
+        key = hashlib.sha256(f"{self.host}:{self.port}/{self.database}".encode()).hexdigest()[:16]
+        return home() / "spool" / key
+
+    @property
+    def lock_path(self) -> Path:
+        """The file whose ``flock`` makes one process at a time the owner (embedded: of the chDB
+        directory; remote: of spool replay)."""
+        return self.spool_dir / ".owner.lock"
+
+
+def home() -> Path:
+    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).absolute()
+
+
+def parse_url(url: str | None = None) -> StoreConfig:
+    """Parse ``url``, or the environment when it is None, into a :class:`StoreConfig`."""
+    source = "--url" if url is not None else URL_ENV
+    if url is None:
+        url = os.environ.get(URL_ENV, "").strip()
+    if not url:
+        return StoreConfig(kind="chdb", url="chdb://" + str(home() / "chdb"), path=home() / "chdb")
+
+    def bad(reason: str) -> ConfigError:
+        return ConfigError(f"{source}={_mask(url)!r}: {reason}; accepted forms: {ACCEPTED_FORMS}")
+
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise bad("not a URL")
+    scheme = scheme.lower()
+    if scheme == "chdb":
+        if not rest or "?" in rest or "#" in rest:
+            raise bad("chdb:// needs a directory path and takes no options")
+        path = Path(unquote(rest)).expanduser().absolute()
+        return StoreConfig(kind="chdb", url=f"chdb://{path}", path=path)
+    if scheme in ("http", "https"):
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            raise bad("the port is not a number") from None
+        if not parts.hostname:
+            raise bad("no host")
+        database = unquote(parts.path.strip("/")) or "default"
+        if "/" in database:
+            raise bad("the path must be a single database name")
+        return StoreConfig(
+            kind="http",
+            url=_mask(url),
+            host=parts.hostname,
+            port=port or (8443 if scheme == "https" else 8123),
+            secure=scheme == "https",
+            username=unquote(parts.username or "default"),
+            password=unquote(parts.password or ""),
+            database=database,
+        )
+    raise bad(f"unknown scheme {scheme!r}")
+
+
+def _mask(url: str) -> str:
+    """The URL with its password replaced, for error messages and logs."""
+    parts = urlsplit(url) if "://" in url else None
+    if parts is None or parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)

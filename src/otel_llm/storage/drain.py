@@ -1,0 +1,38 @@
+"""Moving spooled batches into a store, oldest first."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from otel_llm.storage.base import Store
+from otel_llm.storage.errors import QueryError
+from otel_llm.storage.spool import Spool
+
+log = logging.getLogger("otel_llm.storage")
+
+
+def drain(spool: Spool, store: Store, deadline: float | None = None) -> tuple[int, int]:
+    """Insert every pending batch, deleting each file once its insert is committed.
+
+    Returns ``(rows_written, rows_rejected)``. Raises ``StoreUnavailable`` as soon as the store
+    goes away (the remaining files stay for the next attempt). A crash between insert and delete
+    re-sends the file later with the same dedup token, which the table ignores.
+    """
+    written = rejected = 0
+    for item in spool.pending():
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        payload = spool.read(item)
+        if payload is None:
+            continue
+        try:
+            store.insert_arrow(payload, item.token)
+        except QueryError as exc:
+            target = spool.reject(item)
+            rejected += item.rows
+            log.error("otel-llm: store rejected spooled batch (%d rows), moved to %s: %s", item.rows, target, exc)
+            continue
+        spool.remove(item)
+        written += item.rows
+    return written, rejected

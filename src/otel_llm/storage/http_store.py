@@ -1,0 +1,71 @@
+"""Remote store: a ClickHouse server or cluster over HTTP(S), through clickhouse-connect."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+from otel_llm.storage.base import check_token, encode_rows
+from otel_llm.storage.columns import COLUMN_NAMES
+from otel_llm.storage.config import StoreConfig
+from otel_llm.storage.errors import QueryError, StoreUnavailable
+from otel_llm.storage.schema import TABLE
+
+
+class HttpStore:
+    def __init__(self, config: StoreConfig, timeout_s: float = 30.0):
+        self.database = config.database
+        self._url = config.url
+        try:
+            # clickhouse-connect retries nothing on insert by itself; retries and spooling are
+            # the writer's job, so a dead server must fail fast here.
+            self._client = clickhouse_connect.get_client(
+                host=config.host,
+                port=config.port,
+                username=config.username,
+                password=config.password,
+                database=config.database,
+                secure=config.secure,
+                connect_timeout=min(timeout_s, 10.0),
+                send_receive_timeout=timeout_s,
+                autogenerate_session_id=False,
+                # Same values as the embedded store: DateTime64(6, 'UTC') comes back tz-aware.
+                tz_mode="schema",
+            )
+        except OperationalError as exc:
+            raise StoreUnavailable(f"cannot reach {self._url}: {_one_line(exc)}") from None
+        except DatabaseError as exc:
+            raise QueryError(_one_line(exc)) from None
+
+    def insert(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self.insert_arrow(encode_rows(columns, rows))
+
+    def insert_arrow(self, payload: bytes, token: str | None = None) -> None:
+        settings = {"insert_deduplication_token": check_token(token)} if token else None
+        self._call(self._client.raw_insert, TABLE, COLUMN_NAMES, payload, settings=settings, fmt="ArrowStream")
+
+    def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
+        result = self._call(self._client.query, sql, parameters=dict(parameters or {}))
+        return list(result.column_names), [tuple(row) for row in result.result_rows]
+
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
+        self._call(self._client.command, sql, parameters=dict(parameters or {}) or None)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _call(self, method, *args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except OperationalError as exc:
+            raise StoreUnavailable(f"cannot reach {self._url}: {_one_line(exc)}") from None
+        except DatabaseError as exc:
+            raise QueryError(_one_line(exc)) from None
+
+
+def _one_line(exc: Exception) -> str:
+    """clickhouse-connect wraps the server's message in several lines; keep them on one."""
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__

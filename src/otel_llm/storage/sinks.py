@@ -1,0 +1,164 @@
+"""Where the writer's background thread puts a batch: the store now, or the spool for later.
+
+``EmbeddedSink``: insert directly while this process owns the chDB directory, else spool (the
+owner of the moment ingests everyone's spool). ``RemoteSink``: insert with a few quick retries;
+when the server stays down, spool and probe with exponential backoff, replaying the spool (under
+the owner lock, so two processes don't replay the same files) once it answers again.
+Both return what happened to each batch so the writer can count it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from otel_llm.storage.config import StoreConfig
+from otel_llm.storage.drain import drain
+from otel_llm.storage.embedded import EmbeddedOwner
+from otel_llm.storage.errors import QueryError, StoreUnavailable
+from otel_llm.storage.ownership import OwnerLock
+from otel_llm.storage.spool import Spool
+
+log = logging.getLogger("otel_llm.storage")
+
+
+@dataclass
+class Outcome:
+    written: int = 0
+    spooled: int = 0
+    dropped: int = 0
+
+    def add(self, other: Outcome) -> None:
+        self.written += other.written
+        self.spooled += other.spooled
+        self.dropped += other.dropped
+
+
+def spool_or_drop(spool: Spool, payload: bytes, rows: int, token: str) -> Outcome:
+    try:
+        spool.put(payload, rows, token)
+    except OSError as exc:
+        log.error("otel-llm: cannot spool %d rows to %s, dropping them: %s", rows, spool.directory, exc)
+        return Outcome(dropped=rows)
+    return Outcome(spooled=rows)
+
+
+class EmbeddedSink:
+    def __init__(self, config: StoreConfig):
+        self.owner = EmbeddedOwner(config)
+        self.spool = self.owner.spool
+        self._last_work = time.monotonic()
+
+    def deliver(self, payload: bytes, rows: int, token: str) -> Outcome:
+        self._last_work = time.monotonic()
+        if self.owner.try_own():
+            try:
+                self.owner.store.insert_arrow(payload, token)
+                return Outcome(written=rows)
+            except QueryError as exc:
+                # The owner's own insert failing is as unexpected as a rejected spool file;
+                # keep the batch (the drain will quarantine it if it is really bad).
+                log.error("otel-llm: embedded insert failed, spooling the batch: %s", exc)
+        return spool_or_drop(self.spool, payload, rows, token)
+
+    def maintain(self, deadline: float | None = None) -> Outcome:
+        """Ingest the shared spool if we can own the store; give the store up when due."""
+        outcome = Outcome()
+        if self.spool.has_pending() and self.owner.try_own():
+            written, rejected = drain(self.spool, self.owner.store, deadline)
+            outcome.add(Outcome(written=written, dropped=rejected))
+            self._last_work = time.monotonic()
+        if self.owner.should_release(time.monotonic() - self._last_work):
+            self.owner.release()
+        return outcome
+
+    def close(self, timeout_s: float) -> Outcome:
+        """Last chance to ingest what is spooled; whatever remains waits for the next owner."""
+        outcome = Outcome()
+        deadline = time.monotonic() + timeout_s
+        if self.spool.has_pending() and self.owner.own(max(0.0, timeout_s)):
+            written, rejected = drain(self.spool, self.owner.store, deadline)
+            outcome.add(Outcome(written=written, dropped=rejected))
+        self.owner.release()
+        return outcome
+
+
+class RemoteSink:
+    RETRIES = 3
+    FIRST_BACKOFF_S = 0.1
+    MAX_BACKOFF_S = 30.0
+
+    def __init__(self, config: StoreConfig):
+        self._config = config
+        self.spool = Spool(config.spool_dir)
+        self._replay_lock = OwnerLock(config.lock_path)
+        self._store = None
+        self._down_until = 0.0
+        self._backoff = self.FIRST_BACKOFF_S
+
+    def deliver(self, payload: bytes, rows: int, token: str) -> Outcome:
+        if time.monotonic() >= self._down_until:
+            delay = self.FIRST_BACKOFF_S
+            for attempt in range(self.RETRIES):
+                try:
+                    self._connected().insert_arrow(payload, token)
+                    self._mark_up()
+                    return Outcome(written=rows)
+                except StoreUnavailable as exc:
+                    if attempt == self.RETRIES - 1:
+                        self._mark_down(exc)
+                    else:
+                        time.sleep(delay)
+                        delay *= 2
+                except QueryError as exc:
+                    log.error("otel-llm: store rejected a batch of %d rows: %s", rows, exc)
+                    return Outcome(dropped=rows)
+        return spool_or_drop(self.spool, payload, rows, token)
+
+    def maintain(self, deadline: float | None = None) -> Outcome:
+        if time.monotonic() < self._down_until or not self.spool.has_pending():
+            return Outcome()
+        if not self._replay_lock.try_acquire():
+            return Outcome()  # another process is replaying
+        try:
+            written, rejected = drain(self.spool, self._connected(), deadline)
+            self._mark_up()
+            return Outcome(written=written, dropped=rejected)
+        except StoreUnavailable as exc:
+            self._mark_down(exc)
+            return Outcome()
+        finally:
+            self._replay_lock.release()
+
+    def close(self, timeout_s: float) -> Outcome:
+        self._down_until = 0.0  # one last try regardless of backoff
+        outcome = self.maintain(time.monotonic() + timeout_s)
+        if self._store is not None:
+            self._store.close()
+        return outcome
+
+    def _connected(self):
+        if self._store is None:
+            from otel_llm.storage import schema
+            from otel_llm.storage.http_store import HttpStore
+
+            store = HttpStore(self._config)
+            schema.apply(store)
+            self._store = store
+        return self._store
+
+    def _mark_up(self) -> None:
+        if self._down_until:
+            log.warning("otel-llm: %s is reachable again", self._config.url)
+        self._down_until = 0.0
+        self._backoff = self.FIRST_BACKOFF_S
+
+    def _mark_down(self, exc: Exception) -> None:
+        if not self._down_until:
+            log.warning("otel-llm: store down, spooling to %s: %s", self.spool.directory, exc)
+        self._down_until = time.monotonic() + self._backoff
+        self._backoff = min(self._backoff * 2, self.MAX_BACKOFF_S)
+        if self._store is not None:
+            self._store.close()
+            self._store = None

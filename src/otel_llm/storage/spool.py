@@ -1,0 +1,92 @@
+"""A directory of encoded batches waiting to be written: durable, ordered, shared by processes.
+
+Each batch is one file named ``<time_ns>-<pid>-<token>-<rows>.arrow`` so the listing sorts in
+write order and carries what the drainer needs (row count for stats, dedup token for the insert)
+without opening the file. Files appear atomically: written under a dot-prefixed temporary name,
+fsynced, renamed, and the directory fsynced, so a reader never sees half a batch and a batch
+acknowledged as spooled survives a power cut. A batch the store rejects as invalid is moved to
+``rejected/`` for inspection instead of blocking the queue forever.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+_NAME = re.compile(r"^(\d{20})-(\d+)-([0-9a-f]{32})-(\d+)\.arrow$")
+
+
+@dataclass(frozen=True)
+class SpoolFile:
+    path: Path
+    token: str
+    rows: int
+
+
+class Spool:
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def put(self, payload: bytes, rows: int, token: str) -> None:
+        """Store one batch durably; raises OSError when the disk cannot take it."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"{time.time_ns():020d}-{os.getpid()}-{token}-{rows}.arrow"
+        tmp = self.directory / f".tmp-{name}"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.rename(tmp, self.directory / name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self._sync_directory()
+
+    def pending(self) -> list[SpoolFile]:
+        try:
+            names = sorted(os.listdir(self.directory))
+        except OSError:  # missing or unusable: nothing to replay (put() reports the real problem)
+            return []
+        found = []
+        for name in names:
+            match = _NAME.match(name)
+            if match:
+                found.append(SpoolFile(self.directory / name, match.group(3), int(match.group(4))))
+        return found
+
+    def has_pending(self) -> bool:
+        try:
+            with os.scandir(self.directory) as entries:
+                return any(_NAME.match(e.name) for e in entries)
+        except OSError:
+            return False
+
+    @staticmethod
+    def read(item: SpoolFile) -> bytes | None:
+        """The batch, or None if another process already took it."""
+        try:
+            return item.path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    @staticmethod
+    def remove(item: SpoolFile) -> None:
+        item.path.unlink(missing_ok=True)
+
+    def reject(self, item: SpoolFile) -> Path:
+        rejected = self.directory / "rejected"
+        rejected.mkdir(exist_ok=True)
+        target = rejected / item.path.name
+        os.replace(item.path, target)
+        return target
+
+    def _sync_directory(self) -> None:
+        fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,197 @@
+"""``Writer``: what the exporter hands rows to. Never blocks the caller on ClickHouse.
+
+    writer = open_writer()              # OTEL_LLM_CLICKHOUSE_URL, or the embedded default
+    writer.submit(rows)                 # list of row dicts (value types: see otel_llm.storage.codec)
+    writer.force_flush(timeout_s)       # True once every row so far is in the store or the spool
+    writer.shutdown(timeout_s)          # flush, ingest what it can, stop the thread
+    writer.stats                        # {'written': n, 'spooled': n, 'dropped': n, 'queued': n}
+
+``submit`` appends to an in-memory queue bounded at ``max_queue_rows``; a background thread takes
+batches of up to ``batch_rows`` (or whatever is there every ``flush_interval_s``), encodes each
+once (Arrow) and gives it to the sink (``sinks.py``). If the queue is full, ``submit`` encodes the
+rows itself and spools them to disk: the caller pays for a disk write, never for ClickHouse, and
+nothing is dropped unless the disk refuses. Counts:
+
+- ``written``: rows this process committed to the store, including rows it replayed from the
+  spool (so with several processes one may count rows another one submitted);
+- ``spooled``: rows this process put in the spool;
+- ``dropped``: rows lost (spool unwritable, or the store rejected the batch as invalid).
+
+They are also exported as the observable counter ``otel_llm.writer.rows`` (attribute ``outcome``)
+on the global meter provider, and logged at shutdown and when spooling/dropping starts.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import time
+import uuid
+
+from opentelemetry import metrics
+
+from otel_llm.storage import codec
+from otel_llm.storage.config import StoreConfig, parse_url
+from otel_llm.storage.sinks import EmbeddedSink, Outcome, RemoteSink, spool_or_drop
+
+log = logging.getLogger("otel_llm.storage")
+
+BATCH_ROWS_ENV = "OTEL_LLM_WRITER_BATCH_ROWS"
+QUEUE_ROWS_ENV = "OTEL_LLM_WRITER_QUEUE_ROWS"
+FLUSH_INTERVAL_ENV = "OTEL_LLM_WRITER_FLUSH_INTERVAL_S"
+# Batches bound for the network or for a spool that may have to hold hours of a remote outage
+# are lz4-compressed (cheap, chat JSON shrinks several-fold); embedded batches are inserted
+# straight from memory and compressing them would only cost CPU.
+SPOOL_COMPRESSION = "lz4"
+
+
+class Writer:
+    def __init__(
+        self,
+        config: StoreConfig,
+        batch_rows: int | None = None,
+        max_queue_rows: int | None = None,
+        flush_interval_s: float | None = None,
+    ):
+        self.config = config
+        self._batch_rows = batch_rows or int(os.environ.get(BATCH_ROWS_ENV, 5000))
+        self._max_queue_rows = max_queue_rows or int(os.environ.get(QUEUE_ROWS_ENV, 20000))
+        self._interval = flush_interval_s or float(os.environ.get(FLUSH_INTERVAL_ENV, 1.0))
+        self._sink = EmbeddedSink(config) if config.kind == "chdb" else RemoteSink(config)
+        self._compression = None if config.kind == "chdb" else SPOOL_COMPRESSION
+        self._queue: collections.deque[dict] = collections.deque()
+        self._cond = threading.Condition()
+        self._counts = Outcome()
+        self._submitted = 0  # rows accepted by submit() into the queue
+        self._handled = 0  # of those, rows the thread has written, spooled or dropped
+        self._flush_requested = False
+        self._stopping = False
+        self._warned: set[str] = set()
+        self._thread = threading.Thread(target=self._run, name="otel-llm-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def stats(self) -> dict:
+        with self._cond:
+            return {
+                "written": self._counts.written,
+                "spooled": self._counts.spooled,
+                "dropped": self._counts.dropped,
+                "queued": len(self._queue),
+            }
+
+    def submit(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        with self._cond:
+            if self._stopping:
+                overflow = True
+            else:
+                overflow = len(self._queue) + len(rows) > self._max_queue_rows
+            if not overflow:
+                self._queue.extend(rows)
+                self._submitted += len(rows)
+                if len(self._queue) >= self._batch_rows:
+                    self._cond.notify()
+                return
+        payload = codec.encode(rows, SPOOL_COMPRESSION)
+        self._count(spool_or_drop(self._sink.spool, payload, len(rows), _token()))
+
+    def force_flush(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every row submitted so far is written or durably spooled."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            target = self._submitted
+            self._flush_requested = True
+            self._cond.notify()
+            while self._handled < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._thread.is_alive():
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def shutdown(self, timeout_s: float = 30.0) -> bool:
+        """Flush, then give the sink the rest of ``timeout_s`` to ingest the spool; stop."""
+        deadline = time.monotonic() + timeout_s
+        flushed = self.force_flush(timeout_s)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            log.error("otel-llm: writer thread did not stop within %.1f s", timeout_s)
+            return False
+        self._count(self._sink.close(max(0.0, deadline - time.monotonic())))
+        log.info("otel-llm writer stopped: %s", self.stats)
+        return flushed
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(
+                    lambda: self._stopping or self._flush_requested or len(self._queue) >= self._batch_rows,
+                    timeout=self._interval,
+                )
+                take = min(len(self._queue), self._batch_rows)
+                batch = [self._queue.popleft() for _ in range(take)]
+                if not self._queue:
+                    self._flush_requested = False
+                stop = self._stopping and not self._queue
+            try:
+                if batch:
+                    payload = codec.encode(batch, self._compression)
+                    self._count(self._sink.deliver(payload, len(batch), _token()), handled=len(batch))
+                self._count(self._sink.maintain())
+            except Exception:  # keep the thread alive whatever a batch does; count it as lost
+                log.exception("otel-llm: writer failed on a batch of %d rows", len(batch))
+                self._count(Outcome(dropped=len(batch)), handled=len(batch))
+            if stop:
+                return
+
+    def _count(self, outcome: Outcome, handled: int = 0) -> None:
+        with self._cond:
+            self._counts.add(outcome)
+            self._handled += handled
+        with _TOTALS_LOCK:
+            _TOTALS.add(outcome)
+        with self._cond:
+            if handled:
+                self._cond.notify_all()
+        for kind in ("spooled", "dropped"):
+            if getattr(outcome, kind) and kind not in self._warned:
+                self._warned.add(kind)
+                log.warning("otel-llm writer: rows are being %s (%s)", kind, self.stats)
+
+
+def open_writer(url: str | None = None, **options) -> Writer:
+    """A writer for ``url`` (``OTEL_LLM_CLICKHOUSE_URL`` or the embedded default when None)."""
+    return Writer(parse_url(url), **options)
+
+
+def _token() -> str:
+    return uuid.uuid4().hex
+
+
+# Process-wide totals: the metric is a monotonic counter, so it must not shrink when a writer
+# is shut down and forgotten. One instrument per process (a second under the same name would be
+# a duplicate registration).
+_TOTALS = Outcome()
+_TOTALS_LOCK = threading.Lock()
+
+
+def _observe(_options):
+    with _TOTALS_LOCK:
+        counts = Outcome(_TOTALS.written, _TOTALS.spooled, _TOTALS.dropped)
+    for outcome in ("written", "spooled", "dropped"):
+        yield metrics.Observation(getattr(counts, outcome), {"outcome": outcome})
+
+
+metrics.get_meter("otel_llm.storage").create_observable_counter(
+    "otel_llm.writer.rows",
+    callbacks=[_observe],
+    unit="{row}",
+    description="Rows handled by otel-llm writers, by outcome (written, spooled, dropped)",
+)

@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+
+from otel_llm.storage import ConfigError, parse_url
+
+
+def test_default_is_embedded_under_home(isolated_home):
+    config = parse_url()
+    assert config.kind == "chdb"
+    assert config.path == isolated_home / "chdb"
+    assert config.spool_dir == isolated_home / "chdb.spool"
+
+
+def test_env_url_is_used(monkeypatch, tmp_path):
+    monkeypatch.setenv("OTEL_LLM_CLICKHOUSE_URL", f"chdb://{tmp_path}/x")
+    assert parse_url().path == tmp_path / "x"
+
+
+def test_http_url():
+    config = parse_url("https://alice:s%40cret@ch.example.com:9443/analytics")
+    assert (config.kind, config.host, config.port, config.secure) == ("http", "ch.example.com", 9443, True)
+    assert (config.username, config.password, config.database) == ("alice", "s@cret", "analytics")
+    assert "s%40cret" not in config.url and "***" in config.url
+
+
+def test_http_defaults():
+    config = parse_url("http://localhost")
+    assert (config.port, config.username, config.database) == (8123, "default", "default")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://host/db", "localhost:8123", "chdb://", "http://:8123/db", "http://h:port/db", "http://h:1/a/b", "chdb://x?mode=ro"],
+)
+def test_bad_urls_name_the_variable_and_the_forms(url, monkeypatch):
+    monkeypatch.setenv("OTEL_LLM_CLICKHOUSE_URL", url)
+    with pytest.raises(ConfigError) as info:
+        parse_url()
+    message = str(info.value)
+    assert "OTEL_LLM_CLICKHOUSE_URL" in message
+    assert "chdb://PATH" in message and "http://user:password@host:port/database" in message
+
+
+def test_password_never_in_error():
+    with pytest.raises(ConfigError) as info:
+        parse_url("http://u:topsecret@h:notaport/db")
+    assert "topsecret" not in str(info.value)
+    assert "--url" in str(info.value)
+
+
+def test_remote_spool_is_per_server(isolated_home):
+    a, b = parse_url("http://h1:8123/db"), parse_url("http://h2:8123/db")
+    assert a.spool_dir != b.spool_dir
+    assert Path(isolated_home) in a.spool_dir.parents

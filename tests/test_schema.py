@@ -1,0 +1,90 @@
+import pytest
+
+from otel_llm.cli import main
+from otel_llm.storage import open_store
+from otel_llm.storage.columns import COLUMNS
+from otel_llm.storage.schema import Layout, render_all
+
+
+def test_init_db_twice_on_chdb(chdb_url, capsys):
+    assert main(["init-db", "--url", chdb_url]) == 0
+    first = capsys.readouterr().out
+    assert "applied migration 1: create llm_traces" in first
+    assert main(["init-db", "--url", chdb_url]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    store = open_store(chdb_url)
+    try:
+        assert store.query("SELECT version FROM schema_migrations")[1] == [(1,)]
+        assert store.query("SELECT count() FROM llm_traces")[1] == [(0,)]
+    finally:
+        store.close()
+
+
+def test_init_db_twice_over_http(clickhouse_http, capsys):
+    assert main(["init-db", "--url", clickhouse_http.url]) == 0
+    assert "applied migration 1" in capsys.readouterr().out
+    assert main(["init-db", "--url", clickhouse_http.url]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+
+
+def test_column_list_matches_the_table(chdb_url):
+    """The writer's static column list (used where the table cannot be read) is the DDL's."""
+    assert main(["init-db", "--url", chdb_url]) == 0
+    store = open_store(chdb_url)
+    try:
+        _, rows = store.query("SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'llm_traces' ORDER BY position")
+    finally:
+        store.close()
+    assert [(name, type_) for name, type_ in rows if name != "inserted_at"] == list(COLUMNS)
+
+
+def test_ttl_from_env(chdb_url, monkeypatch, capsys):
+    monkeypatch.setenv("OTEL_LLM_TTL_DAYS", "30")
+    assert main(["init-db", "--url", chdb_url]) == 0
+    store = open_store(chdb_url)
+    try:
+        _, [(ddl,)] = store.query("SHOW CREATE TABLE llm_traces")
+    finally:
+        store.close()
+    assert "TTL toDateTime(timestamp) + toIntervalDay(30)" in ddl
+
+
+def test_bad_ttl_is_a_config_error(chdb_url, monkeypatch, capsys):
+    monkeypatch.setenv("OTEL_LLM_TTL_DAYS", "a month")
+    assert main(["init-db", "--url", chdb_url]) == 2
+    assert "OTEL_LLM_TTL_DAYS" in capsys.readouterr().err
+
+
+def test_cluster_ddl():
+    statements = render_all(Layout(database="obs", cluster="prod_cluster", ttl_days=90))
+    text = "\n".join(statements)
+    assert statements[0] == "CREATE DATABASE IF NOT EXISTS `obs` ON CLUSTER `prod_cluster`"
+    assert "CREATE TABLE IF NOT EXISTS `obs`.schema_migrations ON CLUSTER `prod_cluster`" in text
+    assert "ReplicatedReplacingMergeTree('/clickhouse/otel_llm/obs/schema_migrations', '{replica}', applied_at)" in text
+    assert "CREATE TABLE IF NOT EXISTS `obs`.llm_traces_local ON CLUSTER `prod_cluster`" in text
+    assert "ENGINE = ReplicatedReplacingMergeTree(inserted_at)" in text
+    assert "TTL toDateTime(timestamp) + INTERVAL 90 DAY" in text
+    assert statements[-1] == (
+        "CREATE TABLE IF NOT EXISTS `obs`.llm_traces ON CLUSTER `prod_cluster`\n"
+        "AS `obs`.llm_traces_local\n"
+        "ENGINE = Distributed(`prod_cluster`, `obs`, llm_traces_local, cityHash64(trace_id))"
+    )
+
+
+def test_single_node_ddl_has_no_cluster_bits():
+    lines = "\n".join(render_all(Layout())).splitlines()
+    text = "\n".join(line for line in lines if not line.lstrip().startswith("--"))
+    assert "ON CLUSTER" not in text and "Distributed" not in text and "_local" not in text
+    assert "ENGINE = ReplacingMergeTree(inserted_at)" in text
+    assert "TTL" not in text
+
+
+def test_cli_prints_cluster_ddl(capsys):
+    assert main(["init-db", "--print", "--cluster", "c1"]) == 0
+    assert "Distributed(`c1`" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad", ["prod-cluster", "x;DROP TABLE y", "`c`"])
+def test_identifiers_are_checked(bad, capsys):
+    assert main(["init-db", "--print", "--cluster", bad]) == 2
+    assert "not a valid identifier" in capsys.readouterr().err

@@ -1,0 +1,148 @@
+import datetime
+import uuid
+from decimal import Decimal
+
+import pytest
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from otel_llm.storage import open_store, open_writer
+from otel_llm.storage.columns import COLUMN_NAMES
+from rows import make_row
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+T0 = 1_763_000_000_123_456_000  # ns; microsecond-exact so it survives DateTime64(6)
+
+
+def edge_rows() -> list[dict]:
+    """One row with every nullable column NULL and one with every one 0, plus non-ASCII text."""
+    nulls = make_row(1, run="edge")
+    zeros = make_row(2, run="edge")
+    for name in ("prompt_tokens", "completion_tokens", "total_tokens", "cached_input_tokens",
+                 "cache_write_tokens", "reasoning_tokens", "ttft_ms", "http_status_code", "cost_usd"):  # fmt: skip
+        nulls[name] = None
+        zeros[name] = {"cost_usd": Decimal("0"), "ttft_ms": 0.0}.get(name, 0)
+    for row in (nulls, zeros):
+        row["timestamp"], row["end_timestamp"] = T0, T0 + 2_000
+    zeros.update(agent_tags=[], usage_details={}, cost_details={}, span_attributes={}, is_byok=False)
+    nulls.update(
+        agent_tags=["a", "b"],
+        cost_details={"input": Decimal("0.000000001"), "output": Decimal("123456789.123456789")},
+        error_message="ünïcødé ✓ \"quotes\" \\ \n newline",
+        is_error=True,
+    )
+    return [nulls, zeros]
+
+
+def read_rows(url: str) -> dict:
+    store = open_store(url)
+    try:
+        names, rows = store.query(f"SELECT {', '.join(COLUMN_NAMES)} FROM llm_traces FINAL")
+    finally:
+        store.close()
+    return {row[0]: dict(zip(names, row)) for row in rows}
+
+
+def assert_round_trip(sent: list[dict], got: dict) -> None:
+    assert len(got) == len(sent)
+    for row in sent:
+        back = got[row["id"]]
+        for name in COLUMN_NAMES:
+            value = back[name]
+            if name in ("timestamp", "end_timestamp"):
+                value = (value - EPOCH) // datetime.timedelta(microseconds=1) * 1000
+            assert value == row[name], name
+            assert type(value) is type(row[name]), name
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["chdb", "http"])
+def test_round_trip_every_type(remote, chdb_url, request):
+    url = request.getfixturevalue("clickhouse_http").url if remote else chdb_url
+    writer = open_writer(url)
+    rows = edge_rows()
+    writer.submit(rows)
+    assert writer.shutdown(30)
+    assert writer.stats["written"] == 2 and writer.stats["dropped"] == 0
+    got = read_rows(url)
+    assert_round_trip(rows, got)
+    nulls, zeros = (got[r["id"]] for r in rows)
+    assert nulls["cache_write_tokens"] is None and zeros["cache_write_tokens"] == 0
+    assert nulls["cost_usd"] is None and zeros["cost_usd"] == Decimal("0")
+
+
+def test_missing_keys_take_column_defaults(chdb_url):
+    writer = open_writer(chdb_url)
+    writer.submit([{"id": uuid.uuid4(), "timestamp": T0, "end_timestamp": T0, "provider": "openai"}])
+    assert writer.shutdown(30)
+    [row] = read_rows(chdb_url).values()
+    assert (row["provider"], row["request_json"], row["prompt_tokens"], row["usage_details"]) == ("openai", "", None, {})
+
+
+def test_store_down_rows_spooled_then_replayed_once(clickhouse_http):
+    url = clickhouse_http.url
+    writer = open_writer(url, batch_rows=100)
+    before = [make_row(i, run="down") for i in range(150)]
+    writer.submit(before)
+    assert writer.force_flush(30)
+    assert writer.stats["written"] == 150
+
+    clickhouse_http.stop()
+    during = [make_row(i, run="down") for i in range(150, 600)]
+    for start in range(0, len(during), 50):
+        writer.submit(during[start : start + 50])
+    assert writer.force_flush(60)  # handed to the spool, durably
+    assert writer.stats["spooled"] == 450 and writer.stats["dropped"] == 0
+
+    clickhouse_http.start()  # same port, same data
+    writer.submit([make_row(600, run="down")])
+    assert writer.shutdown(60)
+    stats = writer.stats
+    # The last row is spooled too if it arrives while the writer still backs off; either way it lands.
+    assert (stats["written"], stats["dropped"], stats["queued"]) == (601, 0, 0) and stats["spooled"] in (450, 451)
+
+    store = open_store(url)
+    try:
+        # Plain count(), no FINAL: replayed batches must not have created duplicates.
+        assert store.query("SELECT count(), uniqExact(id) FROM llm_traces")[1] == [(601, 601)]
+    finally:
+        store.close()
+
+
+def test_full_queue_spills_to_disk_not_dropped(chdb_url):
+    writer = open_writer(chdb_url, batch_rows=50, max_queue_rows=100, flush_interval_s=5)
+    rows = [make_row(i, run="spill") for i in range(1000)]
+    for start in range(0, 1000, 40):
+        writer.submit(rows[start : start + 40])
+    assert writer.shutdown(60)
+    assert writer.stats["spooled"] > 0 and writer.stats["dropped"] == 0
+    assert len(read_rows(chdb_url)) == 1000
+
+
+def test_unwritable_spool_drops_and_counts(tmp_path, caplog):
+    # A remote store that is down and a spool directory that cannot be created: the rows are lost,
+    # and the writer says so.
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "spool").write_text("not a directory")
+    writer = open_writer("http://127.0.0.1:9/default")
+    writer.submit([make_row(i, run="drop") for i in range(10)])
+    assert writer.force_flush(30)
+    writer.shutdown(5)
+    assert writer.stats["dropped"] == 10 and writer.stats["written"] == 0
+    assert "dropping them" in caplog.text
+
+
+def test_outcomes_are_exported_as_metrics(chdb_url):
+    reader = InMemoryMetricReader()
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    writer = open_writer(chdb_url)
+    writer.submit([make_row(i, run="metrics") for i in range(7)])
+    assert writer.shutdown(30)
+    points = {}
+    for resource_metrics in reader.get_metrics_data().resource_metrics:
+        for scope in resource_metrics.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name == "otel_llm.writer.rows":
+                    points = {p.attributes["outcome"]: p.value for p in metric.data.data_points}
+    assert set(points) == {"written", "spooled", "dropped"}
+    assert points["written"] >= 7
