@@ -1,5 +1,5 @@
 """Fixtures shared by every test module: a real OTel SDK pipeline capturing spans and metrics,
-isolated store settings, and a ClickHouse HTTP endpoint served from chDB."""
+an isolated OTEL_LLM_HOME, and ClickHouse stores (embedded chDB, chDB behind the HTTP interface)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,28 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 sys.path.insert(0, str(Path(__file__).parent))  # the helpers next to the tests: rows, clickhouse_http
 
 from clickhouse_http import ClickHouseHTTP  # noqa: E402
+
+
+@pytest.fixture
+def span_exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def tracer_provider(span_exporter: InMemorySpanExporter) -> TracerProvider:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    return provider
+
+
+@pytest.fixture
+def metric_reader() -> InMemoryMetricReader:
+    return InMemoryMetricReader()
+
+
+@pytest.fixture
+def meter_provider(metric_reader: InMemoryMetricReader) -> MeterProvider:
+    return MeterProvider(metric_readers=[metric_reader])
 
 
 @pytest.fixture(autouse=True)
@@ -39,25 +61,3 @@ def clickhouse_http(tmp_path):
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def span_exporter() -> InMemorySpanExporter:
-    return InMemorySpanExporter()
-
-
-@pytest.fixture
-def tracer_provider(span_exporter: InMemorySpanExporter) -> TracerProvider:
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(span_exporter))
-    return provider
-
-
-@pytest.fixture
-def metric_reader() -> InMemoryMetricReader:
-    return InMemoryMetricReader()
-
-
-@pytest.fixture
-def meter_provider(metric_reader: InMemoryMetricReader) -> MeterProvider:
-    return MeterProvider(metric_readers=[metric_reader])

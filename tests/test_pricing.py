@@ -217,6 +217,14 @@ def test_known_model_without_any_token_counts_is_unpriced():
 def test_missing_model_is_unpriced():
     result = compute_cost("openai", None, Usage(input_tokens=1))
     assert (result.usd, result.unpriced_reason) == (None, "no model reported")
+    assert lookup("openai", None) is None
+
+
+def test_a_missing_count_is_zero_once_another_is_reported():
+    # e.g. an Anthropic stream cut before message_delta: input known, output not
+    result = compute_cost("anthropic", "claude-haiku-4-5", Usage(input_tokens=2_000))
+    assert result.components == {"input": D("0.002000000")}  # 2000 x 1.00
+    assert result.usd == D("0.002000000")
 
 
 def test_zero_tokens_reported_costs_zero():

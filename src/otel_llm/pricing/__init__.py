@@ -33,9 +33,9 @@ __all__ = [
 PRICING_VERSION: str
 
 
-def lookup(provider: str | None, model: str) -> ModelPrice | None:
+def lookup(provider: str | None, model: str | None) -> ModelPrice | None:
     """The table entry ``compute_cost`` would use for this model, override file included."""
-    return current_table().find(provider, model)
+    return current_table().find(provider, model) if model else None
 
 
 def __getattr__(name: str) -> Any:

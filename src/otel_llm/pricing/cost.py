@@ -7,6 +7,8 @@
 - Cache reads without a ``cache_read`` rate cost the input rate (the model has no cache discount).
 - ``output_tokens`` includes reasoning, which is billed as output: it is not added again.
 - The whole call is priced at the long-context tier its total input reaches.
+- Once any count is reported, a missing one counts as 0: a stream cut short before its final usage
+  still costs what it is known to have used.  With no count at all the call is unpriced, never 0.
 """
 
 from __future__ import annotations

@@ -1,0 +1,200 @@
+"""Exporter throughput and memory.
+
+    python benchmarks/bench_export.py [--spans 50000] [--payload-bytes 2048]
+
+1. LLM spans/s end to end: finished SDK spans -> LLMTraceExporter.export (row building, stash
+   take, writer) -> embedded chDB, timed until force_flush says every row is stored; against a
+   bare insert of the same rows (writer alone, and one direct Arrow insert into the store).
+2. Peak RSS for one span carrying a 10 MB request payload (target: at most 3x the payload),
+   measured in a fresh process after the store is warm, so the engine's own baseline is excluded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.trace import SpanKind
+
+from otel_llm import LLMTraceExporter
+from otel_llm import attributes as attr
+from otel_llm.exporter.row import span_to_row
+from otel_llm.storage import open_store, open_writer
+from otel_llm.storage.codec import encode
+
+BATCH = 512  # BatchSpanProcessor's default max export batch size
+
+
+def make_spans(count: int, payload_bytes: int) -> list[ReadableSpan]:
+    """Spans as our OpenAI instrumentor writes them, with ~payload_bytes of request + response."""
+    provider = TracerProvider(resource=Resource.create({"service.name": "bench"}))
+    tracer = provider.get_tracer("otel_llm.openai")
+    text = "lorem ipsum dolor sit amet, consectetur adipiscing elit. " * (payload_bytes // 2 // 57 + 1)
+    request = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": text[: payload_bytes // 2]}]})
+    response = json.dumps({"id": "chatcmpl-1", "choices": [{"message": {"content": text[: payload_bytes // 2]}}]})
+    spans = []
+    for i in range(count):
+        span = tracer.start_span(
+            "chat gpt-4o",
+            kind=SpanKind.CLIENT,
+            attributes={
+                attr.OPERATION_NAME: "chat",
+                attr.PROVIDER_NAME: "openai",
+                attr.REQUEST_MODEL: "gpt-4o",
+                attr.RESPONSE_MODEL: "gpt-4o-2024-08-06",
+                attr.RESPONSE_ID: f"chatcmpl-{i}",
+                attr.RESPONSE_FINISH_REASONS: ("stop",),
+                attr.SERVER_ADDRESS: "api.openai.com",
+                attr.USAGE_INPUT_TOKENS: 1200,
+                attr.USAGE_OUTPUT_TOKENS: 300,
+                attr.USAGE_CACHE_READ_INPUT_TOKENS: 1000,
+                attr.COST_USD: "0.004250000",
+                attr.COST_DETAILS: '{"input":"0.0005","cache_read":"0.00125","output":"0.003"}',
+                attr.COST_PRICING_VERSION: "2026-11-22",
+                attr.BILLING_CUSTOMER_ID: f"cust-{i % 50}",
+                attr.AGENT_ID: "agent-1",
+                attr.RUN_ID: f"run-{i % 500}",
+                attr.AGENT_TAGS: ("prod", "support"),
+                attr.REQUEST_JSON: request,
+                attr.RESPONSE_JSON: response,
+                attr.LLM_CONFIG_JSON: '{"model":"gpt-4o","temperature":0.2}',
+            },
+        )
+        span.end()
+        spans.append(span._readable_span())
+    return spans
+
+
+def batches(items: list, size: int = BATCH):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def bench_throughput(count: int, payload_bytes: int) -> None:
+    spans = make_spans(count, payload_bytes)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"chdb://{Path(tmp) / 'db'}"
+        # Warm the engine and the schema outside the timings.
+        warm = LLMTraceExporter(url, forward_to=None)
+        warm.export(spans[:10])
+        warm.force_flush(60_000)
+        warm.shutdown()
+
+        exporter = LLMTraceExporter(url, forward_to=None)
+        started = time.perf_counter()
+        for batch in batches(spans):
+            exporter.export(batch)
+        export_done = time.perf_counter()
+        assert exporter.force_flush(300_000)
+        stored = time.perf_counter()
+        exporter.shutdown()
+
+        rows = [span_to_row(span) for span in spans]
+        writer = open_writer(url)
+        writer_started = time.perf_counter()
+        for batch in batches(rows):
+            writer.submit(batch)
+        assert writer.force_flush(300)
+        writer_s = time.perf_counter() - writer_started
+        writer.shutdown(60)
+
+        row_started = time.perf_counter()
+        for span in spans:
+            span_to_row(span)
+        row_s = time.perf_counter() - row_started
+
+        store = open_store(url)
+        insert_started = time.perf_counter()
+        store.insert_arrow(encode(rows))
+        insert_s = time.perf_counter() - insert_started
+        _, counted = store.query("SELECT count() FROM llm_traces FINAL")
+        store.close()
+
+    total_s = stored - started
+    print(f"spans: {count}, payload ~{payload_bytes} B each, batches of {BATCH}, cpus: {os.cpu_count()}")
+    print(f"  exporter end to end (export + force_flush): {count / total_s:>10,.0f} spans/s  ({total_s:.2f} s)")
+    print(f"    of which export() calls:                  {count / (export_done - started):>10,.0f} spans/s")
+    print(f"  span_to_row alone:                          {count / row_s:>10,.0f} spans/s")
+    print(f"  bare insert, same rows via writer:          {count / writer_s:>10,.0f} rows/s")
+    print(f"  bare insert, one Arrow batch into chDB:     {count / insert_s:>10,.0f} rows/s")
+    print(f"  distinct rows in store (FINAL): {counted[0][0]} (expected {count})")
+
+
+_RSS_CHILD = """
+import json, re, tempfile
+from pathlib import Path
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from otel_llm import LLMTraceExporter
+from otel_llm import attributes as attr
+from otel_llm.exporter.offload import Offloader
+from otel_llm.exporter.row import span_to_row
+
+def rss_kb(field):
+    return int(re.search(field + r":\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1))
+
+url = f"chdb://{Path(tempfile.mkdtemp()) / 'db'}"
+tracer = TracerProvider().get_tracer("bench")
+def span(payload):
+    s = tracer.start_span("chat gpt-4o", attributes={attr.OPERATION_NAME: "chat", attr.REQUEST_JSON: payload})
+    s.end()
+    return s._readable_span()
+
+forwarded = InMemorySpanExporter()
+exporter = LLMTraceExporter(url, forward_to=forwarded)
+exporter.export([span(json.dumps({"messages": [{"role": "user", "content": "warm" * 1000}]}))])
+exporter.force_flush(60_000)
+payload = json.dumps({"messages": [{"role": "user", "content": "x" * (10 * 1024 * 1024)}]})
+big = span(payload)
+# Reset the high-water mark (Linux clear_refs 5) so neither the engine's start-up nor building the
+# payload hides what exporting it costs.  The span holding the payload is the 1x baseline.
+Path("/proc/self/clear_refs").write_text("5")
+base_kb = rss_kb("VmRSS")
+# The exporter's own share: the row and the slim span, before the writer sees anything.
+row = span_to_row(big)
+slim = Offloader().slim(big, str(row["id"]))
+own_kb = rss_kb("VmHWM")
+del row, slim
+exporter.export([big])
+assert exporter.force_flush(60_000)
+peak_kb = rss_kb("VmHWM")
+exporter.shutdown()
+print(json.dumps({"payload_bytes": len(payload), "base_kb": base_kb, "own_kb": own_kb, "peak_kb": peak_kb}))
+"""
+
+
+def bench_rss() -> None:
+    out = subprocess.run([sys.executable, "-c", _RSS_CHILD], check=True, capture_output=True, text=True).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    payload_mb = figures["payload_bytes"] / 2**20
+
+    def growth(key: str) -> str:
+        mb = (figures[key] - figures["base_kb"]) / 1024
+        return f"{mb:.1f} MB = {mb / payload_mb:.2f}x"
+
+    print(f"10 MB payload: peak RSS while exporting, over a warm {figures['base_kb'] / 1024:.0f} MB process "
+          f"already holding the span (target: growth <= 2x, i.e. <= 3x with the payload itself):")
+    print(f"  span + row + slim span (exporter alone):   {growth('own_kb')}")
+    print(f"  end to end (+ writer encode + chDB insert): {growth('peak_kb')}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=50_000)
+    parser.add_argument("--payload-bytes", type=int, default=2048)
+    args = parser.parse_args()
+    bench_throughput(args.spans, args.payload_bytes)
+    bench_rss()
+
+
+if __name__ == "__main__":
+    main()

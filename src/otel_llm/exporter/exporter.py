@@ -1,0 +1,194 @@
+"""``LLMTraceExporter``: LLM spans become ``llm_traces`` rows; every span goes on downstream.
+
+Placed behind a BatchSpanProcessor, ``export`` runs on the processor's worker thread.  It turns
+each LLM span into a row (with the full payloads the instrumentor stashed, see
+:mod:`otel_llm.payloads`), hands the batch to the storage writer — which queues and spools and
+never blocks on ClickHouse — and forwards the batch: non-LLM spans untouched, LLM spans slimmed
+(:mod:`otel_llm.exporter.offload`).  ``export`` never raises: telemetry must not break the app.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any, Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from otel_llm import payloads
+from otel_llm.exporter import sources
+from otel_llm.exporter.offload import Offloader
+from otel_llm.exporter.row import build_row, span_attributes
+
+logger = logging.getLogger(__name__)
+
+_FROM_ENV: Any = object()  # forward_to default: an OTLP exporter when the standard env asks for one
+
+
+class LLMTraceExporter(SpanExporter):
+    """Span exporter writing LLM calls to ClickHouse and forwarding slim spans.
+
+    With no arguments everything comes from the environment: ``OTEL_LLM_CLICKHOUSE_URL`` (the
+    storage writer's default when unset), ``OTEL_LLM_OFFLOAD_THRESHOLD_BYTES`` /
+    ``OTEL_LLM_OFFLOAD_PREVIEW_CHARS``, and forwarding over OTLP when
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (protocol from
+    ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` / ``OTEL_EXPORTER_OTLP_PROTOCOL``: ``grpc`` or
+    ``http/protobuf``, the spec's default).
+
+    :param clickhouse_url: storage URL (``chdb://PATH`` or ``http(s)://...``).
+    :param writer: an already opened storage writer (``submit``/``force_flush``/``shutdown``);
+        wins over ``clickhouse_url``.
+    :param forward_to: any SpanExporter, or ``None`` to forward nowhere.
+    :param offload_threshold_bytes: payload attributes larger than this are slimmed on forwarded spans.
+    """
+
+    def __init__(
+        self,
+        clickhouse_url: str | None = None,
+        *,
+        writer: Any = None,
+        forward_to: SpanExporter | None = _FROM_ENV,
+        offload_threshold_bytes: int | None = None,
+        preview_chars: int | None = None,
+    ) -> None:
+        # Before the first span ends, so instrumentors stash untruncated payloads for us.
+        payloads.enable()
+        self._writer = writer if writer is not None else _open_writer(clickhouse_url)
+        self._forward = _otlp_from_env() if forward_to is _FROM_ENV else forward_to
+        self._offloader = Offloader(offload_threshold_bytes, preview_chars)
+        self._shutdown_lock = threading.Lock()
+        self._is_shutdown = False
+        self.stats = {"rows": 0, "row_errors": 0, "submit_errors": 0, "forward_errors": 0}
+
+    @property
+    def writer(self) -> Any:
+        return self._writer
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._is_shutdown:
+            return SpanExportResult.FAILURE
+        ok = True
+        try:
+            rows, forward = self._rows_and_forward(spans)
+            if rows:
+                ok = self._submit(rows)
+            if self._forward is not None and forward:
+                ok = self._forward_export(forward) and ok
+        except Exception:  # never let telemetry raise into the span processor
+            logger.exception("otel-llm export failed")
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def _rows_and_forward(self, spans: Sequence[ReadableSpan]) -> tuple[list[dict], list[ReadableSpan]]:
+        rows: list[dict] = []
+        forward: list[ReadableSpan] = []
+        forwarding = self._forward is not None
+        normalize, take, slim = sources.normalize, payloads.take, self._offloader.slim
+        for span in spans:
+            try:
+                attributes = normalize(span_attributes(span))
+                if attributes is None:
+                    if forwarding:
+                        forward.append(span)
+                    continue
+                context = span.context
+                row = build_row(span, attributes, take(context.trace_id, context.span_id))
+            except Exception:
+                # One malformed span must not cost the batch its other rows.
+                self.stats["row_errors"] += 1
+                logger.warning("otel-llm could not build a row for span %r", span.name, exc_info=True)
+                if forwarding:
+                    forward.append(span)
+                continue
+            rows.append(row)
+            if forwarding:
+                forward.append(slim(span, str(row["id"])))
+        self.stats["rows"] += len(rows)
+        return rows, forward
+
+    def _submit(self, rows: list[dict]) -> bool:
+        if self._writer is None:
+            return False
+        try:
+            self._writer.submit(rows)
+            return True
+        except Exception:
+            self.stats["submit_errors"] += 1
+            logger.warning("otel-llm storage writer rejected %d rows", len(rows), exc_info=True)
+            return False
+
+    def _forward_export(self, spans: list[ReadableSpan]) -> bool:
+        try:
+            return self._forward.export(spans) is SpanExportResult.SUCCESS
+        except Exception:
+            self.stats["forward_errors"] += 1
+            logger.warning("otel-llm forward exporter failed", exc_info=True)
+            return False
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        deadline = time.monotonic() + timeout_millis / 1000
+        ok = True
+        if self._writer is not None:
+            ok = _call(self._writer.force_flush, max(deadline - time.monotonic(), 0.0))
+        if self._forward is not None:
+            remaining_ms = int(max(deadline - time.monotonic(), 0.0) * 1000)
+            ok = _call(self._forward.force_flush, remaining_ms) and ok
+        return ok
+
+    def shutdown(self, timeout_millis: int = 30_000) -> None:
+        with self._shutdown_lock:
+            if self._is_shutdown:
+                return
+            self._is_shutdown = True
+        deadline = time.monotonic() + timeout_millis / 1000
+        if self._writer is not None:
+            _call(self._writer.shutdown, max(deadline - time.monotonic(), 0.0))
+        if self._forward is not None:
+            # SpanExporter.shutdown() takes no timeout; OTLP exporters bound it themselves.
+            _call(self._forward.shutdown)
+
+
+def _call(method: Any, *args: Any) -> bool:
+    try:
+        result = method(*args)
+    except Exception:
+        logger.warning("otel-llm: %s failed", getattr(method, "__qualname__", method), exc_info=True)
+        return False
+    return result is not False
+
+
+def _open_writer(url: str | None) -> Any:
+    try:
+        from otel_llm.storage import open_writer
+
+        return open_writer(url)
+    except Exception:
+        # The app keeps running and spans keep flowing downstream; rows are lost and said so.
+        logger.exception("otel-llm could not open the storage writer; LLM rows will not be stored")
+        return None
+
+
+def _otlp_from_env() -> SpanExporter | None:
+    env = os.environ
+    if not (env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")):
+        return None
+    protocol = (
+        env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
+    ).strip()
+    try:
+        if protocol == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        else:
+            if protocol != "http/protobuf":
+                logger.warning("otel-llm: OTLP protocol %r not supported, using http/protobuf", protocol)
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    except ImportError:
+        logger.warning(
+            "otel-llm: OTLP forwarding asked for (%s) but its exporter package is not installed", protocol
+        )
+        return None
+    # The OTLP exporters read endpoint, headers, timeout and compression from the same env.
+    return OTLPSpanExporter()

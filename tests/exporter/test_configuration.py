@@ -1,0 +1,168 @@
+"""Configuration from the environment, the entry point, ``opentelemetry-instrument``, ``otel_llm.setup()``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+import otel_llm
+from otel_llm.exporter import LLMTraceExporter
+
+BIN = Path(sys.executable).parent
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "ANTHROPIC_"))}
+    env.update(OTEL_LLM_HOME=str(tmp_path / "home"), **extra)
+    return env
+
+
+def run_python(code: str, env: dict[str, str], *prefix: str) -> str:
+    result = subprocess.run(
+        [*prefix, sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+QUERY = """
+from otel_llm.storage import open_store
+store = open_store({url!r})
+columns, rows = store.query("SELECT span_name, service_name, customer_id, billing_plan_type, prompt_tokens, "
+                            "provider FROM llm_traces FINAL ORDER BY span_name")
+print(json.dumps([dict(zip(columns, row)) for row in rows]))
+store.close()
+"""
+
+
+def test_entry_point_and_lazy_export() -> None:
+    (entry_point,) = entry_points(group="opentelemetry_traces_exporter", name="otel_llm")
+    assert entry_point.load() is LLMTraceExporter
+    assert otel_llm.LLMTraceExporter is LLMTraceExporter
+
+
+def test_importing_otel_llm_stays_cheap(tmp_path: Path) -> None:
+    out = run_python(
+        "import sys, otel_llm; print(sorted(m for m in ('otel_llm.exporter', 'otel_llm.storage', 'chdb', "
+        "'opentelemetry.sdk.trace') if m in sys.modules))",
+        clean_env(tmp_path),
+    )
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, type(None)),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, HttpExporter),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+         GrpcExporter),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+          "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf"}, HttpExporter),
+    ],
+)
+def test_no_argument_exporter_configures_itself_from_env(
+    env: dict[str, str], expected: type, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    url = f"chdb://{tmp_path / 'db'}"
+    monkeypatch.setenv("OTEL_LLM_CLICKHOUSE_URL", url)
+    monkeypatch.setenv("OTEL_LLM_OFFLOAD_THRESHOLD_BYTES", "4096")
+    exporter = LLMTraceExporter()
+    try:
+        assert type(exporter._forward) is expected
+        assert exporter._offloader.threshold_bytes == 4096
+        assert str(exporter.writer.config.path) == str(tmp_path / "db")
+    finally:
+        exporter.shutdown(timeout_millis=5_000)
+
+
+def test_opentelemetry_instrument_with_otel_traces_exporter(tmp_path: Path) -> None:
+    url = f"chdb://{tmp_path / 'db'}"
+    env = clean_env(
+        tmp_path,
+        OTEL_TRACES_EXPORTER="otel_llm",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+        OTEL_SERVICE_NAME="auto-app",
+        OTEL_LLM_CLICKHOUSE_URL=url,
+    )
+    run_python(
+        """
+        from opentelemetry import trace
+        tracer = trace.get_tracer("app")
+        with tracer.start_as_current_span("chat gpt-4o", attributes={
+                "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 12}):
+            pass
+        with tracer.start_as_current_span("not an llm call"):
+            pass
+        """,
+        env,
+        str(BIN / "opentelemetry-instrument"),
+    )
+    rows = json.loads(run_python("import json\n" + QUERY.format(url=url), clean_env(tmp_path)))
+    assert rows == [
+        {"span_name": "chat gpt-4o", "service_name": "auto-app", "customer_id": "", "billing_plan_type": "",
+         "prompt_tokens": 12, "provider": "openai"}
+    ]
+
+
+def test_setup_stamps_llm_context_on_anthropic_sdk_spans(tmp_path: Path) -> None:
+    url = f"chdb://{tmp_path / 'db'}"
+    run_python(
+        f"""
+        import warnings
+        warnings.simplefilter("ignore")
+        import anthropic, otel_llm
+        from opentelemetry import trace
+        from otel_llm.standin.server import JSONResponse, StandinServer
+
+        message = {{"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+                   "content": [{{"type": "text", "text": "hi"}}], "stop_reason": "end_turn",
+                   "usage": {{"input_tokens": 3, "output_tokens": 2}}}}
+        provider = otel_llm.setup(service_name="setup-app", clickhouse_url={url!r}, forward_to=None)
+        assert otel_llm.setup() is provider is trace.get_tracer_provider()  # idempotent
+        with StandinServer(lambda request: JSONResponse(message)) as server:
+            client = anthropic.Anthropic(api_key="k", base_url=server.base_url)
+            with otel_llm.llm_context(customer_id="acme", plan_type="pro"):
+                client.messages.create(model="claude-sonnet-4-5", max_tokens=8,
+                                       messages=[{{"role": "user", "content": "hi"}}])
+        provider.shutdown()
+        """,
+        clean_env(tmp_path),
+    )
+    rows = json.loads(run_python("import json\n" + QUERY.format(url=url), clean_env(tmp_path)))
+    assert rows == [
+        {"span_name": "anthropic.messages.create", "service_name": "setup-app", "customer_id": "acme",
+         "billing_plan_type": "pro", "prompt_tokens": 3, "provider": "anthropic"}
+    ]
+
+
+def test_setup_reuses_an_existing_sdk_provider(tmp_path: Path) -> None:
+    out = run_python(
+        """
+        import otel_llm
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        mine = TracerProvider()
+        trace.set_tracer_provider(mine)
+        print(otel_llm.setup(forward_to=None, instrument=False) is mine)
+        mine.shutdown()
+        """,
+        clean_env(tmp_path, OTEL_LLM_CLICKHOUSE_URL=f"chdb://{tmp_path / 'db'}"),
+    )
+    assert out.strip() == "True"
