@@ -4,18 +4,21 @@ from typing import Any
 
 from otel_llm.context import llm_context
 
-__all__ = ["LLMTraceExporter", "llm_context", "setup"]
+# Loaded on first use: `import otel_llm` stays cheap (no OTel SDK, storage or provider SDK) for an
+# app that only uses llm_context, and works without the provider SDKs installed.
+_LAZY = {
+    "LLMTraceExporter": "otel_llm.exporter",
+    "setup": "otel_llm.setup",
+    "OpenAIInstrumentor": "otel_llm.openai",
+}
+
+__all__ = ["LLMTraceExporter", "OpenAIInstrumentor", "llm_context", "setup"]
 
 
 def __getattr__(name: str) -> Any:
-    # Imported on first use: the exporter pulls in the OTel SDK and storage, which an app that
-    # only uses llm_context or an instrumentor should not pay for at import time.
-    if name == "LLMTraceExporter":
-        from otel_llm.exporter import LLMTraceExporter
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'otel_llm' has no attribute {name!r}")
+    import importlib
 
-        return LLMTraceExporter
-    if name == "setup":
-        from otel_llm.setup import setup
-
-        return setup
-    raise AttributeError(f"module 'otel_llm' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

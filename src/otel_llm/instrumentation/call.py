@@ -219,8 +219,9 @@ class LLMCall:
         if cost.usd is None:
             values[attr.COST_UNPRICED_REASON] = cost.unpriced_reason or "unpriced"
             return
-        values[attr.COST_USD] = str(cost.usd)
-        values[attr.COST_DETAILS] = json.dumps({k: str(v) for k, v in cost.components.items()})
+        # Fixed-point: str(Decimal) would write small costs as "2.00E-7".
+        values[attr.COST_USD] = format(cost.usd, "f")
+        values[attr.COST_DETAILS] = json.dumps({k: format(v, "f") for k, v in cost.components.items()})
         self._telemetry.cost.add(float(cost.usd), self._metric_attributes)
 
     def _record_duration(self, error_type: str | None) -> None:

@@ -59,6 +59,16 @@ class _StreamProxy(wrapt.ObjectProxy):
         self._self_end(None)
 
 
+def end_stream(stream: Any) -> None:
+    """End the call of ``stream`` now if it is one of our proxies (else do nothing).
+
+    For SDK helpers that close the HTTP response underneath the proxy instead of closing the
+    proxy (OpenAI's ``ChatCompletionStream.close()`` closes ``raw_stream.response``).
+    """
+    if isinstance(stream, _StreamProxy):
+        stream._self_end(None)
+
+
 class SyncStreamProxy(_StreamProxy):
     def __iter__(self) -> "SyncStreamProxy":
         return self
@@ -117,6 +127,10 @@ class AsyncStreamProxy(_StreamProxy):
             await self.__wrapped__.close()
         finally:
             self._self_end(None)
+
+    async def aclose(self) -> None:
+        # Forwarded as-is, the SDK's alias would call close() on the wrapped stream, not on us.
+        await self.close()
 
     async def __aenter__(self) -> "AsyncStreamProxy":
         await self.__wrapped__.__aenter__()

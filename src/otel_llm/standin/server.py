@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -42,13 +44,21 @@ class SSEResponse:
 Handler = Callable[[Request], "JSONResponse | SSEResponse"]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that stops reading a stream early closes the socket under us: not an error.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class StandinServer:
     """Serve ``handler`` on 127.0.0.1 in a background thread; records every request it got."""
 
     def __init__(self, handler: Handler, port: int = 0) -> None:
         self.handler = handler
         self.requests: list[Request] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _make_request_handler(self))
+        self._httpd = _QuietServer(("127.0.0.1", port), _make_request_handler(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="standin", daemon=True)
 
@@ -75,6 +85,11 @@ class StandinServer:
 def _make_request_handler(server: StandinServer) -> type[BaseHTTPRequestHandler]:
     class RequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # Stream events are small writes; without this, Nagle + delayed ACK add ~40 ms each.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by design
             pass

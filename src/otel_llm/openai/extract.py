@@ -1,0 +1,263 @@
+"""OpenAI requests and responses -> span attributes, usage and output messages.
+
+Every reader accepts the SDK's pydantic objects and the plain dicts of the wire format (raw
+responses are sometimes only available as JSON).  Nothing here raises on a shape it does not
+know on purpose, but the callers guard it anyway: a response shape we never imagined must not
+reach the application as an exception.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from openai import NotGiven, Omit
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv._incubating.attributes import openai_attributes as openai_attr
+
+from otel_llm import attributes as attr
+from otel_llm.usage import from_openai_chat, from_openai_embeddings, from_openai_responses
+
+CHAT = gen_ai.GenAiOperationNameValues.CHAT.value
+EMBEDDINGS = gen_ai.GenAiOperationNameValues.EMBEDDINGS.value
+_PROVIDER_BY_RUNTIME = {"bedrock": "aws.bedrock", "vertex": "gcp.vertex_ai"}
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+_AZURE_STREAM_OPTIONS_SINCE = "2024-09-01"
+
+
+def get(obj: Any, key: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def given(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments the caller actually gave: SDK helpers forward ``omit`` (and
+    ``extra_body=None``) for the rest."""
+    return {
+        k: v
+        for k, v in kwargs.items()
+        if not isinstance(v, (Omit, NotGiven)) and not (v is None and k == "extra_body")
+    }
+
+
+# --- where the call goes ----------------------------------------------------------------------
+
+
+def provider_of(client: Any) -> str:
+    runtime_name = get(getattr(client, "_provider_runtime", None), "name")
+    if runtime_name in _PROVIDER_BY_RUNTIME:
+        return _PROVIDER_BY_RUNTIME[runtime_name]
+    # AzureOpenAI subclasses carry an ``_azure_endpoint``; a plain OpenAI client pointed at an
+    # Azure base URL is Azure too.
+    host = server_of(client)[0] or ""
+    if hasattr(client, "_azure_endpoint") or host.endswith((".azure.com", ".azure-api.net")):
+        return gen_ai.GenAiProviderNameValues.AZURE_AI_OPENAI.value
+    return gen_ai.GenAiProviderNameValues.OPENAI.value
+
+
+def accepts_stream_options(client: Any) -> bool:
+    """Whether the endpoint accepts ``stream_options``: Azure OpenAI rejects it (HTTP 400) before
+    API version 2024-09-01-preview, and asking for usage must never fail the caller's request."""
+    api_version = getattr(client, "_api_version", None)  # set by AzureOpenAI clients only
+    return not isinstance(api_version, str) or api_version >= _AZURE_STREAM_OPTIONS_SINCE
+
+
+def server_of(client: Any) -> tuple[str | None, int | None]:
+    url = getattr(client, "base_url", None)
+    host = getattr(url, "host", None)
+    if not host:
+        return None, None
+    return host, getattr(url, "port", None) or _DEFAULT_PORTS.get(getattr(url, "scheme", ""))
+
+
+# --- request attributes -----------------------------------------------------------------------
+
+
+def _number(value: Any) -> int | float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _put_number(values: dict[str, Any], key: str, value: Any) -> None:
+    number = _number(value)
+    if number is not None:
+        values[key] = number
+
+
+def _put_string(values: dict[str, Any], key: str, value: Any) -> None:
+    if isinstance(value, str) and value:
+        values[key] = value
+
+
+def _output_type(response_format: Any) -> str | None:
+    if isinstance(response_format, type):  # a pydantic class given to .parse()
+        return gen_ai.GenAiOutputTypeValues.JSON.value
+    kind = get(response_format, "type")
+    if kind in ("json_schema", "json_object"):
+        return gen_ai.GenAiOutputTypeValues.JSON.value
+    if kind == "text":
+        return gen_ai.GenAiOutputTypeValues.TEXT.value
+    return None
+
+
+def _common_sampling(request: Mapping[str, Any], values: dict[str, Any]) -> None:
+    _put_number(values, attr.REQUEST_TEMPERATURE, request.get("temperature"))
+    _put_number(values, attr.REQUEST_TOP_P, request.get("top_p"))
+    _put_string(values, openai_attr.OPENAI_REQUEST_SERVICE_TIER, request.get("service_tier"))
+
+
+def chat_request_attributes(request: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {openai_attr.OPENAI_API_TYPE: "chat_completions"}
+    _common_sampling(request, values)
+    max_tokens = request.get("max_completion_tokens")
+    _put_number(values, attr.REQUEST_MAX_TOKENS, max_tokens if max_tokens is not None else request.get("max_tokens"))
+    _put_number(values, attr.REQUEST_SEED, request.get("seed"))
+    _put_number(values, attr.REQUEST_FREQUENCY_PENALTY, request.get("frequency_penalty"))
+    _put_number(values, attr.REQUEST_PRESENCE_PENALTY, request.get("presence_penalty"))
+    _put_number(values, attr.REQUEST_CHOICE_COUNT, request.get("n"))
+    stop = request.get("stop")
+    if isinstance(stop, str):
+        values[attr.REQUEST_STOP_SEQUENCES] = [stop]
+    elif isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
+        values[attr.REQUEST_STOP_SEQUENCES] = list(stop)
+    output_type = _output_type(request.get("response_format"))
+    if output_type:
+        values[attr.OUTPUT_TYPE] = output_type
+    return values
+
+
+def responses_request_attributes(request: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {openai_attr.OPENAI_API_TYPE: "responses"}
+    _common_sampling(request, values)
+    _put_number(values, attr.REQUEST_MAX_TOKENS, request.get("max_output_tokens"))
+    output_type = _output_type(request.get("text_format")) or _output_type(get(request.get("text"), "format"))
+    if output_type:
+        values[attr.OUTPUT_TYPE] = output_type
+    return values
+
+
+def embeddings_request_attributes(request: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    encoding = request.get("encoding_format")
+    if isinstance(encoding, str):
+        values[attr.REQUEST_ENCODING_FORMATS] = [encoding]
+    _put_number(values, gen_ai.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, request.get("dimensions"))
+    return values
+
+
+# --- response outcome: keyword arguments for LLMCall.finish -----------------------------------
+
+
+def response_attributes(response: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    _put_string(values, openai_attr.OPENAI_RESPONSE_SERVICE_TIER, get(response, "service_tier"))
+    _put_string(values, openai_attr.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, get(response, "system_fingerprint"))
+    return values
+
+
+def chat_outcome(response: Any) -> dict[str, Any]:
+    choices = get(response, "choices") or []
+    reasons = [reason for choice in choices if (reason := get(choice, "finish_reason"))]
+    usage = get(response, "usage")
+    return {
+        "usage": from_openai_chat(usage) if usage is not None else None,
+        "response_model": get(response, "model"),
+        "response_id": get(response, "id"),
+        "finish_reasons": reasons,
+        "attributes": response_attributes(response),
+    }
+
+
+_INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+
+def responses_finish(response: Any) -> tuple[list[str], str | None]:
+    """(finish reasons, error type) of a Responses API response, from its status."""
+    status = get(response, "status")
+    if status == "completed":
+        calls_tool = any(get(item, "type") == "function_call" for item in get(response, "output") or [])
+        return ["tool_calls" if calls_tool else "stop"], None
+    if status == "incomplete":
+        reason = get(get(response, "incomplete_details"), "reason")
+        return [_INCOMPLETE_REASONS.get(reason, reason or "incomplete")], None
+    if status == "failed":
+        return ["error"], get(get(response, "error"), "code") or "response.failed"
+    if status == "cancelled":
+        return ["cancelled"], None
+    return [], None  # still in progress: the stream ended before the response did
+
+
+def responses_outcome(response: Any) -> dict[str, Any]:
+    reasons, error_type = responses_finish(response)
+    usage = get(response, "usage")
+    values = response_attributes(response)
+    error_message = get(get(response, "error"), "message")
+    if error_type and isinstance(error_message, str):
+        values[attr.ERROR_MESSAGE] = error_message
+    return {
+        "usage": from_openai_responses(usage) if usage is not None else None,
+        "response_model": get(response, "model"),
+        "response_id": get(response, "id"),
+        "finish_reasons": reasons,
+        "attributes": values,
+        "error_type": error_type,
+    }
+
+
+def embeddings_outcome(response: Any) -> dict[str, Any]:
+    usage = get(response, "usage")
+    return {
+        "usage": from_openai_embeddings(usage) if usage is not None else None,
+        "response_model": get(response, "model"),
+    }
+
+
+# --- output messages (gen_ai.output.messages, semantic-convention shape) ----------------------
+
+
+def _tool_call_part(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    return {"type": "tool_call", "id": call_id, "name": name, "arguments": arguments}
+
+
+def chat_output_messages(response: Any) -> list[dict[str, Any]]:
+    messages = []
+    for choice in get(response, "choices") or []:
+        message = get(choice, "message")
+        parts: list[dict[str, Any]] = []
+        content = get(message, "content")
+        if content:
+            parts.append({"type": "text", "content": content})
+        refusal = get(message, "refusal")
+        if refusal:
+            parts.append({"type": "refusal", "content": refusal})
+        for call in get(message, "tool_calls") or []:
+            function = get(call, "function")
+            parts.append(_tool_call_part(get(call, "id"), get(function, "name"), get(function, "arguments")))
+        messages.append(
+            {"role": get(message, "role") or "assistant", "parts": parts, "finish_reason": get(choice, "finish_reason")}
+        )
+    return messages
+
+
+def responses_output_messages(response: Any) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    for item in get(response, "output") or []:
+        kind = get(item, "type")
+        if kind == "message":
+            for content in get(item, "content") or []:
+                text = get(content, "text") if get(content, "type") == "output_text" else get(content, "refusal")
+                if text:
+                    parts.append({"type": "text" if get(content, "type") == "output_text" else "refusal", "content": text})
+        elif kind == "function_call":
+            parts.append(_tool_call_part(get(item, "call_id"), get(item, "name"), get(item, "arguments")))
+    reasons, _ = responses_finish(response)
+    return [{"role": "assistant", "parts": parts, "finish_reason": reasons[0] if reasons else None}]
+
+
+def no_output(response: Any) -> None:
+    """Embeddings: the vectors are not messages and too large to be worth a span attribute."""
+    return None
+
