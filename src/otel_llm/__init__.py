@@ -10,9 +10,10 @@ _LAZY = {
     "LLMTraceExporter": "otel_llm.exporter",
     "setup": "otel_llm.setup",
     "OpenAIInstrumentor": "otel_llm.openai",
+    "AnthropicInstrumentor": "otel_llm.anthropic",
 }
 
-__all__ = ["LLMTraceExporter", "OpenAIInstrumentor", "llm_context", "setup"]
+__all__ = ["AnthropicInstrumentor", "LLMTraceExporter", "OpenAIInstrumentor", "llm_context", "setup"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,60 @@
+"""OpenTelemetry instrumentation of the ``anthropic`` SDK: one GenAI span per Messages call.
+
+>>> AnthropicInstrumentor().instrument(tracer_provider=provider)
+
+See :mod:`otel_llm.anthropic.patch` for where the SDK is hooked and why the SDK's own span is
+replaced by ours while this instrumentor is on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Collection
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.utils import unwrap
+from wrapt import wrap_function_wrapper
+
+from otel_llm.anthropic import patch
+from otel_llm.instrumentation.safety import report
+from otel_llm.instrumentation.telemetry import Telemetry
+
+__all__ = ["AnthropicInstrumentor"]
+
+_SCOPE = "otel_llm.anthropic"
+
+
+class AnthropicInstrumentor(BaseInstrumentor):
+    """Instruments ``anthropic`` >= 2: sync and async clients, Anthropic, Bedrock and Vertex.
+
+    ``instrument()`` accepts ``tracer_provider``, ``meter_provider`` and ``capture_content``
+    (default: ``OTEL_LLM_CAPTURE_CONTENT``, on when unset).
+    """
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ("anthropic >= 2",)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        telemetry = Telemetry.create(
+            _SCOPE,
+            tracer_provider=kwargs.get("tracer_provider"),
+            meter_provider=kwargs.get("meter_provider"),
+            capture_content=kwargs.get("capture_content"),
+        )
+        targets = {
+            "SyncAPIClient.request": patch.sync_request_wrapper(telemetry),
+            "AsyncAPIClient.request": patch.async_request_wrapper(telemetry),
+            patch.SDK_SPAN_STARTER: patch.sdk_span_replacer,
+        }
+        for target, wrapper in targets.items():
+            try:
+                wrap_function_wrapper(patch.CLIENT_MODULE, target, wrapper)
+            except AttributeError as error:
+                # An SDK release that moved this: leave it uninstrumented rather than fail the app.
+                report(f"anthropic.instrument:{target}", error)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        import anthropic._base_client as client_module
+
+        unwrap(client_module.SyncAPIClient, "request")
+        unwrap(client_module.AsyncAPIClient, "request")
+        unwrap(client_module, patch.SDK_SPAN_STARTER)

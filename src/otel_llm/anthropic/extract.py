@@ -1,0 +1,96 @@
+"""What an Anthropic request and response say, read into what ``LLMCall`` records.
+
+Everything here accepts the SDK's pydantic models and the plain dicts of the wire format alike
+(raw responses are decoded JSON, streams are assembled from events).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from otel_llm import attributes as attr
+from otel_llm.instrumentation.call import LLMCall, PayloadSpec
+from otel_llm.usage import from_anthropic
+
+OPERATION = "chat"
+DEFAULT_PROVIDER = "anthropic"
+
+# Platform clients by class name, for an SDK that no longer declares ``_gen_ai_provider_name``.
+_PLATFORM_PROVIDERS = {"Bedrock": "aws.bedrock", "Vertex": "gcp.vertex_ai"}
+
+# Request keyword -> span attribute, for the request parameters the conventions name.
+_REQUEST_PARAMETERS = {
+    "max_tokens": attr.REQUEST_MAX_TOKENS,
+    "temperature": attr.REQUEST_TEMPERATURE,
+    "top_p": attr.REQUEST_TOP_P,
+    "top_k": attr.REQUEST_TOP_K,
+    "stop_sequences": attr.REQUEST_STOP_SEQUENCES,
+}
+
+
+def get(obj: Any, key: str) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def provider_name(client: Any) -> str:
+    """``gen_ai.provider.name`` of the platform the client calls: Anthropic, Bedrock or Vertex AI."""
+    declared = getattr(client, "_gen_ai_provider_name", None)
+    if isinstance(declared, str) and declared:
+        return declared
+    for klass in type(client).__mro__:
+        for marker, provider in _PLATFORM_PROVIDERS.items():
+            if marker in klass.__name__:
+                return provider
+    return DEFAULT_PROVIDER
+
+
+def request_attributes(body: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, attribute in _REQUEST_PARAMETERS.items():
+        value = body.get(key)
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            values[attribute] = value
+        elif key == "stop_sequences" and isinstance(value, (list, tuple)):
+            values[attribute] = [str(item) for item in value]
+    return values
+
+
+def output_messages(message: Any) -> list[dict[str, Any]]:
+    """``gen_ai.output.messages`` for a Message: one assistant message with its content as parts."""
+    parts = [_part(block) for block in get(message, "content") or ()]
+    output: dict[str, Any] = {"role": "assistant", "parts": parts}
+    stop_reason = get(message, "stop_reason")
+    if stop_reason:
+        output["finish_reason"] = stop_reason
+    return [output]
+
+
+def _part(block: Any) -> dict[str, Any]:
+    kind = get(block, "type")
+    if kind == "text":
+        return {"type": "text", "content": get(block, "text")}
+    if kind == "thinking":
+        return {"type": "reasoning", "content": get(block, "thinking")}
+    if kind in ("tool_use", "server_tool_use"):
+        return {"type": "tool_call", "id": get(block, "id"), "name": get(block, "name"), "arguments": get(block, "input")}
+    return {"type": kind}
+
+
+PAYLOAD_SPEC = PayloadSpec(
+    content_keys={attr.INPUT_MESSAGES: "messages", attr.SYSTEM_INSTRUCTIONS: "system"},
+    output_of=output_messages,
+)
+
+
+def finish_with_message(call: LLMCall, message: Any) -> None:
+    """End ``call`` with a complete Message (model, dict of its JSON, or assembled from a stream)."""
+    stop_reason = get(message, "stop_reason")
+    call.finish(
+        response=message,
+        usage=from_anthropic(get(message, "usage")),
+        response_model=get(message, "model"),
+        response_id=get(message, "id"),
+        finish_reasons=[stop_reason] if stop_reason else None,
+    )

@@ -1,0 +1,165 @@
+"""The wrappers: one span per Messages API call, in place of the span the SDK makes itself.
+
+Where we hook: ``SyncAPIClient.request`` / ``AsyncAPIClient.request`` of ``anthropic._base_client``,
+for ``POST /v1/messages`` only.  Every way to create a Message goes through it exactly once per
+call, retries included: ``messages.create`` (plain and ``stream=True``), ``messages.stream(...)``,
+``messages.parse``, their ``beta.messages`` twins, ``with_raw_response`` /
+``with_streaming_response``, and the Bedrock and Vertex clients, which subclass the same client.
+So helpers built on other entry points can never give a second span, and clients made before
+``instrument()`` are covered because the patch is on the class.
+
+The SDK's own span, replaced rather than enriched: ``anthropic`` 2.x starts its own
+``anthropic.messages.create`` span inside ``request`` unless its ``open_telemetry`` option or
+``ANTHROPIC_OPEN_TELEMETRY=false`` turns it off, on the tracer provider given in that option or
+the global one.  Enriching it cannot give the same span in every configuration: it does not exist
+when the user turned SDK tracing off, it may go to a different tracer provider than the one this
+instrumentor was given (so our exporter might never see it), its name is not ``chat {model}``,
+and the SDK ends it from inside the response body's reader, before a stream proxy could add usage
+and cost.  So while one of our calls is in flight, ``start_api_call_span`` (the SDK's only way to
+start that span) returns a non-recording span carrying OUR span's context: the SDK records and
+exports nothing, yet it still sends ``traceparent`` for our span when its propagation is on, and
+still sends none when the user disabled its tracing.  Without our instrumentor, or after
+``uninstrument()``, the SDK's span is made exactly as the SDK makes it.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any, Callable, Mapping
+
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, Span
+
+from otel_llm.anthropic import extract
+from otel_llm.anthropic.streams import (
+    AsyncRawResponseProxy,
+    MessageEventsHandler,
+    RawResponseProxy,
+    finish_from_body,
+)
+from otel_llm.instrumentation.call import LLMCall
+from otel_llm.instrumentation.safety import report
+from otel_llm.instrumentation.streams import AsyncStreamProxy, SyncStreamProxy
+from otel_llm.instrumentation.telemetry import Telemetry
+
+CLIENT_MODULE = "anthropic._base_client"
+SDK_SPAN_STARTER = "start_api_call_span"
+MESSAGES_PATH = "/v1/messages"
+
+# The span of our call in flight in this context, which the SDK's own span defers to.
+_current_call_span: ContextVar[Span | None] = ContextVar("otel_llm_anthropic_call", default=None)
+
+
+def _options(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    # request(self, cast_to, options, *, stream=False, stream_cls=None); self is bound by wrapt.
+    return kwargs["options"] if "options" in kwargs else args[1]
+
+
+def _is_messages_call(options: Any) -> bool:
+    url = str(getattr(options, "url", ""))
+    return str(getattr(options, "method", "")).lower() == "post" and url.split("?", 1)[0] == MESSAGES_PATH
+
+
+def _request_body(options: Any) -> dict[str, Any]:
+    """The request body as the caller gave it: the SDK's placeholders for unset parameters left out."""
+    from anthropic import NotGiven, Omit
+
+    body = getattr(options, "json_data", None)
+    if not isinstance(body, Mapping):
+        return {}
+    return {key: value for key, value in body.items() if not isinstance(value, (Omit, NotGiven))}
+
+
+def _start_call(telemetry: Telemetry, client: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> LLMCall | None:
+    """Our call for a Messages request, or None for any other request (and on our own failure)."""
+    try:
+        if _current_call_span.get() is not None:
+            return None  # already inside one of our calls: never a second span
+        options = _options(args, kwargs)
+        if not _is_messages_call(options):
+            return None
+        body = _request_body(options)
+        base_url = client.base_url
+        model = body.get("model")
+        return LLMCall(
+            telemetry,
+            operation=extract.OPERATION,
+            provider=extract.provider_name(client),
+            request_model=model if isinstance(model, str) else None,
+            request=body,
+            spec=extract.PAYLOAD_SPEC,
+            stream=bool(kwargs.get("stream") or body.get("stream")),
+            server_address=base_url.host,
+            server_port=base_url.port,
+            request_attributes=extract.request_attributes(body),
+        )
+    except Exception as error:  # noqa: BLE001
+        report("anthropic.start_call", error)
+        return None
+
+
+def _observe(call: LLMCall, result: Any, telemetry: Telemetry, sync: bool) -> Any:
+    """What the caller gets back: ``result`` itself, or a proxy watching a body still to be read."""
+    from anthropic import APIResponse, AsyncAPIResponse, AsyncStream, Stream
+
+    try:
+        if isinstance(result, (Stream, AsyncStream)):
+            proxy = SyncStreamProxy if sync else AsyncStreamProxy
+            return proxy(result, call, MessageEventsHandler(telemetry.capture_content))
+        if isinstance(result, (APIResponse, AsyncAPIResponse)):
+            if result.http_response.is_closed:
+                finish_from_body(call, result.http_response)  # with_raw_response: body already read
+                return result
+            proxy = RawResponseProxy if sync else AsyncRawResponseProxy
+            return proxy(result, call, telemetry.capture_content)
+        extract.finish_with_message(call, result)
+    except Exception as error:  # noqa: BLE001 - the caller gets the SDK's result untouched
+        report("anthropic.observe", error)
+        call.finish()
+    return result
+
+
+def sync_request_wrapper(telemetry: Telemetry) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        call = _start_call(telemetry, instance, args, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        token = _current_call_span.set(call.span)
+        try:
+            with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+                result = wrapped(*args, **kwargs)
+        except BaseException as error:
+            call.fail(error)
+            raise
+        finally:
+            _current_call_span.reset(token)
+        return _observe(call, result, telemetry, sync=True)
+
+    return wrapper
+
+
+def async_request_wrapper(telemetry: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        call = _start_call(telemetry, instance, args, kwargs)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        token = _current_call_span.set(call.span)
+        try:
+            with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+                result = await wrapped(*args, **kwargs)
+        except BaseException as error:
+            call.fail(error)
+            raise
+        finally:
+            _current_call_span.reset(token)
+        return _observe(call, result, telemetry, sync=False)
+
+    return wrapper
+
+
+def sdk_span_replacer(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``start_api_call_span`` while one of our calls is in flight: our span's context, recording nothing."""
+    our_span = _current_call_span.get()
+    if our_span is None:
+        return wrapped(*args, **kwargs)
+    return NonRecordingSpan(our_span.get_span_context())
