@@ -14,6 +14,7 @@ import json
 import sys
 import uuid
 
+from otel_llm.analytics import commands as analytics_commands
 from otel_llm.storage import ConfigError, StorageError, open_store, parse_url
 from otel_llm.storage import schema as schema_mod
 
@@ -107,7 +108,7 @@ def print_json(columns, rows, out) -> None:
 
 
 FORMATTERS = {"table": print_table, "csv": print_csv, "json": print_json}
-COMMANDS = (register_init_db, register_query)
+COMMANDS = (register_init_db, register_query, *analytics_commands.COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,7 +34,7 @@ def usd(value: Any) -> str:
 # which becomes a footnote.
 COLUMNS: list[tuple[str, str, Format]] = [
     ("calls", "CALLS", count),
-    ("error_rate", "ERRORS", percent),
+    ("error_rate", "ERROR %", percent),
     ("input_tokens", "INPUT", count),
     ("cached_input_tokens", "CACHED", count),
     ("output_tokens", "OUTPUT", count),
