@@ -7,7 +7,7 @@ SVG keeps the page self-contained and light (no images, no scripts) and stays sh
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Sequence
 
 import matplotlib
@@ -36,7 +36,9 @@ def _empty(fig: Figure, title: str, reason: str) -> None:
     ax.set_axis_off()
 
 
-def _time_axis(ax) -> None:
+def _time_axis(ax, x: Sequence[datetime], bucket_s: int) -> None:
+    # The whole window, not just the buckets with data: otherwise one point autoscales to years.
+    ax.set_xlim(x[0], x[-1] + timedelta(seconds=bucket_s))
     locator = AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
@@ -64,7 +66,7 @@ def stacked_bars(
         bottom = [b + v for b, v in zip(bottom, values)]
     ax.set_title(title, loc="left")
     ax.set_ylabel(ylabel)
-    _time_axis(ax)
+    _time_axis(ax, x, bucket_s)
     ax.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _svg(fig, chart_id)
 
@@ -75,6 +77,7 @@ def lines(
     ylabel: str,
     x: Sequence[datetime],
     series: dict[str, Sequence[float | None]],
+    bucket_s: int,
 ) -> str:
     fig = Figure(figsize=_SIZE)
     present = {label: v for label, v in series.items() if any(p is not None for p in v)}
@@ -85,11 +88,13 @@ def lines(
     for colour, (label, values) in zip(PALETTE, present.items()):
         # None (no data in a bucket) becomes NaN: a gap in the line rather than a drop to zero.
         ys = [float("nan") if v is None else v for v in values]
-        ax.plot(x, ys, marker="o", markersize=3, label=label, color=colour)
+        # Points at bucket centres, where the bars of the other charts are.
+        centres = [t + timedelta(seconds=bucket_s / 2) for t in x]
+        ax.plot(centres, ys, marker="o", markersize=3, label=label, color=colour)
     ax.set_title(title, loc="left")
     ax.set_ylabel(ylabel)
     ax.set_ylim(bottom=0)
-    _time_axis(ax)
+    _time_axis(ax, x, bucket_s)
     ax.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _svg(fig, chart_id)
 

@@ -151,6 +151,11 @@ ORDER BY calls DESC, provider, error_type
 LIMIT 20
 """
 
+# The most recent call's trace id: the demo points at it as an example for ``trace``.
+LATEST_TRACE_ID = f"""
+SELECT trace_id FROM {SOURCE} WHERE {WINDOW} ORDER BY timestamp DESC LIMIT 1
+"""
+
 # ``trace``: the only statements that read payload columns. A row id is a UUID; anything else is a
 # trace id, found through its bloom-filter index since no time window is known.
 ROW_BY_ID = "SELECT * FROM {db:Identifier}.llm_traces FINAL WHERE id = {id:UUID}"

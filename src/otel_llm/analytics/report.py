@@ -37,7 +37,11 @@ class Section:
 
 
 def bucket_seconds(window: Window) -> int:
-    """Hourly buckets up to two days, daily up to a quarter, weekly beyond: 24-100 bars at most."""
+    """About 10-100 bars whatever the window: from 10-second buckets (a demo run) to weekly."""
+    if window.seconds <= 600:
+        return 10
+    if window.seconds <= 2 * 3_600:
+        return 60
     if window.seconds <= 2 * 86_400:
         return 3_600
     if window.seconds <= 92 * 86_400:
@@ -123,10 +127,10 @@ def _sections(window, overall, series, latency, saved, bucket_s) -> list[Section
                     "latency p95": percentile("latency", 1),
                     "TTFT p50": percentile("ttft", 0),
                     "TTFT p95": percentile("ttft", 1),
-                })),
+                }, bucket_s)),
         Section("chart-error-rate", "Error rate (% of calls)",
                 charts.lines("chart-error-rate", "Error rate", "%", x,
-                             {"errors": [100 * e / c if c else None for e, c in zip(errors, calls)]})),
+                             {"errors": [100 * e / c if c else None for e, c in zip(errors, calls)]}, bucket_s)),
         Section("chart-cache-savings", "Saved by cache reads at list prices (USD)",
                 charts.ranking("chart-cache-savings", "Cache savings by model", "USD",
                                [model for model, _ in by_saving], [float(v) for _, v in by_saving])),

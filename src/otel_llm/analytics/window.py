@@ -31,7 +31,7 @@ class Window:
         return (self.until - self.since).total_seconds()
 
     def describe(self) -> str:
-        return f"{self.since:%Y-%m-%d %H:%M} to {self.until:%Y-%m-%d %H:%M} UTC"
+        return f"{self.since:%Y-%m-%d %H:%M:%S} to {self.until:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def parse_time(text: str, now: datetime, flag: str) -> datetime:
