@@ -1,16 +1,20 @@
 """The embedded store shared by many processes: lock, open, catch up on the spool, release.
 
-Design (see also DESIGN.md, "ClickHouse"):
+Design:
 
 - Every process that writes keeps its batches in memory briefly, then either inserts them itself
-  if it currently owns the data directory, or appends them to the shared spool directory.
-- Ownership is an ``flock`` on ``PATH.spool/.owner.lock``. The owner opens chDB, applies the schema,
-  inserts the spool (every process's batches, oldest first) and its own batches, and gives the
-  directory up when it has been idle ``IDLE_RELEASE_S`` or has held it ``MAX_HOLD_S``; after giving
-  it up it stays away for ``YIELD_S`` so that a waiting ``otel-llm query`` (which polls every
-  20 ms) gets its turn even under continuous load.
-- A reader (``open_store``) takes the lock with a timeout, drains the spool first so results
-  include everything written so far, runs its queries and releases on ``close()``.
+  if it currently owns the data directory, or appends them to the shared spool directory
+  ``PATH.spool`` (durable, atomic files).
+- Ownership is an ``flock`` on ``PATH.spool/.owner.lock``; only the owner opens chDB. The owner
+  inserts its own batches directly and ingests everyone's spool, oldest first. Opening chDB costs
+  ~0.3 s, so an owner keeps the directory as long as there is work, and other writers simply
+  spool; it lets go when idle for ``IDLE_RELEASE_S``, or at once when a reader asks for it.
+- A reader (``otel-llm query``, ``open_store``) drops a ``.want-<pid>`` file in the spool
+  directory, waits (with a timeout) for the lock, ingests the spool first so results include
+  every row written so far, and releases on ``close()``. The owner, seeing the want file, releases
+  and stays away for ``YIELD_S`` so the reader (polling every 20 ms) wins the lock.
+- Nothing waits on ownership in the app's threads: a writer that cannot own spools. At shutdown a
+  writer waits (within its timeout) until its spooled files are ingested, by itself or the owner.
 """
 
 from __future__ import annotations
@@ -23,12 +27,15 @@ from otel_llm.storage.chdb_store import ChdbStore
 from otel_llm.storage.config import StoreConfig
 from otel_llm.storage.drain import drain
 from otel_llm.storage.errors import StoreUnavailable
-from otel_llm.storage.ownership import OwnerLock
+from otel_llm.storage.ownership import POLL_S, OwnerLock
 from otel_llm.storage.spool import Spool
 
 IDLE_RELEASE_S = 1.0
-MAX_HOLD_S = 2.0
-YIELD_S = 0.2
+YIELD_S = 0.5
+
+# Data directories this process has already brought to the current schema: re-checking on every
+# ownership change would add a few round trips to each hand-over.
+_SCHEMA_READY: set[Path] = set()
 
 
 class EmbeddedOwner:
@@ -36,30 +43,34 @@ class EmbeddedOwner:
 
     def __init__(self, config: StoreConfig, apply_schema: bool = True):
         assert config.path is not None
-        self._apply_schema = apply_schema
         self.path: Path = config.path
         self.spool = Spool(config.spool_dir)
+        self._apply_schema = apply_schema
         self._lock = OwnerLock(config.lock_path)
         self.store: ChdbStore | None = None
-        self._held_since = 0.0
         self._yield_until = 0.0
 
     def try_own(self) -> bool:
-        """Become the owner if nobody else is and we did not just step back; never blocks."""
+        """Become the owner if nobody else is, no reader is waiting and we did not just step
+        back; never blocks."""
         if self.store is not None:
             return True
-        if time.monotonic() < self._yield_until or not self._lock.try_acquire():
+        if time.monotonic() < self._yield_until or self.spool.wanted() or not self._lock.try_acquire():
             return False
         return self._open()
 
     def own(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for ownership, asking the current owner to hand over."""
         if self.store is not None:
             return True
-        return self._lock.acquire(timeout_s) and self._open()
+        flag = self.spool.want()
+        try:
+            return self._lock.acquire(timeout_s) and self._open()
+        finally:
+            flag.unlink(missing_ok=True)
 
     def should_release(self, idle_s: float) -> bool:
-        held = time.monotonic() - self._held_since
-        return self.store is not None and (idle_s >= IDLE_RELEASE_S or held >= MAX_HOLD_S)
+        return self.store is not None and (idle_s >= IDLE_RELEASE_S or self.spool.wanted())
 
     def release(self) -> None:
         if self.store is not None:
@@ -68,17 +79,30 @@ class EmbeddedOwner:
             self._yield_until = time.monotonic() + YIELD_S
         self._lock.release()
 
+    def wait_until_ingested(self, timeout_s: float) -> tuple[int, int]:
+        """At shutdown: return once the spool is empty, ingesting it ourselves whenever we can
+        get the lock; ``(rows_written, rows_rejected)`` by this process."""
+        deadline = time.monotonic() + timeout_s
+        written = rejected = 0
+        while self.spool.has_pending() and time.monotonic() < deadline:
+            if self._lock.try_acquire() and (self.store is not None or self._open()):
+                w, r = drain(self.spool, self.store, deadline)
+                written, rejected = written + w, rejected + r
+            else:
+                time.sleep(POLL_S)
+        return written, rejected
+
     def _open(self) -> bool:
         try:
             store = ChdbStore(self.path)
-            if self._apply_schema or self.spool.has_pending():
+            if self.path not in _SCHEMA_READY and (self._apply_schema or self.spool.has_pending()):
                 schema.apply(store)
+                _SCHEMA_READY.add(self.path)
         except StoreUnavailable:
             # Locked but unopenable: something outside otel-llm has the directory open.
             self._lock.release()
             return False
         self.store = store
-        self._held_since = time.monotonic()
         return True
 
 

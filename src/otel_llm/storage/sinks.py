@@ -74,14 +74,11 @@ class EmbeddedSink:
         return outcome
 
     def close(self, timeout_s: float) -> Outcome:
-        """Last chance to ingest what is spooled; whatever remains waits for the next owner."""
-        outcome = Outcome()
-        deadline = time.monotonic() + timeout_s
-        if self.spool.has_pending() and self.owner.own(max(0.0, timeout_s)):
-            written, rejected = drain(self.spool, self.owner.store, deadline)
-            outcome.add(Outcome(written=written, dropped=rejected))
+        """Wait for the spool to be ingested (by us or the owner); what remains after
+        ``timeout_s`` stays on disk for the next owner or reader."""
+        written, rejected = self.owner.wait_until_ingested(timeout_s)
         self.owner.release()
-        return outcome
+        return Outcome(written=written, dropped=rejected)
 
 
 class RemoteSink:

@@ -84,6 +84,33 @@ class Spool:
         os.replace(item.path, target)
         return target
 
+    def want(self) -> Path:
+        """Ask the current owner to hand over (a reader is waiting); see ``embedded.py``."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        flag = self.directory / f".want-{os.getpid()}"
+        flag.touch()
+        return flag
+
+    def wanted(self) -> bool:
+        """Whether a live process other than this one asked for the store."""
+        try:
+            names = [n for n in os.listdir(self.directory) if n.startswith(".want-")]
+        except OSError:
+            return False
+        for name in names:
+            pid = int(name.removeprefix(".want-"))
+            if pid == os.getpid():
+                continue
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:  # left behind by a reader that died
+                (self.directory / name).unlink(missing_ok=True)
+                continue
+            except PermissionError:  # alive, another user's
+                pass
+            return True
+        return False
+
     def _sync_directory(self) -> None:
         fd = os.open(self.directory, os.O_RDONLY)
         try:

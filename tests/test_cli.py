@@ -1,0 +1,84 @@
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from otel_llm.cli import main
+
+SQL = "SELECT number AS n, toString(number) AS s, if(number = 1, NULL, number) AS maybe, map('k', number) AS m FROM numbers(3)"
+
+
+@pytest.fixture
+def url(chdb_url):
+    assert main(["init-db", "--url", chdb_url]) == 0
+    return chdb_url
+
+
+def test_table_format(url, capsys):
+    capsys.readouterr()
+    assert main(["query", SQL, "--url", url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    cells = [[c.strip() for c in line.split(" | ")] for line in lines]
+    assert cells[0] == ["n", "s", "maybe", "m"]
+    assert set(lines[1]) <= {"-", "+"}
+    assert cells[3] == ["1", "1", "NULL", "{\"k\": 1}"]
+    assert lines[-1] == "(3 rows)"
+
+
+def test_csv_format(url, capsys):
+    capsys.readouterr()
+    assert main(["query", SQL, "--url", url, "--format", "csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows == [["n", "s", "maybe", "m"], ["0", "0", "0", '{"k": 0}'], ["1", "1", "", '{"k": 1}'], ["2", "2", "2", '{"k": 2}']]
+
+
+def test_json_format(url, capsys):
+    capsys.readouterr()
+    assert main(["query", SQL, "--url", url, "--format", "json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[1] == {"n": 1, "s": "1", "maybe": None, "m": {"k": 1}}
+
+
+def test_empty_result_keeps_header(url, capsys):
+    capsys.readouterr()
+    assert main(["query", "SELECT id, cost_usd FROM llm_traces", "--url", url]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split(" | ") == ["id", "cost_usd"] and out[-1] == "(0 rows)"
+
+
+def test_sql_error_is_one_line_exit_1(url):
+    done = subprocess.run([sys.executable, "-m", "otel_llm.cli", "query", "SELEC 1", "--url", url], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.startswith("otel-llm: ") and "SYNTAX_ERROR" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_url_exit_2(capsys):
+    assert main(["query", "SELECT 1", "--url", "mysql://x/y"]) == 2
+    err = capsys.readouterr().err
+    assert "--url" in err and "chdb://PATH" in err and "https://user:password@host:port/database" in err
+
+
+def test_bad_env_url_exit_2(monkeypatch, capsys):
+    monkeypatch.setenv("OTEL_LLM_CLICKHOUSE_URL", "clickhouse://x")
+    assert main(["query", "SELECT 1"]) == 2
+    assert "OTEL_LLM_CLICKHOUSE_URL" in capsys.readouterr().err
+
+
+def test_unreachable_server_exit_1(capsys):
+    assert main(["query", "SELECT 1", "--url", "http://127.0.0.1:9/default"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach http://127.0.0.1:9/default" in err
+
+
+def test_query_over_http(clickhouse_http, capsys):
+    assert main(["query", "SELECT 41 + 1 AS answer", "--url", clickhouse_http.url, "--format", "csv"]) == 0
+    assert capsys.readouterr().out == "answer\n42\n"
+
+
+def test_console_script_is_installed():
+    done = subprocess.run([sys.executable, "-c", "from importlib.metadata import entry_points; print([e.value for e in entry_points(group='console_scripts', name='otel-llm')])"], capture_output=True, text=True)  # fmt: skip
+    assert "otel_llm.cli:main" in done.stdout
