@@ -121,7 +121,18 @@ def test_opentelemetry_instrument_with_otel_traces_exporter(tmp_path: Path) -> N
     ]
 
 
-def test_setup_stamps_llm_context_on_anthropic_sdk_spans(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("instrument", "span_name"),
+    [
+        # The SDK's own span: billing context comes from LLMContextSpanProcessor.
+        (False, "anthropic.messages.create"),
+        # Our AnthropicInstrumentor, found through its entry point, replaces the SDK's span.
+        (True, "chat claude-sonnet-4-5"),
+    ],
+)
+def test_setup_with_the_anthropic_sdk_gives_one_row_with_context(
+    instrument: bool, span_name: str, tmp_path: Path
+) -> None:
     url = f"chdb://{tmp_path / 'db'}"
     run_python(
         f"""
@@ -134,7 +145,8 @@ def test_setup_stamps_llm_context_on_anthropic_sdk_spans(tmp_path: Path) -> None
         message = {{"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
                    "content": [{{"type": "text", "text": "hi"}}], "stop_reason": "end_turn",
                    "usage": {{"input_tokens": 3, "output_tokens": 2}}}}
-        provider = otel_llm.setup(service_name="setup-app", clickhouse_url={url!r}, forward_to=None)
+        provider = otel_llm.setup(service_name="setup-app", clickhouse_url={url!r}, forward_to=None,
+                                  instrument={instrument!r})
         assert otel_llm.setup() is provider is trace.get_tracer_provider()  # idempotent
         with StandinServer(lambda request: JSONResponse(message)) as server:
             client = anthropic.Anthropic(api_key="k", base_url=server.base_url)
@@ -147,7 +159,7 @@ def test_setup_stamps_llm_context_on_anthropic_sdk_spans(tmp_path: Path) -> None
     )
     rows = json.loads(run_python("import json\n" + QUERY.format(url=url), clean_env(tmp_path)))
     assert rows == [
-        {"span_name": "anthropic.messages.create", "service_name": "setup-app", "customer_id": "acme",
+        {"span_name": span_name, "service_name": "setup-app", "customer_id": "acme",
          "billing_plan_type": "pro", "prompt_tokens": 3, "provider": "anthropic"}
     ]
 

@@ -241,3 +241,44 @@ def test_force_flush_honours_its_timeout(store_url: str) -> None:
     assert exporter.force_flush(timeout_millis=500) is False
     assert time.monotonic() - started < 2.0
     exporter.shutdown()
+
+
+def test_remote_clickhouse_over_http(clickhouse_http) -> None:  # noqa: ANN001 - storage's fixture
+    """The same rows through clickhouse-connect to ClickHouse's HTTP interface (chDB behind it)."""
+    exporter = LLMTraceExporter(clickhouse_http.url, forward_to=None)
+    spans = [emit(OURS), emit(ANTHROPIC_SDK, name="anthropic.messages.create")]
+    export_and_close(exporter, spans)
+    rows = query_rows(
+        clickhouse_http.url, "trace_id IN {ids:Array(String)}", {"ids": [f"{s.context.trace_id:032x}" for s in spans]}
+    )
+    by_name = {row["span_name"]: row for row in rows}
+    assert by_name["chat gpt-4o"]["cost_usd"] == Decimal("0.00175")
+    assert by_name["chat gpt-4o"]["request_json"] == OURS[attr.REQUEST_JSON]
+    assert by_name["chat gpt-4o"]["agent_tags"] == ["triage", "beta"]
+    assert by_name["anthropic.messages.create"]["usage_details"] == {"cache_write_5m": 100, "cache_write_1h": 200}
+
+
+def test_stash_only_payloads_reach_row_and_forwarded_span(store_url: str) -> None:
+    """With our exporter present, instrumentors put payloads only in the stash, not on the span."""
+    provider = TracerProvider(resource=RESOURCE)
+    forwarded = InMemorySpanExporter()
+    exporter = LLMTraceExporter(store_url, forward_to=forwarded, offload_threshold_bytes=1024, preview_chars=10)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    small_request = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    large_response = json.dumps({"id": "r", "choices": [{"message": {"content": "z" * 5000}}]})
+    span = provider.get_tracer("test").start_span("chat gpt-4o", attributes={attr.OPERATION_NAME: "chat"})
+    context = span.get_span_context()
+    payloads.stash(context.trace_id, context.span_id, attr.REQUEST_JSON, small_request)
+    payloads.stash(context.trace_id, context.span_id, attr.RESPONSE_JSON, json.loads(large_response))
+    span.end()
+    assert exporter.force_flush(30_000)
+    exporter.shutdown()
+
+    as_stored = payloads.to_json(json.loads(large_response))  # the stash serializes objects compactly
+    (sent,) = forwarded.get_finished_spans()
+    assert sent.attributes[attr.REQUEST_JSON] == small_request
+    assert sent.attributes[attr.RESPONSE_JSON] == as_stored[:10]
+    assert sent.attributes[attr.RESPONSE_JSON + attr.PAYLOAD_OFFLOADED_BYTES_SUFFIX] == len(as_stored)
+    (row,) = query_rows(store_url, "id = {id:UUID}", {"id": sent.attributes[attr.PAYLOAD_REF_ROW_ID]})
+    assert row["request_json"] == small_request
+    assert json.loads(row["response_json"]) == json.loads(large_response)

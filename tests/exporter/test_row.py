@@ -222,3 +222,12 @@ def test_normalize_plain_dicts_and_identity_for_ours() -> None:
 def test_row_id_is_deterministic_and_distinct() -> None:
     assert row_id(1, 2) == row_id(1, 2)
     assert row_id(1, 2) != row_id(2, 1)
+
+
+def test_out_of_range_numbers_become_null_rather_than_failing_the_batch() -> None:
+    row = span_to_row(
+        emit({attr.OPERATION_NAME: "chat", attr.USAGE_INPUT_TOKENS: 2**70, attr.USAGE_OUTPUT_TOKENS: -1,
+              attr.HTTP_RESPONSE_STATUS_CODE: 70000, attr.COST_USD: "1e-12", attr.COST_PRICING_VERSION: "v"})
+    )
+    assert (row["prompt_tokens"], row["completion_tokens"], row["http_status_code"]) == (None, None, None)
+    assert row["cost_usd"] == 0  # rounded to the column's nine decimal places

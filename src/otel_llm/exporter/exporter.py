@@ -95,7 +95,8 @@ class LLMTraceExporter(SpanExporter):
                         forward.append(span)
                     continue
                 context = span.context
-                row = build_row(span, attributes, take(context.trace_id, context.span_id))
+                full_payloads = take(context.trace_id, context.span_id)
+                row = build_row(span, attributes, full_payloads)
             except Exception:
                 # One malformed span must not cost the batch its other rows.
                 self.stats["row_errors"] += 1
@@ -105,7 +106,7 @@ class LLMTraceExporter(SpanExporter):
                 continue
             rows.append(row)
             if forwarding:
-                forward.append(slim(span, str(row["id"])))
+                forward.append(slim(span, str(row["id"]), full_payloads))
         self.stats["rows"] += len(rows)
         return rows, forward
 

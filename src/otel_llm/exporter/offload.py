@@ -10,7 +10,7 @@ The original span is never mutated: other processors may still hold it.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Mapping
 
 from opentelemetry.sdk.trace import ReadableSpan
 
@@ -26,6 +26,10 @@ DEFAULT_PREVIEW_CHARS = 256
 OFFLOADED_ATTRIBUTES = (*attr.PAYLOAD_ATTRIBUTES, *FOREIGN_PAYLOAD_ATTRIBUTES)
 
 
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
 def env_int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     return int(raw) if raw.isdigit() else default
@@ -38,22 +42,31 @@ class Offloader:
         )
         self.preview_chars = env_int(PREVIEW_ENV, DEFAULT_PREVIEW_CHARS) if preview_chars is None else preview_chars
 
-    def slim(self, span: ReadableSpan, row_id: str) -> ReadableSpan:
-        """``span`` itself when nothing is over the threshold, else a copy with previews."""
+    def slim(self, span: ReadableSpan, row_id: str, full_payloads: Mapping[str, str] | None = None) -> ReadableSpan:
+        """``span`` itself when there is nothing to change, else a copy with previews.
+
+        ``full_payloads`` are the instrumentor's stashed payloads: with our exporter in the
+        pipeline they never went onto the span, so the forwarded span gets them here — whole
+        when small, as a preview plus the reference when not — like spans that carried them.
+        """
         attributes = span_attributes(span)
+        full_payloads = full_payloads or {}
         replaced: dict[str, Any] | None = None
         threshold = self.threshold_bytes
         for key in OFFLOADED_ATTRIBUTES:
-            value = attributes.get(key)
-            if not isinstance(value, str) or len(value) * 4 <= threshold:
-                continue  # no string of this many characters can exceed the threshold in UTF-8
-            size = len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
-            if size <= threshold:
+            on_span = attributes.get(key)
+            value = full_payloads.get(key, on_span)
+            if not isinstance(value, str):
                 continue
-            if replaced is None:
-                replaced = {}
-            replaced[key] = value[: self.preview_chars]
-            replaced[key + attr.PAYLOAD_OFFLOADED_BYTES_SUFFIX] = size
+            # No string of len * 4 <= threshold characters can exceed the threshold in UTF-8.
+            size = 0 if len(value) * 4 <= threshold else _utf8_len(value)
+            if size > threshold:
+                replaced = replaced or {}
+                replaced[key] = value[: self.preview_chars]
+                replaced[key + attr.PAYLOAD_OFFLOADED_BYTES_SUFFIX] = size
+            elif on_span is None:
+                replaced = replaced or {}
+                replaced[key] = value
         if replaced is None:
             return span
         slim_attributes = {**attributes, **replaced, attr.PAYLOAD_REF_ROW_ID: row_id}

@@ -265,7 +265,7 @@ def _fill_outcome(row: dict, span: ReadableSpan, get: Any) -> None:
     row["is_error"] = is_error
     row["error_type"] = error_type
     row["error_message"] = message
-    row["http_status_code"] = _int(get(attr.HTTP_RESPONSE_STATUS_CODE))
+    row["http_status_code"] = _int(get(attr.HTTP_RESPONSE_STATUS_CODE), _MAX_STATUS)
 
 
 def _fill_payloads(
@@ -344,7 +344,8 @@ def _leftover(attributes: Mapping[str, Any]) -> dict[str, str]:
 
 # Resource -> (service name, context attributes, leftover map).  A process has one or a few
 # resources shared by every span, so each is digested once; the Resource is kept in the value so
-# its id cannot be reused by another object while cached.
+# its id cannot be reused by another object while cached.  The leftover map is shared by all rows
+# of the resource: rows are read-only once built.
 _resource_cache: dict[int, tuple[Resource, tuple[str, dict[str, Any], dict[str, str]]]] = {}
 _RESOURCE_CACHE_MAX = 256
 
@@ -381,14 +382,20 @@ def _str(value: Any) -> str:
     return "" if value is None else value if type(value) is str else str(value)
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if value >= 0 else None
-    if isinstance(value, float) and value.is_integer() and value >= 0:
-        return int(value)
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
+# Counts outside UInt64 (or a status outside UInt16) would fail the Arrow encoding of the whole
+# batch in the writer, losing every other row with it: such values become NULL instead.
+_MAX_COUNT = 2**64 - 1
+_MAX_STATUS = 2**16 - 1
+
+
+def _int(value: Any, maximum: int = _MAX_COUNT) -> int | None:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, str) and value.isdigit():
+        value = int(value)
+    elif not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return value if 0 <= value <= maximum else None
 
 
 _COST_SCALE = Decimal("1e-9")  # Decimal(18, 9)
