@@ -51,8 +51,18 @@ class FakeStream:
 def run(items: list[ChatCompletionChunk], telemetry: Telemetry | None) -> float:
     stream: object = FakeStream(items)
     if telemetry is not None:
-        call = LLMCall(telemetry, operation="chat", provider="openai", request_model="gpt-4o-mini", request={}, spec=CHAT.spec, stream=True)
-        stream = SyncStreamProxy(stream, call, ChatStreamHandler(hide_usage_chunk=True, assemble=telemetry.capture_content))
+        call = LLMCall(
+            telemetry,
+            operation="chat",
+            provider="openai",
+            request_model="gpt-4o-mini",
+            request={},
+            spec=CHAT.spec,
+            stream=True,
+        )
+        stream = SyncStreamProxy(
+            stream, call, ChatStreamHandler(hide_usage_chunk=True, assemble=telemetry.capture_content)
+        )
     started = time.perf_counter()
     while True:
         try:

@@ -21,8 +21,8 @@ with openai_standin() as standin, llm_context(customer_id="acme", agent_id="exam
     client = OpenAI(base_url=standin.base_url + "/v1", api_key="sk-standin")
     messages = [{"role": "user", "content": "Say hello [cached]"}]
     client.chat.completions.create(model="gpt-4o-mini", messages=messages)
-    for chunk in client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True):
-        pass
+    stream = client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True)
+    print("streamed:", "".join(chunk.choices[0].delta.content or "" for chunk in stream))
     client.responses.create(model="gpt-4.1-mini", input="Say hello [reasoning]")
     client.embeddings.create(model="text-embedding-3-small", input=["hello", "world"])
 

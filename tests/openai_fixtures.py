@@ -80,7 +80,9 @@ def metric_points(reader: InMemoryMetricReader, name: str) -> list[Any]:
 def without_volatile(dumped: Any) -> Any:
     """A model_dump() minus what differs between two identical calls (ids, timestamps)."""
     if isinstance(dumped, dict):
-        return {k: without_volatile(v) for k, v in dumped.items() if k not in ("id", "created", "created_at", "_request_id")}
+        return {
+            k: without_volatile(v) for k, v in dumped.items() if k not in ("id", "created", "created_at", "_request_id")
+        }
     if isinstance(dumped, list):
         return [without_volatile(v) for v in dumped]
     return dumped

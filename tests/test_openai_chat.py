@@ -112,7 +112,9 @@ def test_tool_calls_and_content(client, instrument, span_exporter):
     assert json.loads(attributes["gen_ai.output.messages"]) == [
         {
             "role": "assistant",
-            "parts": [{"type": "tool_call", "id": "call_standin_0", "name": "get_weather", "arguments": '{"city": "Paris"}'}],
+            "parts": [
+                {"type": "tool_call", "id": "call_standin_0", "name": "get_weather", "arguments": '{"city": "Paris"}'}
+            ],
             "finish_reason": "tool_calls",
         }
     ]
@@ -190,7 +192,9 @@ def test_parse_helper_one_span(client, instrument, span_exporter):
 
 
 async def test_async_parse_helper_one_span(async_client, instrument, span_exporter):
-    completion = await async_client.chat.completions.parse(model=MODEL, messages=user("answer?"), response_format=Answer)
+    completion = await async_client.chat.completions.parse(
+        model=MODEL, messages=user("answer?"), response_format=Answer
+    )
     assert completion.choices[0].message.parsed == Answer(answer="otel-llm stand-in")
     assert only_span(span_exporter).attributes["gen_ai.response.finish_reasons"] == ("stop",)
 
@@ -209,7 +213,11 @@ def test_metrics(client, instrument, metric_reader):
 
 def test_azure_client_provider(standin, instrument, span_exporter):
     azure = openai.AzureOpenAI(
-        azure_endpoint=standin.base_url, azure_deployment="my-4o-mini", api_version="2024-10-21", api_key=API_KEY, max_retries=0
+        azure_endpoint=standin.base_url,
+        azure_deployment="my-4o-mini",
+        api_version="2024-10-21",
+        api_key=API_KEY,
+        max_retries=0,
     )
     azure.chat.completions.create(model=MODEL, messages=user("hi"))
     span = only_span(span_exporter)

@@ -192,3 +192,14 @@ def test_azure_old_api_versions_are_not_sent_stream_options(api_version, asked, 
     assert ("stream_options" in standin.requests[-1].body) is asked
     assert all(chunk.choices for chunk in chunks)
     assert ("gen_ai.usage.input_tokens" in only_span(span_exporter).attributes) is asked
+
+
+def test_azure_content_filter_chunks(client, instrument, span_exporter):
+    chunks = list(client.chat.completions.create(model=MODEL, messages=user("hi [azure_filter]"), stream=True))
+    assert chunks[0].id == "" and chunks[0].choices == []  # shown to the caller, as without us
+    attributes = only_span(span_exporter).attributes
+    assert attributes["gen_ai.response.id"] == chunks[1].id
+    assert attributes["gen_ai.response.model"] == MODEL
+    assert attributes["gen_ai.response.finish_reasons"] == ("stop",)
+    assert attributes["gen_ai.usage.input_tokens"] == 20
+    assert json.loads(attributes["gen_ai.output.messages"])[0]["parts"][0]["content"].startswith("Hello")

@@ -7,6 +7,10 @@ import sys
 from importlib.metadata import entry_points
 
 import wrapt
+from openai._legacy_response import LegacyAPIResponse
+from openai._response import APIResponse, AsyncAPIResponse
+from openai.lib.streaming.chat import ChatCompletionStream
+from openai.lib.streaming.responses import AsyncResponseStream
 from openai.resources.chat.completions.completions import AsyncCompletions, Completions
 from openai.resources.embeddings import Embeddings
 from openai.resources.responses.responses import Responses
@@ -21,6 +25,11 @@ _WRAPPED = [
     (Responses, "create"),
     (Responses, "parse"),
     (Embeddings, "create"),
+    (LegacyAPIResponse, "parse"),
+    (APIResponse, "parse"),
+    (AsyncAPIResponse, "close"),
+    (ChatCompletionStream, "close"),
+    (AsyncResponseStream, "close"),
 ]
 
 

@@ -85,11 +85,13 @@ def test_streaming_response_read_as_json(client, instrument, span_exporter):
 
 
 def test_streaming_response_sse_lines_untouched(client, instrument, span_exporter, standin):
-    with client.chat.completions.with_streaming_response.create(model=MODEL, messages=user("hi"), stream=True) as response:
+    with client.chat.completions.with_streaming_response.create(
+        model=MODEL, messages=user("hi"), stream=True
+    ) as response:
         lines = [line for line in response.iter_lines() if line.startswith("data: {")]
     # Raw bytes go to the caller as they are: no usage chunk is added to them.
     assert "stream_options" not in standin.requests[-1].body
-    assert all(json.loads(line[len("data: "):])["choices"] for line in lines)
+    assert all(json.loads(line[len("data: ") :])["choices"] for line in lines)
     span = only_span(span_exporter)
     assert span.attributes["gen_ai.request.stream"] is True
 
@@ -102,7 +104,9 @@ def test_streaming_response_sse_parsed(client, instrument, span_exporter):
 
 
 async def test_async_streaming_response(async_client, instrument, span_exporter):
-    async with async_client.chat.completions.with_streaming_response.create(model=MODEL, messages=user("hi")) as response:
+    async with async_client.chat.completions.with_streaming_response.create(
+        model=MODEL, messages=user("hi")
+    ) as response:
         completion = await response.parse()
     assert completion.choices[0].finish_reason == "stop"
     assert only_span(span_exporter).attributes["gen_ai.usage.output_tokens"] == 10

@@ -49,7 +49,9 @@ def test_create(client, instrument, span_exporter):
     }
     assert {k: span.attributes[k] for k in expected} == expected
     output = json.loads(span.attributes["gen_ai.output.messages"])
-    assert output == [{"role": "assistant", "parts": [{"type": "text", "content": response.output_text}], "finish_reason": "stop"}]
+    assert output == [
+        {"role": "assistant", "parts": [{"type": "text", "content": response.output_text}], "finish_reason": "stop"}
+    ]
     assert "otel_llm.cost.usd" in span.attributes
 
 
@@ -96,7 +98,9 @@ def test_stream_events_identical_with_and_without_instrumentation(standin, trace
     plain = [without_volatile(e.model_dump()) for e in client.responses.create(model=MODEL, input="hi", stream=True)]
     OpenAIInstrumentor().instrument(tracer_provider=tracer_provider)
     try:
-        traced = [without_volatile(e.model_dump()) for e in client.responses.create(model=MODEL, input="hi", stream=True)]
+        traced = [
+            without_volatile(e.model_dump()) for e in client.responses.create(model=MODEL, input="hi", stream=True)
+        ]
     finally:
         OpenAIInstrumentor().uninstrument()
     assert traced == plain
@@ -151,7 +155,9 @@ async def test_async_parse(async_client, instrument, span_exporter):
 
 
 def test_embeddings(client, instrument, span_exporter):
-    result = client.embeddings.create(model="text-embedding-3-small", input=["a", "b"], dimensions=4, encoding_format="float")
+    result = client.embeddings.create(
+        model="text-embedding-3-small", input=["a", "b"], dimensions=4, encoding_format="float"
+    )
     assert len(result.data) == 2 and len(result.data[0].embedding) == 4
     span = only_span(span_exporter)
     assert span.name == "embeddings text-embedding-3-small"

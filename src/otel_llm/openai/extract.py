@@ -36,9 +36,7 @@ def given(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The keyword arguments the caller actually gave: SDK helpers forward ``omit`` (and
     ``extra_body=None``) for the rest."""
     return {
-        k: v
-        for k, v in kwargs.items()
-        if not isinstance(v, (Omit, NotGiven)) and not (v is None and k == "extra_body")
+        k: v for k, v in kwargs.items() if not isinstance(v, (Omit, NotGiven)) and not (v is None and k == "extra_body")
     }
 
 
@@ -250,7 +248,9 @@ def responses_output_messages(response: Any) -> list[dict[str, Any]]:
             for content in get(item, "content") or []:
                 text = get(content, "text") if get(content, "type") == "output_text" else get(content, "refusal")
                 if text:
-                    parts.append({"type": "text" if get(content, "type") == "output_text" else "refusal", "content": text})
+                    parts.append(
+                        {"type": "text" if get(content, "type") == "output_text" else "refusal", "content": text}
+                    )
         elif kind == "function_call":
             parts.append(_tool_call_part(get(item, "call_id"), get(item, "name"), get(item, "arguments")))
     reasons, _ = responses_finish(response)
@@ -260,4 +260,3 @@ def responses_output_messages(response: Any) -> list[dict[str, Any]]:
 def no_output(response: Any) -> None:
     """Embeddings: the vectors are not messages and too large to be worth a span attribute."""
     return None
-

@@ -208,7 +208,9 @@ def _async_wrapper(telemetry: Telemetry, operation: Operation) -> Callable[..., 
     return wrapper
 
 
-def _end_helper_stream_after(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _end_helper_stream_after(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     try:
         return wrapped(*args, **kwargs)
     finally:

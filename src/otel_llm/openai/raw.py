@@ -36,7 +36,9 @@ def is_raw(value: Any) -> bool:
     return isinstance(value, (LegacyAPIResponse, BaseAPIResponse))
 
 
-def track(response: Any, call: LLMCall, outcome: Outcome, make_handler: Callable[[], StreamHandler], streaming: bool) -> None:
+def track(
+    response: Any, call: LLMCall, outcome: Outcome, make_handler: Callable[[], StreamHandler], streaming: bool
+) -> None:
     if isinstance(response, LegacyAPIResponse) and not streaming:
         try:
             parsed = response.parse()
@@ -124,7 +126,9 @@ def _parse(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw
     return _handed_out(pending, value)
 
 
-async def _parse_async(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+async def _parse_async(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     pending = _pending_of(instance)
     if pending is None or kwargs.get("to") is not None:
         return await wrapped(*args, **kwargs)
@@ -151,7 +155,9 @@ def _close(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw
         _closed(instance)
 
 
-async def _close_async(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+async def _close_async(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     try:
         return await wrapped(*args, **kwargs)
     finally:

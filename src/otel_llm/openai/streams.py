@@ -47,14 +47,15 @@ class ChatStreamHandler:
         usage = from_openai_chat(self._usage) if self._usage is not None else None
         reasons: dict[int, str] = {}
         for chunk in chunks:
-            for choice in chunk.choices:
-                if choice.finish_reason:
-                    reasons[choice.index] = choice.finish_reason
+            for choice in chunk.choices or ():
+                reason = getattr(choice, "finish_reason", None)
+                if reason:
+                    reasons[choice.index] = reason
         response = _assemble_chat(chunks, reasons, self._usage) if self._assemble and chunks else None
         if error is not None:
             call.fail(error, response=response, usage=usage)
             return
-        head = chunks[0] if chunks else None
+        head = _head(chunks)
         call.finish(
             response=response,
             usage=usage,
@@ -65,14 +66,19 @@ class ChatStreamHandler:
         )
 
 
+def _head(chunks: list[Any]) -> Any:
+    """The first real chunk: Azure OpenAI opens with a content-filter chunk without id or model."""
+    return next((chunk for chunk in chunks if chunk.model), chunks[0] if chunks else None)
+
+
 def _assemble_chat(chunks: list[Any], reasons: dict[int, str], usage: Any) -> dict[str, Any]:
     """The ``ChatCompletion`` the chunks add up to, as a wire-format dict."""
     texts: dict[int, list[str]] = {}
     roles: dict[int, str] = {}
     tool_calls: dict[int, dict[int, dict[str, Any]]] = {}
     for chunk in chunks:
-        for choice in chunk.choices:
-            delta = choice.delta
+        for choice in chunk.choices or ():
+            delta = getattr(choice, "delta", None)  # absent in Azure content-filter chunks
             if delta is None:
                 continue
             index = choice.index
@@ -91,11 +97,14 @@ def _assemble_chat(chunks: list[Any], reasons: dict[int, str], usage: Any) -> di
                     entry["function"]["arguments"] += call.function.arguments or ""
     choices = []
     for index in sorted(set(roles) | set(texts) | set(tool_calls) | set(reasons)):
-        message: dict[str, Any] = {"role": roles.get(index, "assistant"), "content": "".join(texts.get(index, ())) or None}
+        message: dict[str, Any] = {
+            "role": roles.get(index, "assistant"),
+            "content": "".join(texts.get(index, ())) or None,
+        }
         if index in tool_calls:
             message["tool_calls"] = [tool_calls[index][i] for i in sorted(tool_calls[index])]
         choices.append({"index": index, "message": message, "finish_reason": reasons.get(index)})
-    head = chunks[0]
+    head = _head(chunks)
     return {
         "id": head.id,
         "object": "chat.completion",

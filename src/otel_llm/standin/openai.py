@@ -18,6 +18,7 @@ Tags (combinable):
 - ``[break]``            the stream's connection drops after three events
 - ``[midstream_error]``  an error event after three events
 - ``[odd_shape]``        a well-formed HTTP response whose ``choices``/``output`` is not a list
+- ``[azure_filter]``     chat streams carry Azure OpenAI's content-filter chunks (no id, no delta)
 
 Structured-output requests (``response_format`` / ``text.format`` of JSON type) get a JSON answer
 ``{"answer": "..."}``.  ``n`` > 1 yields that many choices.  Everything is labelled as stand-in
@@ -85,7 +86,10 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(_text_of(part.get("text") or part.get("content")) if isinstance(part, dict) else _text_of(part) for part in content)
+        return " ".join(
+            _text_of(part.get("text") or part.get("content")) if isinstance(part, dict) else _text_of(part)
+            for part in content
+        )
     return ""
 
 
@@ -96,7 +100,10 @@ def _tags(body: dict[str, Any]) -> set[str]:
 def _wants_json(body: dict[str, Any]) -> bool:
     chat_format = body.get("response_format") or {}
     text_format = (body.get("text") or {}).get("format") or {}
-    return chat_format.get("type") in ("json_schema", "json_object") or text_format.get("type") in ("json_schema", "json_object")
+    return chat_format.get("type") in ("json_schema", "json_object") or text_format.get("type") in (
+        "json_schema",
+        "json_object",
+    )
 
 
 def _error(status: int) -> JSONResponse:
@@ -178,7 +185,11 @@ def _chat_choice(index: int, n: int, text: str, tags: set[str]) -> dict[str, Any
     if "tool_call" in tags:
         message["content"] = None
         message["tool_calls"] = [
-            {"id": f"call_standin_{index}", "type": "function", "function": {"name": TOOL_NAME, "arguments": TOOL_ARGUMENTS}}
+            {
+                "id": f"call_standin_{index}",
+                "type": "function",
+                "function": {"name": TOOL_NAME, "arguments": TOOL_ARGUMENTS},
+            }
         ]
     return {"index": index, "message": message, "finish_reason": _finish_reason(tags), "logprobs": None}
 
@@ -196,14 +207,51 @@ def _chat_stream(head: dict[str, Any], body: dict[str, Any], tags: set[str], n: 
     for index in range(n):
         events.append(chunk(index, {"role": "assistant", "content": ""}))
         if "tool_call" in tags:
-            call = {"index": 0, "id": f"call_standin_{index}", "type": "function", "function": {"name": TOOL_NAME, "arguments": ""}}
+            call = {
+                "index": 0,
+                "id": f"call_standin_{index}",
+                "type": "function",
+                "function": {"name": TOOL_NAME, "arguments": ""},
+            }
             events.append(chunk(index, {"tool_calls": [call]}))
             for piece in (TOOL_ARGUMENTS[:9], TOOL_ARGUMENTS[9:]):
                 events.append(chunk(index, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
         else:
             events.extend(chunk(index, {"content": word}) for word in _words(_choice_text(index, n, text)))
+    if "azure_filter" in tags:
+        verdict = {"hate": {"filtered": False, "severity": "safe"}}
+        events.insert(
+            0,
+            (
+                None,
+                {
+                    "id": "",
+                    "object": "",
+                    "created": 0,
+                    "model": "",
+                    "choices": [],
+                    "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": verdict}],
+                },
+            ),
+        )
+        events.append(
+            (
+                None,
+                {
+                    **head,
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "finish_reason": None, "content_filter_results": verdict}],
+                },
+            )
+        )
     if "midstream_error" in tags:
-        error = {"error": {"message": "Stand-in: the model stopped mid-stream.", "type": "server_error", "code": "server_error"}}
+        error = {
+            "error": {
+                "message": "Stand-in: the model stopped mid-stream.",
+                "type": "server_error",
+                "code": "server_error",
+            }
+        }
         events.insert(BREAK_AFTER, (None, error))
     events.extend(chunk(index, {}, _finish_reason(tags)) for index in range(n))
     if (body.get("stream_options") or {}).get("include_usage"):
@@ -296,7 +344,9 @@ def _responses(body: dict[str, Any], tags: set[str]) -> JSONResponse | SSERespon
     return JSONResponse(_response_object(body, _final_status(tags), output, tags))
 
 
-def _responses_events(body: dict[str, Any], tags: set[str], text: str, items: list[dict[str, Any]]) -> Iterator[tuple[str, Any]]:
+def _responses_events(
+    body: dict[str, Any], tags: set[str], text: str, items: list[dict[str, Any]]
+) -> Iterator[tuple[str, Any]]:
     sequence = itertools.count()
 
     def event(kind: str, **fields: Any) -> tuple[str, dict[str, Any]]:
@@ -315,14 +365,31 @@ def _responses_events(body: dict[str, Any], tags: set[str], text: str, items: li
             yield event("error", code="server_error", message="Stand-in: the model stopped mid-stream.", param=None)
             return
         for word in _words(text):
-            yield event("response.output_text.delta", item_id=item["id"], output_index=0, content_index=0, delta=word, logprobs=[])
-        yield event("response.output_text.done", item_id=item["id"], output_index=0, content_index=0, text=text, logprobs=[])
-        yield event("response.content_part.done", item_id=item["id"], output_index=0, content_index=0, part=item["content"][0])
+            yield event(
+                "response.output_text.delta",
+                item_id=item["id"],
+                output_index=0,
+                content_index=0,
+                delta=word,
+                logprobs=[],
+            )
+        yield event(
+            "response.output_text.done", item_id=item["id"], output_index=0, content_index=0, text=text, logprobs=[]
+        )
+        yield event(
+            "response.content_part.done", item_id=item["id"], output_index=0, content_index=0, part=item["content"][0]
+        )
     else:
         started["arguments"] = ""
         yield event("response.output_item.added", output_index=0, item=started)
         yield event("response.function_call_arguments.delta", item_id=item["id"], output_index=0, delta=TOOL_ARGUMENTS)
-        yield event("response.function_call_arguments.done", item_id=item["id"], output_index=0, arguments=TOOL_ARGUMENTS, name=TOOL_NAME)
+        yield event(
+            "response.function_call_arguments.done",
+            item_id=item["id"],
+            output_index=0,
+            arguments=TOOL_ARGUMENTS,
+            name=TOOL_NAME,
+        )
     yield event("response.output_item.done", output_index=0, item=item)
     status = _final_status(tags)
     yield event(f"response.{status}", response=_response_object(body, status, items, tags))
@@ -344,5 +411,10 @@ def _embeddings(body: dict[str, Any]) -> JSONResponse:
         data.append({"object": "embedding", "index": index, "embedding": encoded})
     tokens = 5 * len(texts)
     return JSONResponse(
-        {"object": "list", "data": data, "model": body.get("model", "unknown"), "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", "unknown"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
     )
