@@ -14,12 +14,10 @@ import argparse
 import shutil
 import time
 from datetime import datetime, timedelta, timezone
-from importlib import resources
-
-from chdb import session
 
 from otel_llm.analytics import queries
 from otel_llm.analytics.window import Window
+from otel_llm.storage import open_store, schema
 
 START = datetime(2026, 10, 1, tzinfo=timezone.utc)
 DAYS = 30
@@ -46,23 +44,15 @@ FROM numbers({first}, {count})
 """
 
 
-def ddl() -> str:
-    text = resources.files("otel_llm.storage").joinpath("schema.sql").read_text()
-    for placeholder, value in (("{database}", "default"), ("{on_cluster}", ""),
-                               ("{engine}", "ReplacingMergeTree(inserted_at)"), ("{ttl}", "")):
-        text = text.replace(placeholder, value)
-    return text
-
-
-def fill(db: session.Session, rows: int) -> None:
+def fill(db, rows: int) -> None:
     fill_sql = _FILL.replace("{start}", START.strftime("%Y-%m-%d %H:%M:%S")).replace(
         "{span_us}", str(DAYS * 86_400_000_000)).replace("{rows}", str(rows))
     chunk = 1_000_000
     for first in range(0, rows, chunk):
-        db.query(fill_sql.replace("{first}", str(first)).replace("{count}", str(min(chunk, rows - first))))
+        db.command(fill_sql.replace("{first}", str(first)).replace("{count}", str(min(chunk, rows - first))))
         print(f"  inserted {min(first + chunk, rows):,} / {rows:,}", flush=True)
     # Re-insert every 100th row in one more batch: the duplicates a retried insert leaves behind.
-    db.query(fill_sql.replace("FROM numbers({first}, {count})", f"FROM numbers({rows}) WHERE number % 100 = 0"))
+    db.command(fill_sql.replace("FROM numbers({first}, {count})", f"FROM numbers({rows}) WHERE number % 100 = 0"))
 
 
 def variants() -> dict[str, str]:
@@ -88,8 +78,9 @@ def main() -> None:
     parser.add_argument("--path", default="/tmp/otel-llm-bench-analytics")
     args = parser.parse_args()
     shutil.rmtree(args.path, ignore_errors=True)
-    db = session.Session(args.path)
-    db.query(ddl())
+    shutil.rmtree(args.path + ".spool", ignore_errors=True)
+    db = open_store(f"chdb://{args.path}")
+    schema.apply(db)
     print(f"filling {args.rows:,} rows (+1% duplicates) ...", flush=True)
     fill(db, args.rows)
     windows = {
@@ -103,11 +94,11 @@ def main() -> None:
             best, calls = float("inf"), None
             for _ in range(3):
                 began = time.perf_counter()
-                result = db.query(sql, "CSV", params=params)
+                columns, result = db.query(sql, params)
                 best = min(best, time.perf_counter() - began)
-                calls = sum(int(line.split(",")[2]) for line in str(result).splitlines()
-                            if line.split(",")[1] == "1")
+                calls = next(row[columns.index("calls")] for row in result if row[columns.index("is_total")])
             print(f"  {name:22s} {best * 1000:8.0f} ms   calls={calls:,}")
+    db.close()
 
 
 if __name__ == "__main__":
