@@ -11,17 +11,19 @@ from datetime import timedelta
 from decimal import Decimal
 
 import dataset
-from otel_llm.analytics import stats, trace
+from otel_llm.analytics import report, stats, trace
 from otel_llm.analytics.window import Window
 from otel_llm.storage import open_store
 
 
-def test_stats_and_trace_over_http(clickhouse_http):
+def test_stats_report_and_trace_over_http(clickhouse_http):
     dataset.load(clickhouse_http.url)
     store = open_store(clickhouse_http.url)
+    window = Window(dataset.T0, dataset.T0 + timedelta(hours=1))
     try:
-        result = stats.compute(store, Window(dataset.T0, dataset.T0 + timedelta(hours=1)), by="model")
+        result = stats.compute(store, window, by="model")
         rows = trace.find(store, dataset.TRACE_ID)
+        page = report.build(store, window)
     finally:
         store.close()
     assert result.total["calls"] == 7  # the duplicate collapsed by FINAL here too
@@ -29,6 +31,7 @@ def test_stats_and_trace_over_http(clickhouse_http):
     claude = next(g for g in result.groups if g["key"].startswith("claude"))
     assert claude["latency_p95_ms"] == 2900
     assert json.dumps(dataset.REQUEST, indent=2) in trace.as_text(rows)
+    assert page.count("<svg") == len(report.CHART_IDS)
 
 
 def test_demo_from_a_fresh_directory(tmp_path):

@@ -7,7 +7,6 @@ import html
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any, Callable
 
 from otel_llm.analytics import charts, queries, render, savings, stats
@@ -76,6 +75,11 @@ def all_buckets(window: Window, bucket_s: int) -> list[datetime]:
     return [datetime.fromtimestamp(t, timezone.utc) for t in range(first, last, bucket_s)]
 
 
+def _utc(when: datetime) -> datetime:
+    # clickhouse-connect may return naive datetimes (UTC); chDB returns aware ones.
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
 def _sections(window, overall, series, latency, saved, bucket_s) -> list[Section]:
     x = all_buckets(window, bucket_s)
     index = {bucket: i for i, bucket in enumerate(x)}
@@ -86,7 +90,7 @@ def _sections(window, overall, series, latency, saved, bucket_s) -> list[Section
     tokens: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(x))
     calls, errors = [0] * len(x), [0] * len(x)
     for row in series:
-        i = index[row["bucket"]]
+        i = index[_utc(row["bucket"])]
         band = row["model"] if row["model"] in top else "other"
         cost[band][i] += float(row["cost"] or 0)
         cached, written = row["cached_input"] or 0, row["cache_write"] or 0
@@ -100,7 +104,7 @@ def _sections(window, overall, series, latency, saved, bucket_s) -> list[Section
         errors[i] += row["errors"]
     cost_bands = {name: cost[name] for name in [*top, "other"] if any(cost.get(name, ()))}
 
-    by_bucket = {row["bucket"]: row for row in latency}
+    by_bucket = {_utc(row["bucket"]): row for row in latency}
 
     def percentile(name: str, i: int) -> list[float | None]:
         # None/NaN: no value in that bucket (no calls, or no streams for TTFT): a gap in the line.
