@@ -120,7 +120,9 @@ def register_demo(sub) -> None:
 
 
 def run_demo(args) -> int:
-    from otel_llm.analytics import demo  # imports the provider SDKs: only when asked for
+    from otel_llm.analytics import (
+        demo,  # imports the provider SDKs: only when asked for
+    )
 
     return demo.run(url=args.url, html=Path(args.html), live=args.live)
 

@@ -10,8 +10,9 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from otel_llm.analytics import charts, queries, render, savings, stats
-from otel_llm.analytics.stats import Store, run_query
+from otel_llm.analytics.stats import run_query
 from otel_llm.analytics.window import Window
+from otel_llm.storage.base import Store
 
 TOP_MODELS = 6  # the rest of the cost chart is one "other" band, so colours stay tellable apart
 TOP_RANKED = 10

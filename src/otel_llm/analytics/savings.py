@@ -13,8 +13,9 @@ from decimal import Decimal
 
 from otel_llm import pricing
 from otel_llm.analytics import queries
-from otel_llm.analytics.stats import Store, run_query
+from otel_llm.analytics.stats import run_query
 from otel_llm.analytics.window import Window
+from otel_llm.storage.base import Store
 
 _PER_TOKEN = Decimal(1_000_000)  # prices are per million tokens
 

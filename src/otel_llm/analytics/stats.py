@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol, Sequence
+from typing import Any, Sequence
 
 from otel_llm.analytics import queries
 from otel_llm.analytics.window import Window
+from otel_llm.storage.base import Store
 
 # Column order of every output format.
 FIELDS = (
@@ -30,14 +31,6 @@ FIELDS = (
 )
 
 
-class Store(Protocol):
-    """What analytics needs from ``otel_llm.storage``: parameterized SELECTs on one database."""
-
-    database: str
-
-    def query(self, sql: str, parameters: Any = None) -> tuple[list[str], list[tuple]]: ...
-
-
 class NoData(LookupError):
     """The window holds no calls; the message says how to get some."""
 
@@ -51,6 +44,7 @@ class Stats:
 
 
 def run_query(store: Store, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows as dicts; the store's database goes in as the ``{db:Identifier}`` parameter."""
     columns, rows = store.query(sql, {"db": store.database, **parameters})
     return [dict(zip(columns, row)) for row in rows]
 

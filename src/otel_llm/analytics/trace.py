@@ -10,7 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from otel_llm.analytics import queries
-from otel_llm.analytics.stats import Store, run_query
+from otel_llm.analytics.stats import run_query
+from otel_llm.storage.base import Store
 
 PAYLOAD_COLUMNS = ("llm_config_json", "request_json", "response_json")
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
