@@ -56,7 +56,7 @@ def fill(db, rows: int) -> None:
 
 
 def variants() -> dict[str, str]:
-    final = queries.stats_sql("model")
+    final = queries.stats_sql(["model"])
     table = "{db:Identifier}.llm_traces"
     columns = ("timestamp, id, provider, request_model, response_model, is_error, prompt_tokens, "
                "cached_input_tokens, completion_tokens, reasoning_tokens, cost_usd, latency_ms, ttft_ms")
@@ -96,7 +96,7 @@ def main() -> None:
                 began = time.perf_counter()
                 columns, result = db.query(sql, params)
                 best = min(best, time.perf_counter() - began)
-                calls = next(row[columns.index("calls")] for row in result if row[columns.index("is_total")])
+                calls = next(row[columns.index("calls")] for row in result if row[columns.index("rolled_up_0")])
             print(f"  {name:22s} {best * 1000:8.0f} ms   calls={calls:,}")
     db.close()
 

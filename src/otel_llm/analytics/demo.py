@@ -61,8 +61,8 @@ def run(url: str | None, html: Path, live: bool) -> int:
     store = open_store(url)
     try:
         _say("")
-        for by in ("model", "customer"):
-            sys.stdout.write(render.table(stats.compute(store, window, by)) + "\n")
+        for table in stats.compute_many(store, window, ("model", "customer")).values():
+            sys.stdout.write(render.table(table) + "\n")
         latest = run_query(store, queries.LATEST_TRACE_ID, window.parameters)
     except stats.NoData:
         _say(

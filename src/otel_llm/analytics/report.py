@@ -52,7 +52,7 @@ def bucket_seconds(window: Window) -> int:
 def build(store: Store, window: Window, progress: Callable[[str], None] = lambda _: None) -> str:
     steps = 6
     progress(f"[1/{steps}] totals and groups")
-    overall = {by: stats.compute(store, window, by) for by in ("model", "customer", "agent", "provider")}
+    overall = stats.compute_many(store, window, ("model", "customer", "agent", "provider"))
     bucket_s = bucket_seconds(window)
     params = {**window.parameters, "bucket_s": bucket_s}
     progress(f"[2/{steps}] cost and tokens over time")

@@ -50,14 +50,35 @@ def run_query(store: Store, sql: str, parameters: dict[str, Any]) -> list[dict[s
 
 
 def compute(store: Store, window: Window, by: str = "model") -> Stats:
-    if by not in queries.DIMENSIONS:
-        raise ValueError(f"--by {by!r}: choose one of {', '.join(queries.DIMENSIONS)}")
-    rows = run_query(store, queries.stats_sql(by), window.parameters)
-    total = next((row for row in rows if row["is_total"]), None)
+    return compute_many(store, window, [by])[by]
+
+
+def compute_many(store: Store, window: Window, dimensions: Sequence[str]) -> dict[str, Stats]:
+    """One table per dimension, from a single scan of the window."""
+    unknown = [name for name in dimensions if name not in queries.DIMENSIONS]
+    if unknown:
+        raise ValueError(f"--by {unknown[0]!r}: choose one of {', '.join(queries.DIMENSIONS)}")
+    rows = run_query(store, queries.stats_sql(dimensions), window.parameters)
+    rolled_up = [f"rolled_up_{i}" for i in range(len(dimensions))]
+    total = next((row for row in rows if all(row[r] for r in rolled_up)), None)
     if total is None or not total["calls"]:
         raise NoData(no_data_message(window))
-    groups = [_finish(row) for row in rows if not row["is_total"]]
-    return Stats(by=by, window=window, groups=groups, total=_finish(total, key="TOTAL"))
+    finished_total = _finish(total, key="TOTAL")
+    tables = {}
+    for i, name in enumerate(dimensions):
+        groups = [_finish(row, _key(row[f"key_{i}"])) for row in rows if not row[f"rolled_up_{i}"]]
+        tables[name] = Stats(by=name, window=window, groups=_ordered(name, groups), total=finished_total)
+    return tables
+
+
+def _ordered(dimension: str, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if dimension == "day":
+        return sorted(groups, key=lambda g: g["key"])
+    # Most expensive first; unpriced groups last; then by calls and name for a stable order.
+    return sorted(
+        groups,
+        key=lambda g: (g["cost_usd"] is None, -(g["cost_usd"] or 0), -g["calls"], g["key"]),
+    )
 
 
 def no_data_message(window: Window) -> str:
@@ -68,13 +89,13 @@ def no_data_message(window: Window) -> str:
     )
 
 
-def _finish(row: dict[str, Any], key: Any = None) -> dict[str, Any]:
+def _finish(row: dict[str, Any], key: str) -> dict[str, Any]:
     """Raw aggregate row -> the published fields (ratios, percentiles split, unknowns as None)."""
     latency = _percentiles(row["latency"])
     ttft = _percentiles(row["ttft"])
     calls, inputs, cost = row["calls"], row["input"], row["cost"]
     return {
-        "key": key if key is not None else _key(row["key"]),
+        "key": key,
         "calls": calls,
         "errors": row["errors"],
         "error_rate": row["errors"] / calls if calls else None,
