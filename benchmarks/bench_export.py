@@ -90,27 +90,27 @@ def bench_throughput(count: int, payload_bytes: int) -> None:
         warm.shutdown()
 
         exporter = LLMTraceExporter(url, forward_to=None)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for batch in batches(spans):
             exporter.export(batch)
         export_done = time.perf_counter()
         assert exporter.force_flush(300_000)
-        stored = time.perf_counter()
+        stored, cpu_stored = time.perf_counter(), time.process_time()
         exporter.shutdown()
 
         rows = [span_to_row(span) for span in spans]
         writer = open_writer(url)
-        writer_started = time.perf_counter()
+        writer_started, writer_cpu = time.perf_counter(), time.process_time()
         for batch in batches(rows):
             writer.submit(batch)
         assert writer.force_flush(300)
-        writer_s = time.perf_counter() - writer_started
+        writer_s, writer_cpu_s = time.perf_counter() - writer_started, time.process_time() - writer_cpu
         writer.shutdown(60)
 
-        row_started = time.perf_counter()
+        row_started = time.process_time()
         for span in spans:
             span_to_row(span)
-        row_s = time.perf_counter() - row_started
+        row_cpu_s = time.process_time() - row_started
 
         store = open_store(url)
         insert_started = time.perf_counter()
@@ -119,13 +119,18 @@ def bench_throughput(count: int, payload_bytes: int) -> None:
         _, counted = store.query("SELECT count() FROM llm_traces FINAL")
         store.close()
 
-    total_s = stored - started
-    print(f"spans: {count}, payload ~{payload_bytes} B each, batches of {BATCH}, cpus: {os.cpu_count()}")
-    print(f"  exporter end to end (export + force_flush): {count / total_s:>10,.0f} spans/s  ({total_s:.2f} s)")
-    print(f"    of which export() calls:                  {count / (export_done - started):>10,.0f} spans/s")
-    print(f"  span_to_row alone:                          {count / row_s:>10,.0f} spans/s")
-    print(f"  bare insert, same rows via writer:          {count / writer_s:>10,.0f} rows/s")
-    print(f"  bare insert, one Arrow batch into chDB:     {count / insert_s:>10,.0f} rows/s")
+    total_s, total_cpu_s = stored - started, cpu_stored - cpu_started
+    print(f"spans: {count}, payload ~{payload_bytes} B each, batches of {BATCH}, cpus: {os.cpu_count()}, "
+          f"load average: {os.getloadavg()[0]:.1f}")
+    print("  wall clock (depends on what else the machine runs):")
+    print(f"    exporter end to end (export + force_flush): {count / total_s:>9,.0f} spans/s")
+    print(f"      of which export() calls:                  {count / (export_done - started):>9,.0f} spans/s")
+    print(f"    bare insert, same rows via writer:          {count / writer_s:>9,.0f} rows/s")
+    print(f"    bare insert, one Arrow batch into chDB:     {count / insert_s:>9,.0f} rows/s")
+    print("  per CPU-second (all threads, chDB's included; steadier on a shared machine):")
+    print(f"    exporter end to end:                        {count / total_cpu_s:>9,.0f} spans/CPU-s")
+    print(f"    bare insert via writer:                     {count / writer_cpu_s:>9,.0f} rows/CPU-s")
+    print(f"    span_to_row alone:                          {count / row_cpu_s:>9,.0f} spans/CPU-s")
     print(f"  distinct rows in store (FINAL): {counted[0][0]} (expected {count})")
 
 

@@ -1,5 +1,4 @@
-"""Fixtures shared by every test module: a real OTel SDK pipeline capturing spans and metrics,
-an isolated OTEL_LLM_HOME, and ClickHouse stores (embedded chDB, chDB behind the HTTP interface)."""
+"""Fixtures shared by every test module: a real OTel SDK pipeline and real ClickHouse stores."""
 
 from __future__ import annotations
 

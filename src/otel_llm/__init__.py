@@ -1,16 +1,16 @@
 """otel-llm: OpenTelemetry instrumentation and ClickHouse export for LLM cost and usage."""
 
+import importlib
 from typing import Any
 
 from otel_llm.context import llm_context
 
-# Loaded on first use: `import otel_llm` stays cheap (no OTel SDK, storage or provider SDK) for an
-# app that only uses llm_context, and works without the provider SDKs installed.
+# Loaded on first use: `import otel_llm` stays cheap (no provider SDK, OTel SDK or storage).
 _LAZY = {
-    "LLMTraceExporter": "otel_llm.exporter",
-    "setup": "otel_llm.setup",
     "OpenAIInstrumentor": "otel_llm.openai",
     "AnthropicInstrumentor": "otel_llm.anthropic",
+    "LLMTraceExporter": "otel_llm.exporter",
+    "setup": "otel_llm.setup",
 }
 
 __all__ = ["AnthropicInstrumentor", "LLMTraceExporter", "OpenAIInstrumentor", "llm_context", "setup"]
@@ -20,6 +20,4 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'otel_llm' has no attribute {name!r}")
-    import importlib
-
     return getattr(importlib.import_module(module), name)

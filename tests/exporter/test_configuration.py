@@ -178,3 +178,50 @@ def test_setup_reuses_an_existing_sdk_provider(tmp_path: Path) -> None:
         clean_env(tmp_path, OTEL_LLM_CLICKHOUSE_URL=f"chdb://{tmp_path / 'db'}"),
     )
     assert out.strip() == "True"
+
+
+def test_forwards_slim_spans_over_otlp_http_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OTEL_EXPORTER_OTLP_ENDPOINT set: slim LLM spans and untouched others reach a collector."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from otel_llm import attributes as attr
+
+    from .spans import emit
+
+    received: list[bytes] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "none")
+        exporter = LLMTraceExporter(f"chdb://{tmp_path / 'db'}")
+        big = json.dumps({"messages": [{"role": "user", "content": "q" * 100_000}]})
+        exporter.export([emit({attr.OPERATION_NAME: "chat", attr.REQUEST_JSON: big}),
+                         emit({"http.route": "/health"}, name="GET /health")])
+        exporter.shutdown(timeout_millis=10_000)
+    finally:
+        server.shutdown()
+    (body,) = received
+    assert len(body) < 2_000
+    request = ExportTraceServiceRequest.FromString(body)
+    spans = {span.name: span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans}
+    llm_attributes = {kv.key: kv.value for kv in spans["chat gpt-4o"].attributes}
+    assert llm_attributes[attr.REQUEST_JSON + attr.PAYLOAD_OFFLOADED_BYTES_SUFFIX].int_value == len(big)
+    assert llm_attributes[attr.PAYLOAD_REF_ROW_ID].string_value
+    assert [kv.key for kv in spans["GET /health"].attributes] == ["http.route"]

@@ -57,3 +57,43 @@ def test_instrumented_call_with_ten_megabyte_prompt(standin, chdb_url: str) -> N
     assert (row["customer_id"], row["run_id"], row["agent_tags"]) == ("acme", "run-7", ["batch"])
     assert (row["provider"], row["operation"], row["request_model"]) == ("anthropic", "chat", MODEL)
     assert row["response_id"].startswith("msg_standin_") and row["finish_reason"] == "end_turn"
+
+
+def test_openai_stream_through_batch_processor(chdb_url: str) -> None:
+    """A streamed chat call, our OpenAIInstrumentor, a BatchSpanProcessor as in production."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from otel_llm import OpenAIInstrumentor
+    from otel_llm.standin.openai import openai_standin
+    from openai_fixtures import API_KEY as OPENAI_KEY
+    from openai_fixtures import make_client
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(LLMTraceExporter(chdb_url, forward_to=None)))
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        with openai_standin() as server, make_client(server) as client:
+            with llm_context(customer_id="globex", plan_type="free", is_byok=True):
+                stream = client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "[cached] [reasoning] hi"}], stream=True
+                )
+                text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    finally:
+        instrumentor.uninstrument()
+    provider.shutdown()  # flushes the batch processor and the writer
+
+    store = open_store(chdb_url)
+    try:
+        columns, rows = store.query("SELECT * FROM llm_traces FINAL")
+    finally:
+        store.close()
+    (row,) = [dict(zip(columns, values)) for values in rows]
+    assert (row["provider"], row["operation"], row["is_stream"]) == ("openai", "chat", True)
+    assert (row["prompt_tokens"], row["cached_input_tokens"]) == (2048, 1536)
+    assert row["reasoning_tokens"] == 100 and row["completion_tokens"] >= 100
+    assert row["ttft_ms"] is not None and row["ttft_ms"] >= 0
+    assert row["cost_usd"] > 0 and row["finish_reason"] == "stop"
+    assert (row["customer_id"], row["billing_plan_type"], row["is_byok"]) == ("globex", "free", True)
+    assert text and text in row["response_json"]
+    assert OPENAI_KEY not in row["request_json"] and "[cached] [reasoning] hi" in row["request_json"]

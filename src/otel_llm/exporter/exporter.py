@@ -41,8 +41,10 @@ class LLMTraceExporter(SpanExporter):
     :param clickhouse_url: storage URL (``chdb://PATH`` or ``http(s)://...``).
     :param writer: an already opened storage writer (``submit``/``force_flush``/``shutdown``);
         wins over ``clickhouse_url``.
-    :param forward_to: any SpanExporter, or ``None`` to forward nowhere.
+    :param forward_to: any SpanExporter, or ``None`` to forward nowhere; by default an OTLP
+        exporter when the environment names an endpoint, else nowhere.
     :param offload_threshold_bytes: payload attributes larger than this are slimmed on forwarded spans.
+    :param preview_chars: how much of a slimmed payload stays on the forwarded span.
     """
 
     def __init__(
@@ -106,7 +108,11 @@ class LLMTraceExporter(SpanExporter):
                 continue
             rows.append(row)
             if forwarding:
-                forward.append(slim(span, str(row["id"]), full_payloads))
+                try:
+                    forward.append(slim(span, str(row["id"]), full_payloads))
+                except Exception:
+                    logger.warning("otel-llm could not slim span %r; forwarding it whole", span.name, exc_info=True)
+                    forward.append(span)
         self.stats["rows"] += len(rows)
         return rows, forward
 
