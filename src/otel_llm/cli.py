@@ -14,6 +14,7 @@ import json
 import sys
 import uuid
 
+from otel_llm.analytics import commands as analytics_commands
 from otel_llm.storage import ConfigError, StorageError, open_store, parse_url
 from otel_llm.storage import schema as schema_mod
 
@@ -204,7 +205,7 @@ def serve(args) -> int:
     return 0
 
 
-COMMANDS = (register_init_db, register_query, register_serve)
+COMMANDS = (register_init_db, register_query, register_serve, *analytics_commands.COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
