@@ -56,7 +56,9 @@ def accepts_stream_options(client: Any) -> bool:
 
 
 def server_of(client: Any) -> tuple[str | None, int | None]:
-    url = getattr(client, "base_url", None)
+    # openai 3.x's ``base_url`` property runs an import statement on every read; the attribute
+    # behind it holds the same URL.
+    url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
     host = getattr(url, "host", None)
     if not host:
         return None, None
