@@ -49,7 +49,7 @@ class MessageEventsHandler:
         self._content_events: list[Any] | None = [] if capture_content else None
 
     def on_chunk(self, event: Any) -> bool:
-        kind = get(event, "type")
+        kind = event.type  # the SDK's stream yields event models, never dicts
         if kind in _CONTENT_EVENTS:
             if self._content_events is not None:
                 self._content_events.append(event)
