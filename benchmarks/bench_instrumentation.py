@@ -521,8 +521,8 @@ def _run_worker(python: str, name: str, args: argparse.Namespace) -> dict[str, A
 
 def _compare(results: list[dict[str, Any]]) -> None:
     """How many times more time each rival adds than we do, per scenario (both normalized to their
-    own run's bare span around the call, which cancels a machine that got faster or slower between
-    subprocesses)."""
+    own run's bare span in a loop, which cancels a machine that got faster or slower between
+    subprocesses; the span around a call is too noisy a divisor for this)."""
     ours = next((r for r in results if r["name"] == "otel-llm" and r.get("status") == "ok"), None)
     if ours is None:
         return
@@ -530,8 +530,8 @@ def _compare(results: list[dict[str, Any]]) -> None:
         if result["name"] in OURS:
             continue
         for scenario, figures in result["scenarios"].items():
-            mine = ours["scenarios"].get(scenario, {}).get("added_vs_bare_span_in_call")
-            theirs = figures.get("added_vs_bare_span_in_call")
+            mine = ours["scenarios"].get(scenario, {}).get("added_vs_bare_span")
+            theirs = figures.get("added_vs_bare_span")
             # Ours at or below zero is ours lost in the SDK's noise: no meaningful ratio then.
             if mine is not None and mine > 0 and theirs is not None:
                 figures["x_ours"] = theirs / mine
