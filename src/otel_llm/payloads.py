@@ -69,7 +69,7 @@ def take(trace_id: int, span_id: int) -> dict[str, str] | None:
 
 def to_json(value: Any) -> str:
     """Compact JSON of a payload: SDK models as the fields they were given, unknowns by type name."""
-    return json.dumps(value, default=_jsonable, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def _jsonable(value: Any) -> Any:
@@ -82,3 +82,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     return f"<{type(value).__name__}>"
+
+
+# One encoder for every payload: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(default=_jsonable, ensure_ascii=False, separators=(",", ":"))

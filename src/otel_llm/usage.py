@@ -12,8 +12,9 @@ Every ``from_*`` accepts the SDK's pydantic object or the plain dict of the wire
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -32,12 +33,19 @@ class Usage:
         return (self.input_tokens or 0) + (self.output_tokens or 0)
 
 
-def _get(obj: Any, key: str) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        return obj.get(key)
-    return getattr(obj, key, None)
+# type -> whether its instances are read by key (mappings) rather than by attribute (SDK models).
+# An isinstance check against an ABC costs about a microsecond and these reads run a few dozen
+# times per call; the types an SDK hands out are few, so each is checked once.
+_READ_BY_KEY: dict[type, bool] = {dict: True, type(None): False}
+
+
+def get(obj: Any, key: str) -> Any:
+    """``obj[key]`` of a mapping, ``obj.key`` of anything else; None when absent (or obj is None)."""
+    kind = type(obj)
+    by_key = _READ_BY_KEY.get(kind)
+    if by_key is None:
+        by_key = _READ_BY_KEY[kind] = isinstance(obj, Mapping)
+    return obj.get(key) if by_key else getattr(obj, key, None)
 
 
 def _int(value: Any) -> int | None:
@@ -59,19 +67,19 @@ def from_openai_chat(usage: Any) -> Usage:
     """Chat Completions ``usage`` (``prompt_tokens`` already includes cached tokens)."""
     if usage is None:
         return Usage()
-    prompt_details = _get(usage, "prompt_tokens_details")
-    completion_details = _get(usage, "completion_tokens_details")
+    prompt_details = get(usage, "prompt_tokens_details")
+    completion_details = get(usage, "completion_tokens_details")
     details: dict[str, int] = {}
-    _put(details, "audio_input", _get(prompt_details, "audio_tokens"))
-    _put(details, "audio_output", _get(completion_details, "audio_tokens"))
-    _put(details, "accepted_prediction", _get(completion_details, "accepted_prediction_tokens"))
-    _put(details, "rejected_prediction", _get(completion_details, "rejected_prediction_tokens"))
+    _put(details, "audio_input", get(prompt_details, "audio_tokens"))
+    _put(details, "audio_output", get(completion_details, "audio_tokens"))
+    _put(details, "accepted_prediction", get(completion_details, "accepted_prediction_tokens"))
+    _put(details, "rejected_prediction", get(completion_details, "rejected_prediction_tokens"))
     return Usage(
-        input_tokens=_int(_get(usage, "prompt_tokens")),
-        output_tokens=_int(_get(usage, "completion_tokens")),
-        cache_read_tokens=_int(_get(prompt_details, "cached_tokens")),
-        cache_write_tokens=_int(_get(prompt_details, "cache_write_tokens")),
-        reasoning_tokens=_int(_get(completion_details, "reasoning_tokens")),
+        input_tokens=_int(get(usage, "prompt_tokens")),
+        output_tokens=_int(get(usage, "completion_tokens")),
+        cache_read_tokens=_int(get(prompt_details, "cached_tokens")),
+        cache_write_tokens=_int(get(prompt_details, "cache_write_tokens")),
+        reasoning_tokens=_int(get(completion_details, "reasoning_tokens")),
         details=details,
     )
 
@@ -80,18 +88,18 @@ def from_openai_responses(usage: Any) -> Usage:
     """Responses API ``usage`` (``input_tokens`` already includes cached tokens)."""
     if usage is None:
         return Usage()
-    input_details = _get(usage, "input_tokens_details")
-    output_details = _get(usage, "output_tokens_details")
+    input_details = get(usage, "input_tokens_details")
+    output_details = get(usage, "output_tokens_details")
     details: dict[str, int] = {}
-    write_ttls = _get(input_details, "cache_write_tokens_details")
-    _put(details, "cache_write_30m", _get(write_ttls, "ttl_30m_tokens"))
-    _put(details, "cache_write_12h", _get(write_ttls, "ttl_12h_tokens"))
+    write_ttls = get(input_details, "cache_write_tokens_details")
+    _put(details, "cache_write_30m", get(write_ttls, "ttl_30m_tokens"))
+    _put(details, "cache_write_12h", get(write_ttls, "ttl_12h_tokens"))
     return Usage(
-        input_tokens=_int(_get(usage, "input_tokens")),
-        output_tokens=_int(_get(usage, "output_tokens")),
-        cache_read_tokens=_int(_get(input_details, "cached_tokens")),
-        cache_write_tokens=_int(_get(input_details, "cache_write_tokens")),
-        reasoning_tokens=_int(_get(output_details, "reasoning_tokens")),
+        input_tokens=_int(get(usage, "input_tokens")),
+        output_tokens=_int(get(usage, "output_tokens")),
+        cache_read_tokens=_int(get(input_details, "cached_tokens")),
+        cache_write_tokens=_int(get(input_details, "cache_write_tokens")),
+        reasoning_tokens=_int(get(output_details, "reasoning_tokens")),
         details=details,
     )
 
@@ -100,32 +108,32 @@ def from_openai_embeddings(usage: Any) -> Usage:
     """Embeddings ``usage``: input only; embeddings produce no output tokens."""
     if usage is None:
         return Usage()
-    return Usage(input_tokens=_int(_get(usage, "prompt_tokens")), output_tokens=0)
+    return Usage(input_tokens=_int(get(usage, "prompt_tokens")), output_tokens=0)
 
 
 def from_anthropic(usage: Any) -> Usage:
     """Anthropic ``usage``; its ``input_tokens`` EXCLUDES cache reads and writes, so add them."""
     if usage is None:
         return Usage()
-    uncached = _int(_get(usage, "input_tokens"))
-    cache_read = _int(_get(usage, "cache_read_input_tokens"))
-    cache_write = _int(_get(usage, "cache_creation_input_tokens"))
+    uncached = _int(get(usage, "input_tokens"))
+    cache_read = _int(get(usage, "cache_read_input_tokens"))
+    cache_write = _int(get(usage, "cache_creation_input_tokens"))
     details: dict[str, int] = {}
-    ttl_split = _get(usage, "cache_creation")
-    _put(details, "cache_write_5m", _get(ttl_split, "ephemeral_5m_input_tokens"))
-    _put(details, "cache_write_1h", _get(ttl_split, "ephemeral_1h_input_tokens"))
-    server_tools = _get(usage, "server_tool_use")
-    _put(details, "web_search_requests", _get(server_tools, "web_search_requests"))
-    _put(details, "web_fetch_requests", _get(server_tools, "web_fetch_requests"))
+    ttl_split = get(usage, "cache_creation")
+    _put(details, "cache_write_5m", get(ttl_split, "ephemeral_5m_input_tokens"))
+    _put(details, "cache_write_1h", get(ttl_split, "ephemeral_1h_input_tokens"))
+    server_tools = get(usage, "server_tool_use")
+    _put(details, "web_search_requests", get(server_tools, "web_search_requests"))
+    _put(details, "web_fetch_requests", get(server_tools, "web_fetch_requests"))
     if cache_write is None and details.keys() & {"cache_write_5m", "cache_write_1h"}:
         cache_write = details.get("cache_write_5m", 0) + details.get("cache_write_1h", 0)
     parts = [n for n in (uncached, cache_read, cache_write) if n is not None]
     return Usage(
         input_tokens=sum(parts) if uncached is not None else None,
-        output_tokens=_int(_get(usage, "output_tokens")),
+        output_tokens=_int(get(usage, "output_tokens")),
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
-        reasoning_tokens=_int(_get(_get(usage, "output_tokens_details"), "thinking_tokens")),
+        reasoning_tokens=_int(get(get(usage, "output_tokens_details"), "thinking_tokens")),
         details=details,
     )
 
@@ -148,7 +156,7 @@ def merge_anthropic_stream(start: Any, delta: Any) -> Usage:
             "server_tool_use",
             "output_tokens_details",
         ):
-            value = _get(source, key)
+            value = get(source, key)
             if value is not None:
                 merged[key] = value
     return from_anthropic(merged)

@@ -6,11 +6,12 @@ Everything here accepts the SDK's pydantic models and the plain dicts of the wir
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from otel_llm import attributes as attr
 from otel_llm.instrumentation.call import LLMCall, PayloadSpec
-from otel_llm.usage import from_anthropic
+from otel_llm.usage import from_anthropic, get
 
 OPERATION = "chat"
 DEFAULT_PROVIDER = "anthropic"
@@ -26,12 +27,6 @@ _REQUEST_PARAMETERS = {
     "top_k": attr.REQUEST_TOP_K,
     "stop_sequences": attr.REQUEST_STOP_SEQUENCES,
 }
-
-
-def get(obj: Any, key: str) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(key)
-    return getattr(obj, key, None)
 
 
 def provider_name(client: Any) -> str:

@@ -22,11 +22,22 @@ from otel_llm.instrumentation.streams import AsyncStreamProxy, SyncStreamProxy
 from otel_llm.usage import merge_anthropic_stream
 
 
+# Delta type -> (field of the delta, field of the content block its fragments add up to).
+_DELTA_FIELDS = {
+    "text_delta": ("text", "text"),
+    "thinking_delta": ("thinking", "thinking"),
+    "input_json_delta": ("partial_json", "input"),
+}
+_CONTENT_EVENTS = frozenset({"content_block_start", "content_block_delta", "content_block_stop"})
+
+
 class MessageEventsHandler:
     """Usage, model, id and stop reason of a streamed Message; its content only when captured.
 
     Usage comes from ``message_start`` and is updated by every ``message_delta`` (their counts are
     cumulative, later ones win), so a stream that stops early still reports what it had used.
+    Content events are only kept while streaming and assembled once, when the stream ends: the
+    caller's loop pays one list append per chunk.
     """
 
     def __init__(self, capture_content: bool) -> None:
@@ -34,48 +45,57 @@ class MessageEventsHandler:
         self._start_usage: Any = None
         self._delta_usage: Any = None
         self._stop_reason: str | None = None
-        # index -> content block as a dict, filled in by deltas; None when content is not captured.
-        self._blocks: dict[int, dict[str, Any]] | None = {} if capture_content else None
-        self._partial_json: dict[int, list[str]] = {}
+        # content_block_* events in arrival order; None when content is not captured.
+        self._content_events: list[Any] | None = [] if capture_content else None
 
     def on_chunk(self, event: Any) -> bool:
-        kind = get(event, "type")
-        if kind == "message_start":
+        kind = event.type  # the SDK's stream yields event models, never dicts
+        if kind in _CONTENT_EVENTS:
+            if self._content_events is not None:
+                self._content_events.append(event)
+        elif kind == "message_start":
             self._message = get(event, "message")
             self._start_usage = get(self._message, "usage")
         elif kind == "message_delta":
             self._delta_usage = get(event, "usage")
             self._stop_reason = get(get(event, "delta"), "stop_reason") or self._stop_reason
-        elif self._blocks is not None and kind in ("content_block_start", "content_block_delta", "content_block_stop"):
-            self._accumulate(kind, event)
         return True
 
-    def _accumulate(self, kind: str, event: Any) -> None:
-        index = get(event, "index")
-        if kind == "content_block_start":
-            block = get(event, "content_block")
-            self._blocks[index] = block.model_dump(mode="json") if hasattr(block, "model_dump") else dict(block)
-            return
-        block = self._blocks.get(index)
-        if block is None:
-            return
-        if kind == "content_block_stop":
-            parts = self._partial_json.pop(index, None)
-            if parts:
-                block["input"] = json.loads("".join(parts))
-            return
-        delta = get(event, "delta")
-        delta_type = get(delta, "type")
-        if delta_type == "text_delta":
-            block["text"] = (block.get("text") or "") + get(delta, "text")
-        elif delta_type == "thinking_delta":
-            block["thinking"] = (block.get("thinking") or "") + get(delta, "thinking")
-        elif delta_type == "signature_delta":
-            block["signature"] = get(delta, "signature")
-        elif delta_type == "input_json_delta":
-            self._partial_json.setdefault(index, []).append(get(delta, "partial_json"))
+    def _content(self, events: list[Any]) -> list[dict[str, Any]]:
+        """The content blocks the events add up to, as dicts, in index order."""
+        blocks: dict[int, dict[str, Any]] = {}
+        fragments: dict[tuple[int, str], list[str]] = {}  # (index, block field) -> pieces, joined once
+        stopped: set[int] = set()
+        for event in events:
+            kind = get(event, "type")
+            index = get(event, "index")
+            if kind == "content_block_start":
+                block = get(event, "content_block")
+                blocks[index] = block.model_dump(mode="json") if hasattr(block, "model_dump") else dict(block)
+            elif index not in blocks:
+                continue  # a delta or stop without its start: nothing to add it to
+            elif kind == "content_block_stop":
+                stopped.add(index)
+            else:
+                delta = get(event, "delta")
+                delta_type = get(delta, "type")
+                if delta_type == "signature_delta":
+                    blocks[index]["signature"] = get(delta, "signature")
+                elif delta_type in _DELTA_FIELDS:
+                    source, target = _DELTA_FIELDS[delta_type]
+                    fragments.setdefault((index, target), []).append(get(delta, source) or "")
+        for (index, target), pieces in fragments.items():
+            block = blocks[index]
+            if target != "input":
+                block[target] = (block.get(target) or "") + "".join(pieces)
+            elif index in stopped:  # tool input is only whole once its block stopped
+                try:
+                    block["input"] = json.loads("".join(pieces))
+                except ValueError:
+                    pass  # malformed partial JSON: keep the block's initial input
+        return [blocks[index] for index in sorted(blocks)]
 
-    def _assembled(self) -> dict[str, Any]:
+    def _assembled(self, events: list[Any]) -> dict[str, Any]:
         """The Message as far as the stream got, in the shape of the non-streamed response."""
         message = self._message
         assembled = message.model_dump(mode="json") if hasattr(message, "model_dump") else dict(message or {})
@@ -86,7 +106,7 @@ class MessageEventsHandler:
             usage.update({key: value for key, value in dumped.items() if value is not None})
         assembled["usage"] = usage
         assembled["stop_reason"] = self._stop_reason
-        assembled["content"] = [self._blocks[index] for index in sorted(self._blocks)]
+        assembled["content"] = self._content(events)
         return assembled
 
     def finish(self, call: LLMCall, error: BaseException | None) -> None:
@@ -99,7 +119,8 @@ class MessageEventsHandler:
             return
         usage = merge_anthropic_stream(self._start_usage, self._delta_usage)
         # Only recorded when content is captured, so only assembled then.
-        response = self._assembled() if self._blocks is not None else None
+        events = self._content_events
+        response = self._assembled(events) if events is not None else None
         if error is not None:
             call.fail(error, response=response, usage=usage)
             return

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -159,7 +158,9 @@ class LLMCall:
             if response is not None or usage is not None:
                 self._record_outcome(response, usage, None, None, None, None)
             else:
-                self._record_payloads(None)
+                values: dict[str, Any] = {}
+                self._add_payloads(values, None)
+                span.set_attributes(values)
             self._record_duration(error_type)
         except Exception as internal:  # noqa: BLE001
             report("LLMCall.fail", internal)
@@ -180,7 +181,6 @@ class LLMCall:
         finish_reasons: Sequence[str] | None,
         extra: Mapping[str, Any] | None,
     ) -> None:
-        span = self._span
         values: dict[str, Any] = {}
         if response_model:
             values[attr.RESPONSE_MODEL] = response_model
@@ -193,13 +193,17 @@ class LLMCall:
             values[attr.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
             self._telemetry.time_to_first_chunk.record(ttfc, self._metric_attributes)
         if usage is not None:
-            values.update(_usage_attributes(usage))
+            _add_usage_attributes(values, usage)
             self._record_tokens(usage, response_model)
             self._record_cost(values, usage, response_model)
         if extra:
             values.update(extra)
-        span.set_attributes(values)
-        self._record_payloads(response)
+        try:
+            self._add_payloads(values, response)
+        except Exception as error:  # noqa: BLE001 - an unserializable payload must not cost the usage
+            report("LLMCall.payloads", error)
+        # One call: the SDK takes its attribute lock and checks limits once per set_attributes.
+        self._span.set_attributes(values)
 
     def _record_tokens(self, usage: Usage, response_model: str | None) -> None:
         metric_attributes = dict(self._metric_attributes)
@@ -221,7 +225,7 @@ class LLMCall:
             return
         # Fixed-point: str(Decimal) would write small costs as "2.00E-7".
         values[attr.COST_USD] = format(cost.usd, "f")
-        values[attr.COST_DETAILS] = json.dumps({k: format(v, "f") for k, v in cost.components.items()})
+        values[attr.COST_DETAILS] = _json_object((k, f'"{v:f}"') for k, v in cost.components.items())
         self._telemetry.cost.add(float(cost.usd), self._metric_attributes)
 
     def _record_duration(self, error_type: str | None) -> None:
@@ -230,8 +234,8 @@ class LLMCall:
             metric_attributes = {**metric_attributes, attr.ERROR_TYPE: error_type}
         self._telemetry.operation_duration.record(time.perf_counter() - self._started, metric_attributes)
 
-    def _record_payloads(self, response: Any) -> None:
-        """Payloads go to our exporter unserialized when it runs, else onto the span as JSON.
+    def _add_payloads(self, values: dict[str, Any], response: Any) -> None:
+        """Payloads go to our exporter unserialized when it runs, else into ``values`` as JSON.
 
         Serializing a request costs more than the rest of the span; our exporter does it later on
         its own thread, so with it in the pipeline the caller's thread never pays for it.
@@ -251,22 +255,20 @@ class LLMCall:
                 if response is not None:
                     payloads.stash(trace_id, span_id, attr.RESPONSE_JSON, response)
             return
-        span = self._span
-        span.set_attribute(attr.LLM_CONFIG_JSON, payloads.to_json(config))
+        values[attr.LLM_CONFIG_JSON] = payloads.to_json(config)
         if not capture:
             return
         for attribute, key in self._spec.content_keys.items():
             value = request.get(key)
             if value is not None:
-                span.set_attribute(attribute, value if isinstance(value, str) else payloads.to_json(value))
+                values[attribute] = value if isinstance(value, str) else payloads.to_json(value)
         if response is not None:
             output = self._spec.output_of(response)
             if output is not None:
-                span.set_attribute(attr.OUTPUT_MESSAGES, payloads.to_json(output))
+                values[attr.OUTPUT_MESSAGES] = payloads.to_json(output)
 
 
-def _usage_attributes(usage: Usage) -> dict[str, Any]:
-    values: dict[str, Any] = {}
+def _add_usage_attributes(values: dict[str, Any], usage: Usage) -> None:
     if usage.input_tokens is not None:
         values[attr.USAGE_INPUT_TOKENS] = usage.input_tokens
     if usage.output_tokens is not None:
@@ -278,5 +280,13 @@ def _usage_attributes(usage: Usage) -> dict[str, Any]:
     if usage.reasoning_tokens is not None:
         values[attr.USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
     if usage.details:
-        values[attr.USAGE_DETAILS] = json.dumps(usage.details)
-    return values
+        values[attr.USAGE_DETAILS] = _json_object((k, str(n)) for k, n in usage.details.items())
+
+
+def _json_object(items: Iterable[tuple[str, str]]) -> str:
+    """A flat JSON object from keys and already-JSON values, without json.dumps' encoder setup.
+
+    Only for our own maps: keys are identifiers from usage.py / the price table's rate names,
+    values numbers or fixed-point strings, so nothing needs escaping.
+    """
+    return "{" + ",".join(f'"{key}":{value}' for key, value in items) + "}"

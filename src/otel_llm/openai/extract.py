@@ -8,28 +8,21 @@ reach the application as an exception.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from openai import NotGiven, Omit
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.semconv._incubating.attributes import openai_attributes as openai_attr
 
 from otel_llm import attributes as attr
-from otel_llm.usage import from_openai_chat, from_openai_embeddings, from_openai_responses
+from otel_llm.usage import from_openai_chat, from_openai_embeddings, from_openai_responses, get
 
 CHAT = gen_ai.GenAiOperationNameValues.CHAT.value
 EMBEDDINGS = gen_ai.GenAiOperationNameValues.EMBEDDINGS.value
 _PROVIDER_BY_RUNTIME = {"bedrock": "aws.bedrock", "vertex": "gcp.vertex_ai"}
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 _AZURE_STREAM_OPTIONS_SINCE = "2024-09-01"
-
-
-def get(obj: Any, key: str) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        return obj.get(key)
-    return getattr(obj, key, None)
 
 
 def given(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -43,14 +36,14 @@ def given(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 # --- where the call goes ----------------------------------------------------------------------
 
 
-def provider_of(client: Any) -> str:
+def provider_of(client: Any, host: str | None) -> str:
+    """The provider behind ``client``, whose base URL's host (see :func:`server_of`) is ``host``."""
     runtime_name = get(getattr(client, "_provider_runtime", None), "name")
     if runtime_name in _PROVIDER_BY_RUNTIME:
         return _PROVIDER_BY_RUNTIME[runtime_name]
     # AzureOpenAI subclasses carry an ``_azure_endpoint``; a plain OpenAI client pointed at an
     # Azure base URL is Azure too.
-    host = server_of(client)[0] or ""
-    if hasattr(client, "_azure_endpoint") or host.endswith((".azure.com", ".azure-api.net")):
+    if hasattr(client, "_azure_endpoint") or (host or "").endswith((".azure.com", ".azure-api.net")):
         return gen_ai.GenAiProviderNameValues.AZURE_AI_OPENAI.value
     return gen_ai.GenAiProviderNameValues.OPENAI.value
 
@@ -63,7 +56,9 @@ def accepts_stream_options(client: Any) -> bool:
 
 
 def server_of(client: Any) -> tuple[str | None, int | None]:
-    url = getattr(client, "base_url", None)
+    # openai 3.x's ``base_url`` property runs an import statement on every read; the attribute
+    # behind it holds the same URL.
+    url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
     host = getattr(url, "host", None)
     if not host:
         return None, None

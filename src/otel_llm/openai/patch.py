@@ -117,7 +117,7 @@ class _Started:
         self.call = LLMCall(
             telemetry,
             operation=operation.name,
-            provider=extract.provider_of(client),
+            provider=extract.provider_of(client, address),
             request_model=model if isinstance(model, str) else None,
             request=request,
             spec=operation.spec,

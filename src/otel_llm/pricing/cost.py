@@ -23,10 +23,7 @@ from .loader import OVERRIDE_ENV, current_table
 from .schema import CACHE_WRITE_RATES
 
 # Our own context, so an application that changed the thread's decimal context cannot change costs.
-# 50 digits keep every product of a token count and a rate exact.
 _EXACT = Context(prec=50, rounding=ROUND_HALF_EVEN)
-_NANO_USD = Decimal("1e-9")  # the ClickHouse column is Decimal(18, 9)
-_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +52,12 @@ def compute_cost(
     if entry is None:
         reason = f"no price for {price.key} in force at {at.isoformat()}"
         return CostResult(None, {}, table.version, price.key, reason)
-    exact = _components(entry.rates_for(usage.input_tokens or 0), usage)
-    total = _ZERO
-    for value in exact.values():
-        total = _EXACT.add(total, value)
+    scaled = entry.scaled_rates_for(usage.input_tokens or 0)
+    units = _components(scaled.rates, usage)
+    shift = scaled.scale - 3  # units are 10**-(scale + 6) USD; the column counts 10**-9 USD
     return CostResult(
-        usd=_to_nano(total),
-        components={name: _to_nano(value) for name, value in exact.items()},
+        usd=_usd(_nano(sum(units.values()), shift)),
+        components={name: _usd(_nano(value, shift)) for name, value in units.items()},
         pricing_version=table.version,
         model_key=price.key,
     )
@@ -77,30 +73,46 @@ def _has_tokens(usage: Usage) -> bool:
     return any(n is not None for n in counts) or any(k in usage.details for k in CACHE_WRITE_RATES)
 
 
-def _components(rates: Mapping[str, Decimal], usage: Usage) -> dict[str, Decimal]:
+def _components(rates: Mapping[str, int], usage: Usage) -> dict[str, int]:
+    """Component -> exact cost in units of the scaled rates (token count times rate)."""
     input_rate = rates["input"]
     write_rate = rates.get("cache_write_5m", input_rate)
-    split = {ttl: n for ttl in CACHE_WRITE_RATES if (n := usage.details.get(ttl))}
+    details = usage.details
+    split = {ttl: n for ttl in CACHE_WRITE_RATES if (n := details.get(ttl))} if details else {}
     split_total = sum(split.values())
     # Trust the larger of the reported total and its split if a provider's numbers disagree.
     writes = max(usage.cache_write_tokens or 0, split_total)
     reads = usage.cache_read_tokens or 0
-    priced = [
-        ("input", max((usage.input_tokens or 0) - reads - writes, 0), input_rate),
-        ("cache_read", reads, rates.get("cache_read", input_rate)),
-        *((ttl, n, rates.get(ttl, write_rate)) for ttl, n in split.items()),
-        ("cache_write", writes - split_total, write_rate),
-        ("output", usage.output_tokens or 0, rates["output"]),
-    ]
-    return {
-        name: _EXACT.multiply(tokens, rate).scaleb(-6, _EXACT)
-        for name, tokens, rate in priced
-        if tokens > 0
-    }
+    costs: dict[str, int] = {}
+    uncached = (usage.input_tokens or 0) - reads - writes
+    if uncached > 0:
+        costs["input"] = uncached * input_rate
+    if reads > 0:
+        costs["cache_read"] = reads * rates.get("cache_read", input_rate)
+    for ttl, n in split.items():
+        if n > 0:
+            costs[ttl] = n * rates.get(ttl, write_rate)
+    if writes > split_total:
+        costs["cache_write"] = (writes - split_total) * write_rate
+    output = usage.output_tokens or 0
+    if output > 0:
+        costs["output"] = output * rates["output"]
+    return costs
 
 
-def _to_nano(value: Decimal) -> Decimal:
-    return value.quantize(_NANO_USD, context=_EXACT)
+def _nano(units: int, shift: int) -> int:
+    """``units * 10**-shift`` rounded half to even: the column's nine decimal places."""
+    if shift <= 0:
+        return units * 10**-shift
+    quotient, remainder = divmod(units, 10**shift)
+    half = 5 * 10 ** (shift - 1)
+    if remainder > half or (remainder == half and quotient & 1):
+        quotient += 1
+    return quotient
+
+
+def _usd(nano: int) -> Decimal:
+    return Decimal(nano).scaleb(-9, _EXACT)
 
 
 def _utc(at: datetime | None) -> datetime:

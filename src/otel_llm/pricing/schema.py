@@ -29,9 +29,9 @@ a typo such as ``"ouput"`` must not leave a price out unnoticed.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any, Mapping
 
 # Rate names double as cost-component names (see cost.py).
@@ -44,10 +44,34 @@ class PriceTableError(ValueError):
     """A price document of the wrong shape; the message names the offending JSON path."""
 
 
+_EXACT = Context(prec=50, rounding=ROUND_HALF_EVEN)
+
+
+@dataclass(frozen=True, slots=True)
+class ScaledRates:
+    """Rates as integers counting ``10**-scale`` USD per million tokens.
+
+    Costs are computed on every call; integer products are exact like Decimal ones at a fraction
+    of the cost, and need no decimal context.
+    """
+
+    scale: int
+    rates: Mapping[str, int]
+
+    @classmethod
+    def of(cls, rates: Mapping[str, Decimal]) -> ScaledRates:
+        scale = max([0, *(-rate.as_tuple().exponent for rate in rates.values())])
+        return cls(scale, {name: int(rate.scaleb(scale, _EXACT)) for name, rate in rates.items()})
+
+
 @dataclass(frozen=True, slots=True)
 class Tier:
     above_input_tokens: int
     rates: Mapping[str, Decimal]
+    scaled: ScaledRates = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scaled", ScaledRates.of(self.rates))
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +79,24 @@ class PriceEntry:
     effective_from: datetime | None  # None: in force since the model exists
     rates: Mapping[str, Decimal]
     tiers: tuple[Tier, ...] = ()  # ascending thresholds
+    scaled: ScaledRates = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scaled", ScaledRates.of(self.rates))
 
     def rates_for(self, input_tokens: int) -> Mapping[str, Decimal]:
         """The rates for a whole call whose total input is ``input_tokens``."""
+        return self._priced_as(input_tokens).rates
+
+    def scaled_rates_for(self, input_tokens: int) -> ScaledRates:
+        """:meth:`rates_for` as :class:`ScaledRates`."""
+        return self._priced_as(input_tokens).scaled
+
+    def _priced_as(self, input_tokens: int) -> Tier | PriceEntry:
         for tier in reversed(self.tiers):
             if input_tokens > tier.above_input_tokens:
-                return tier.rates
-        return self.rates
+                return tier
+        return self
 
 
 @dataclass(frozen=True, slots=True)
