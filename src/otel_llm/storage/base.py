@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, Union
+
+import pyarrow as pa
 
 from otel_llm.storage import codec
 from otel_llm.storage.columns import COLUMN_NAMES
 from otel_llm.storage.schema import TABLE, quote_identifier
 
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+# An encoded batch: what codec.encode returns (pyarrow's buffer), or bytes read from a spool file.
+Buffer = Union[bytes, memoryview, pa.Buffer]
 
 
 class Store(Protocol):
@@ -19,7 +24,7 @@ class Store(Protocol):
     def insert(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert ``rows`` (sequences aligned with ``columns``) into ``llm_traces`` as one batch."""
 
-    def insert_arrow(self, payload: bytes, token: str | None = None) -> None:
+    def insert_arrow(self, payload: Buffer, token: str | None = None) -> None:
         """Insert one Arrow IPC stream made by :func:`codec.encode`; ``token`` makes a re-sent
         batch a no-op (``insert_deduplication_token``)."""
 
@@ -51,5 +56,5 @@ def check_token(token: str | None) -> str | None:
     return token
 
 
-def encode_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+def encode_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Buffer:
     return codec.encode(rows_as_dicts(columns, rows))

@@ -18,6 +18,7 @@ Row values (the contract with the exporter):
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -71,31 +72,71 @@ def _default(ch_type: str):
 
 _FIELDS = [(name, arrow_type(ch_type), _default(ch_type)) for name, ch_type in COLUMNS]
 SCHEMA = pa.schema([(name, typ) for name, typ, _ in _FIELDS])
+_DEFAULTS = tuple(default for _, _, default in _FIELDS)
+_ROW_VALUES = operator.itemgetter(*(name for name, _, _ in _FIELDS))
 
 
-def _map_array(values: list[dict], typ: pa.MapType) -> pa.Array:
+def _values(row: dict) -> tuple:
+    # Exporter rows carry every column, so one C-level itemgetter call reads them all; rows
+    # written by hand may leave columns out and take the slower path with defaults.
+    try:
+        return _ROW_VALUES(row)
+    except KeyError:
+        return tuple(row.get(name, default) for (name, _, _), default in zip(_FIELDS, _DEFAULTS))
+
+
+def _map_array(values: Sequence[dict | None], typ: pa.MapType) -> pa.Array:
     # Flattening to offsets/keys/items is several times faster than letting pyarrow convert
     # each dict (measured: ~5 us/row -> ~1 us/row for two-entry maps).
+    values = [d or {} for d in values]
     offsets = pa.array(list(itertools.accumulate((len(d) for d in values), initial=0)), pa.int32())
     keys = pa.array([k for d in values for k in d], typ.key_type)
     items = pa.array([v for d in values for v in d.values()], typ.item_type)
     return pa.MapArray.from_arrays(offsets, keys, items)
 
 
-def _column(rows: Sequence[dict], name: str, typ: pa.DataType, default) -> pa.Array:
-    values = [row.get(name, default) for row in rows]
+def _uuid_array(values: Sequence, typ: pa.DataType) -> pa.Array:
+    # pa.array(..., binary(16)) converts item by item at ~14 us/row (pyarrow 26); one joined
+    # buffer is ~50x cheaper.
+    data = pa.py_buffer(b"".join([v.bytes for v in values]))
+    return pa.FixedSizeBinaryArray.from_buffers(typ, len(values), [None, data])
+
+
+def _converter(typ: pa.DataType):
     if pa.types.is_map(typ):
-        return _map_array([v if v is not None else {} for v in values], typ)
+        return _map_array
     if typ == pa.binary(16):
-        return pa.array([v.bytes for v in values], typ)
-    return pa.array(values, typ)
+        return _uuid_array
+    return pa.array
 
 
-def encode(rows: Sequence[dict], compression: str | None = None) -> bytes:
-    """Encode ``rows`` as one Arrow IPC stream (``compression``: None, "lz4" or "zstd" buffers)."""
-    table = pa.Table.from_arrays([_column(rows, n, t, d) for n, t, d in _FIELDS], schema=SCHEMA)
-    sink = pa.BufferOutputStream()
+_CONVERTERS = [(_converter(typ), typ) for _, typ, _ in _FIELDS]
+
+
+def encode(rows: Sequence[dict], compression: str | None = None) -> pa.Buffer:
+    """Encode ``rows`` as one Arrow IPC stream (``compression``: None, "lz4" or "zstd" buffers).
+
+    Returns pyarrow's buffer, not ``bytes``: a batch is ~3 KB a row and copying it out would
+    cost time and, for a 10 MB payload, 10 MB more at the peak. It has the buffer protocol
+    (``memoryview``, ``file.write``); ``bytes(buffer)`` copies where bytes are required.
+    """
+    columns = zip(*map(_values, rows)) if rows else ([] for _ in _FIELDS)
+    arrays = [convert(values, typ) for (convert, typ), values in zip(_CONVERTERS, columns)]
+    table = pa.Table.from_arrays(arrays, schema=SCHEMA)
     options = pa.ipc.IpcWriteOptions(compression=compression)
+    if compression is None:
+        # Measure first, then write into one exact-size buffer: the growing default stream
+        # reallocates (and copies) a 15 MB batch several times over.
+        size = pa.MockOutputStream()
+        _write(size, table, options)
+        buffer = pa.allocate_buffer(size.size())
+        _write(pa.FixedSizeBufferWriter(buffer), table, options)
+        return buffer
+    sink = pa.BufferOutputStream()
+    _write(sink, table, options)
+    return sink.getvalue()
+
+
+def _write(sink, table: pa.Table, options: pa.ipc.IpcWriteOptions) -> None:
     with pa.ipc.new_stream(sink, SCHEMA, options=options) as stream:
         stream.write_table(table)
-    return sink.getvalue().to_pybytes()
