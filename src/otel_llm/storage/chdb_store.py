@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from otel_llm.storage.base import Buffer, check_token, encode_rows, insert_target
+from otel_llm.storage.base import Buffer, encode_rows, insert_settings, insert_target
 from otel_llm.storage.errors import QueryError, StoreUnavailable
 
 _APPEND_BYTES = 1 << 20
@@ -33,9 +33,9 @@ class ChdbStore:
         self.insert_arrow(encode_rows(columns, rows))
 
     def insert_arrow(self, payload: Buffer, token: str | None = None) -> None:
-        sql = f"INSERT INTO {insert_target(self.database)}"
-        if check_token(token):
-            sql += f" SETTINGS insert_deduplication_token = '{token}'"
+        # Values are ours: 0/1 and a checked hex token.
+        settings = ", ".join(f"{name} = {value!r}" for name, value in insert_settings(token).items())
+        sql = f"INSERT INTO {insert_target(self.database)} SETTINGS {settings}"
         view = memoryview(payload)
         try:
             with self._session.send_insert(sql, "ArrowStream") as inserter:
