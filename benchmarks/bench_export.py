@@ -127,6 +127,7 @@ def bench_throughput(count: int, payload_bytes: int) -> None:
     print(f"      of which export() calls:                  {count / (export_done - started):>9,.0f} spans/s")
     print(f"    bare insert, same rows via writer:          {count / writer_s:>9,.0f} rows/s")
     print(f"    bare insert, one Arrow batch into chDB:     {count / insert_s:>9,.0f} rows/s")
+    print(f"    end to end / bare Arrow insert (target >= 80%): {insert_s / total_s:>5.0%}")
     print("  per CPU-second (all threads, chDB's included; steadier on a shared machine):")
     print(f"    exporter end to end:                        {count / total_cpu_s:>9,.0f} spans/CPU-s")
     print(f"    bare insert via writer:                     {count / writer_cpu_s:>9,.0f} rows/CPU-s")
