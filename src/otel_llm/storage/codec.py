@@ -131,6 +131,11 @@ def encode(rows: Sequence[dict], compression: str | None = None) -> pa.Buffer:
         _write(size, table, options)
         buffer = pa.allocate_buffer(size.size())
         _write(pa.FixedSizeBufferWriter(buffer), table, options)
+        # The columns are dead once written. pyarrow's allocator would keep their pages for
+        # reuse, so during the insert that follows RSS would hold the batch twice (a 10 MB
+        # payload: ~12 MB of peak); handing them back costs ~0.3 ms a batch.
+        del table, arrays
+        pa.default_memory_pool().release_unused()
         return buffer
     sink = pa.BufferOutputStream()
     _write(sink, table, options)
