@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from rows import make_row  # noqa: E402
 
 from otel_llm.storage import codec, open_writer  # noqa: E402
-from otel_llm.storage.base import insert_target  # noqa: E402
+from otel_llm.storage.base import insert_settings, insert_target  # noqa: E402
 from otel_llm.storage.chdb_store import ChdbStore  # noqa: E402
 from otel_llm.storage.schema import apply  # noqa: E402
 
@@ -66,7 +66,10 @@ def main() -> None:
     try:
         store = ChdbStore(work / "db")
         apply(store)
-        sql = f"INSERT INTO {insert_target(store.database)}"
+        # The settings the store inserts with, so the two rows compare like with like.
+        settings = ", ".join(f"{name} = {value}" for name, value in insert_settings(None).items())
+        sql = f"INSERT INTO {insert_target(store.database)} SETTINGS {settings}"
+        arrow = [bytes(payload) for payload in arrow]  # chDB's append() takes bytes, not buffers
 
         def bare(payloads, fmt):
             for data in payloads:

@@ -231,3 +231,10 @@ def test_out_of_range_numbers_become_null_rather_than_failing_the_batch() -> Non
     )
     assert (row["prompt_tokens"], row["completion_tokens"], row["http_status_code"]) == (None, None, None)
     assert row["cost_usd"] == 0  # rounded to the column's nine decimal places
+
+
+def test_cost_that_rounds_past_the_column_becomes_null() -> None:
+    row = span_to_row(
+        emit({attr.OPERATION_NAME: "chat", attr.COST_USD: "999999999.9999999999", attr.COST_PRICING_VERSION: "v"})
+    )
+    assert row["cost_usd"] is None

@@ -25,6 +25,7 @@ from opentelemetry.trace import StatusCode
 
 from otel_llm import attributes as attr
 from otel_llm.exporter import sources
+from otel_llm.storage.columns import COLUMN_NAMES
 from otel_llm.usage import Usage
 
 try:
@@ -96,6 +97,7 @@ MAPPED_SPAN_KEYS = frozenset(
     | _CONTEXT_KEYS
 )
 _MAPPED_RESOURCE_KEYS = _CONTEXT_KEYS | {_SERVICE_NAME}
+_ROW_TEMPLATE = dict.fromkeys(COLUMN_NAMES)
 
 
 def row_id(trace_id: int, span_id: int) -> uuid.UUID:
@@ -142,16 +144,17 @@ def build_row(
     start, end = span.start_time or 0, span.end_time or span.start_time or 0
     service_name, resource_context, resource_leftover = _resource_info(span.resource)
 
-    row: dict[str, Any] = {
-        "id": row_id(trace_id, span_id),
-        "timestamp": start,
-        "end_timestamp": end,
-        "trace_id": f"{trace_id:032x}",
-        "span_id": f"{span_id:016x}",
-        "parent_span_id": f"{parent.span_id:016x}" if parent is not None else "",
-        "span_name": span.name,
-        "service_name": service_name,
-    }
+    # A copy of a dict that already has every column: filling it never resizes it, whereas
+    # growing a literal to 53 keys rehashed it three times (~8% of this function).
+    row: dict[str, Any] = _ROW_TEMPLATE.copy()
+    row["id"] = row_id(trace_id, span_id)
+    row["timestamp"] = start
+    row["end_timestamp"] = end
+    row["trace_id"] = f"{trace_id:032x}"
+    row["span_id"] = f"{span_id:016x}"
+    row["parent_span_id"] = f"{parent.span_id:016x}" if parent is not None else ""
+    row["span_name"] = span.name
+    row["service_name"] = service_name
 
     # Span values win; the resource's (usually none) fill the gaps.
     context_get = ChainMap(attributes, resource_context).get if resource_context else get
@@ -408,11 +411,13 @@ def _decimal(value: Any) -> Decimal | None:
         return None
     try:
         number = Decimal(value if type(value) is str else str(value))
-        if not number.is_finite() or abs(number) >= _COST_LIMIT:
+        if not number.is_finite():
             return None
-        return number.quantize(_COST_SCALE)
+        # Checked after rounding: 999999999.9999999999 rounds up to ten integer digits.
+        number = number.quantize(_COST_SCALE)
     except InvalidOperation:  # not a number
         return None
+    return number if abs(number) < _COST_LIMIT else None
 
 
 def _tags(value: Any) -> list[str]:

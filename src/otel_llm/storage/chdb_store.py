@@ -11,8 +11,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from otel_llm.storage.base import check_token, encode_rows, insert_target
+from otel_llm.storage.base import Buffer, encode_rows, insert_settings, insert_target
 from otel_llm.storage.errors import QueryError, StoreUnavailable
+
+_APPEND_BYTES = 1 << 20
 
 
 class ChdbStore:
@@ -30,13 +32,17 @@ class ChdbStore:
     def insert(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         self.insert_arrow(encode_rows(columns, rows))
 
-    def insert_arrow(self, payload: bytes, token: str | None = None) -> None:
-        sql = f"INSERT INTO {insert_target(self.database)}"
-        if check_token(token):
-            sql += f" SETTINGS insert_deduplication_token = '{token}'"
+    def insert_arrow(self, payload: Buffer, token: str | None = None) -> None:
+        # Values are ours: 0/1 and a checked hex token.
+        settings = ", ".join(f"{name} = {value!r}" for name, value in insert_settings(token).items())
+        sql = f"INSERT INTO {insert_target(self.database)} SETTINGS {settings}"
+        view = memoryview(payload)
         try:
             with self._session.send_insert(sql, "ArrowStream") as inserter:
-                inserter.append(payload)
+                # append() takes bytes and copies anything else whole; slices keep that extra
+                # copy of a large batch (a 10 MB payload) to one slice at a time.
+                for start in range(0, len(view), _APPEND_BYTES):
+                    inserter.append(bytes(view[start : start + _APPEND_BYTES]))
                 inserter.finish()
         except RuntimeError as exc:
             raise QueryError(_engine_message(exc)) from None

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from otel_llm.storage import schema
+from otel_llm.storage.base import Buffer
 from otel_llm.storage.chdb_store import ChdbStore
 from otel_llm.storage.config import StoreConfig
 from otel_llm.storage.drain import drain
@@ -127,7 +128,7 @@ class OwnedChdbStore:
     def insert(self, columns, rows) -> None:
         self._store.insert(columns, rows)
 
-    def insert_arrow(self, payload: bytes, token: str | None = None) -> None:
+    def insert_arrow(self, payload: Buffer, token: str | None = None) -> None:
         self._store.insert_arrow(payload, token)
 
     def query(self, sql, parameters=None):

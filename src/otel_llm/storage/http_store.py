@@ -8,7 +8,7 @@ from typing import Any
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from otel_llm.storage.base import check_token, encode_rows
+from otel_llm.storage.base import Buffer, encode_rows, insert_settings
 from otel_llm.storage.columns import COLUMN_NAMES
 from otel_llm.storage.config import StoreConfig
 from otel_llm.storage.errors import QueryError, StoreUnavailable
@@ -43,9 +43,11 @@ class HttpStore:
     def insert(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         self.insert_arrow(encode_rows(columns, rows))
 
-    def insert_arrow(self, payload: bytes, token: str | None = None) -> None:
-        settings = {"insert_deduplication_token": check_token(token)} if token else None
-        self._call(self._client.raw_insert, TABLE, COLUMN_NAMES, payload, settings=settings, fmt="ArrowStream")
+    def insert_arrow(self, payload: Buffer, token: str | None = None) -> None:
+        settings = insert_settings(token)
+        # clickhouse-connect sends str, bytes, files or generators; a pyarrow buffer is copied once.
+        body = bytes(payload)
+        self._call(self._client.raw_insert, TABLE, COLUMN_NAMES, body, settings=settings, fmt="ArrowStream")
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
         result = self._call(self._client.query, sql, parameters=dict(parameters or {}))

@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from otel_llm.storage.base import Buffer
 from otel_llm.storage.config import StoreConfig
 from otel_llm.storage.drain import drain
 from otel_llm.storage.embedded import EmbeddedOwner
@@ -35,7 +36,7 @@ class Outcome:
         self.dropped += other.dropped
 
 
-def spool_or_drop(spool: Spool, payload: bytes, rows: int, token: str) -> Outcome:
+def spool_or_drop(spool: Spool, payload: Buffer, rows: int, token: str) -> Outcome:
     try:
         spool.put(payload, rows, token)
     except OSError as exc:
@@ -50,7 +51,7 @@ class EmbeddedSink:
         self.spool = self.owner.spool
         self._last_work = time.monotonic()
 
-    def deliver(self, payload: bytes, rows: int, token: str) -> Outcome:
+    def deliver(self, payload: Buffer, rows: int, token: str) -> Outcome:
         self._last_work = time.monotonic()
         if self.owner.try_own():
             try:
@@ -94,7 +95,7 @@ class RemoteSink:
         self._down_until = 0.0
         self._backoff = self.FIRST_BACKOFF_S
 
-    def deliver(self, payload: bytes, rows: int, token: str) -> Outcome:
+    def deliver(self, payload: Buffer, rows: int, token: str) -> Outcome:
         if time.monotonic() >= self._down_until:
             delay = self.FIRST_BACKOFF_S
             for attempt in range(self.RETRIES):

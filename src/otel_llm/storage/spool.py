@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from otel_llm.storage.base import Buffer
+
 _NAME = re.compile(r"^(\d{20})-(\d+)-([0-9a-f]{32})-(\d+)\.arrow$")
 
 
@@ -30,7 +32,7 @@ class Spool:
     def __init__(self, directory: Path):
         self.directory = directory
 
-    def put(self, payload: bytes, rows: int, token: str) -> None:
+    def put(self, payload: Buffer, rows: int, token: str) -> None:
         """Store one batch durably; raises OSError when the disk cannot take it."""
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{time.time_ns():020d}-{os.getpid()}-{token}-{rows}.arrow"
