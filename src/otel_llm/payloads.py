@@ -75,8 +75,9 @@ def to_json(value: Any) -> str:
 def _jsonable(value: Any) -> Any:
     model_dump = getattr(value, "model_dump", None)
     if callable(model_dump):
-        # exclude_unset keeps what came over the wire, not every default of the SDK's model.
-        return model_dump(mode="json", exclude_unset=True)
+        # exclude_unset keeps what came over the wire, not every default of the SDK's model;
+        # a provider value of an unexpected type is kept as sent, without a warning in the app.
+        return model_dump(mode="json", exclude_unset=True, warnings=False)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"<{len(value)} bytes>"
     if isinstance(value, (set, frozenset, tuple)):

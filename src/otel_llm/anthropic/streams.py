@@ -54,7 +54,7 @@ class MessageEventsHandler:
         index = get(event, "index")
         if kind == "content_block_start":
             block = get(event, "content_block")
-            self._blocks[index] = block.model_dump(mode="json") if hasattr(block, "model_dump") else dict(block)
+            self._blocks[index] = block.model_dump(mode="json", warnings=False) if hasattr(block, "model_dump") else dict(block)
             return
         block = self._blocks.get(index)
         if block is None:
@@ -78,11 +78,11 @@ class MessageEventsHandler:
     def _assembled(self) -> dict[str, Any]:
         """The Message as far as the stream got, in the shape of the non-streamed response."""
         message = self._message
-        assembled = message.model_dump(mode="json") if hasattr(message, "model_dump") else dict(message or {})
+        assembled = message.model_dump(mode="json", warnings=False) if hasattr(message, "model_dump") else dict(message or {})
         usage = dict(assembled.get("usage") or {})
         delta_usage = self._delta_usage
         if delta_usage is not None:
-            dumped = delta_usage.model_dump(mode="json") if hasattr(delta_usage, "model_dump") else dict(delta_usage)
+            dumped = delta_usage.model_dump(mode="json", warnings=False) if hasattr(delta_usage, "model_dump") else dict(delta_usage)
             usage.update({key: value for key, value in dumped.items() if value is not None})
         assembled["usage"] = usage
         assembled["stop_reason"] = self._stop_reason
