@@ -62,7 +62,15 @@ _REQUEST_PARTS = (
 )
 _REQUEST_PARAM_PREFIX = "gen_ai.request."
 
-# Every span attribute that lands in a column (or is a payload): never repeated in span_attributes.
+# Request headers that other instrumentations may record (semconv ``http.request.header.<name>``)
+# and that carry credentials: never stored, whether on a span or a resource.
+CREDENTIAL_ATTRIBUTES = frozenset(
+    f"http.request.header.{name}"
+    for name in ("authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie")
+)
+
+# Every span attribute that lands in a column (or is a payload, or a credential): never repeated
+# in span_attributes.
 # The unpriced reason has no column, so it stays in span_attributes.
 MAPPED_SPAN_KEYS = frozenset(
     {
@@ -94,8 +102,9 @@ MAPPED_SPAN_KEYS = frozenset(
         *sources.CONTENT_TRUNCATED_FLAGS,
     }
     | _CONTEXT_KEYS
+    | CREDENTIAL_ATTRIBUTES
 )
-_MAPPED_RESOURCE_KEYS = _CONTEXT_KEYS | {_SERVICE_NAME}
+_MAPPED_RESOURCE_KEYS = _CONTEXT_KEYS | {_SERVICE_NAME} | CREDENTIAL_ATTRIBUTES
 
 
 def row_id(trace_id: int, span_id: int) -> uuid.UUID:
