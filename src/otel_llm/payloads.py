@@ -17,6 +17,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from otel_llm import redaction
+
 MAX_SPANS = 10_000
 
 _lock = threading.Lock()
@@ -64,7 +66,10 @@ def take(trace_id: int, span_id: int) -> dict[str, str] | None:
         entry = _by_span.pop((trace_id, span_id), None)
     if not entry:
         return None
-    return {key: value if isinstance(value, str) else to_json(value) for key, value in entry.items()}
+    texts = {key: value if isinstance(value, str) else to_json(value) for key, value in entry.items()}
+    if redaction.active() is not None:
+        texts = {key: redaction.redact(text) for key, text in texts.items()}
+    return texts
 
 
 def to_json(value: Any) -> str:

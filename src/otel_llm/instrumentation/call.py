@@ -11,7 +11,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_llm import attributes as attr
-from otel_llm import payloads
+from otel_llm import payloads, redaction
 from otel_llm.context import current_attributes
 from otel_llm.instrumentation.safety import report
 from otel_llm.instrumentation.telemetry import Telemetry
@@ -151,11 +151,12 @@ class LLMCall:
             error_type = type(error).__qualname__
             span = self._span
             span.set_attribute(attr.ERROR_TYPE, error_type)
-            span.set_attribute(attr.ERROR_MESSAGE, str(error))
+            message = redaction.redact(str(error))
+            span.set_attribute(attr.ERROR_MESSAGE, message)
             status_code = getattr(error, "status_code", None)
             if isinstance(status_code, int):
                 span.set_attribute(attr.HTTP_RESPONSE_STATUS_CODE, status_code)
-            span.set_status(Status(StatusCode.ERROR, f"{error_type}: {error}"))
+            span.set_status(Status(StatusCode.ERROR, f"{error_type}: {message}"))
             if response is not None or usage is not None:
                 self._record_outcome(response, usage, None, None, None, None)
             else:
@@ -252,17 +253,18 @@ class LLMCall:
                     payloads.stash(trace_id, span_id, attr.RESPONSE_JSON, response)
             return
         span = self._span
-        span.set_attribute(attr.LLM_CONFIG_JSON, payloads.to_json(config))
+        redact = redaction.redact
+        span.set_attribute(attr.LLM_CONFIG_JSON, redact(payloads.to_json(config)))
         if not capture:
             return
         for attribute, key in self._spec.content_keys.items():
             value = request.get(key)
             if value is not None:
-                span.set_attribute(attribute, value if isinstance(value, str) else payloads.to_json(value))
+                span.set_attribute(attribute, redact(value if isinstance(value, str) else payloads.to_json(value)))
         if response is not None:
             output = self._spec.output_of(response)
             if output is not None:
-                span.set_attribute(attr.OUTPUT_MESSAGES, payloads.to_json(output))
+                span.set_attribute(attr.OUTPUT_MESSAGES, redact(payloads.to_json(output)))
 
 
 def _usage_attributes(usage: Usage) -> dict[str, Any]:
