@@ -18,6 +18,7 @@ Row values (the contract with the exporter):
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -91,9 +92,31 @@ def _column(rows: Sequence[dict], name: str, typ: pa.DataType, default) -> pa.Ar
     return pa.array(values, typ)
 
 
+# Surrogate code points: a Python str may hold them (json.loads('"\\ud800"'), surrogateescape-
+# decoded names), UTF-8 cannot.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scrubbed(value):
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_scrubbed(k): _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    return value
+
+
 def encode(rows: Sequence[dict], compression: str | None = None) -> bytes:
     """Encode ``rows`` as one Arrow IPC stream (``compression``: None, "lz4" or "zstd" buffers)."""
-    table = pa.Table.from_arrays([_column(rows, n, t, d) for n, t, d in _FIELDS], schema=SCHEMA)
+    try:
+        arrays = [_column(rows, n, t, d) for n, t, d in _FIELDS]
+    except UnicodeEncodeError:
+        # One unencodable string would otherwise cost the whole batch: store it with U+FFFD.
+        # Only on this rare path, so the common one pays nothing.
+        rows = [{k: _scrubbed(v) for k, v in row.items()} for row in rows]
+        arrays = [_column(rows, n, t, d) for n, t, d in _FIELDS]
+    table = pa.Table.from_arrays(arrays, schema=SCHEMA)
     sink = pa.BufferOutputStream()
     options = pa.ipc.IpcWriteOptions(compression=compression)
     with pa.ipc.new_stream(sink, SCHEMA, options=options) as stream:
