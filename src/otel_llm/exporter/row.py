@@ -234,9 +234,8 @@ def _fill_cost(
     get = attributes.get
     if attr.COST_PRICING_VERSION in attributes or attr.COST_USD in attributes:
         row["cost_usd"] = _decimal(get(attr.COST_USD))
-        details = get(attr.COST_DETAILS)
-        parsed = json.loads(details) if isinstance(details, str) and details else {}
-        row["cost_details"] = {k: d for k, v in parsed.items() if (d := _decimal(v)) is not None}
+        parsed = _json_mapping(get(attr.COST_DETAILS))
+        row["cost_details"] = {str(k): d for k, v in parsed.items() if (d := _decimal(v)) is not None}
         row["pricing_version"] = _str(get(attr.COST_PRICING_VERSION))
         return
     row["cost_usd"], row["cost_details"], row["pricing_version"] = None, {}, ""
@@ -432,7 +431,9 @@ def _tags(value: Any) -> list[str]:
     return [str(tag) for tag in value]
 
 
-def _usage_details(value: Any) -> dict[str, int]:
+def _json_mapping(value: Any) -> Mapping:
+    """A JSON object given as text (or already a mapping); anything else, malformed included, is
+    empty: a foreign span's odd attribute must not cost its row."""
     if not value:
         return {}
     if isinstance(value, str):
@@ -440,9 +441,11 @@ def _usage_details(value: Any) -> dict[str, int]:
             value = json.loads(value)
         except ValueError:
             return {}
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): n for k, v in value.items() if (n := _int(v)) is not None}
+    return value if isinstance(value, Mapping) else {}
+
+
+def _usage_details(value: Any) -> dict[str, int]:
+    return {str(k): n for k, v in _json_mapping(value).items() if (n := _int(v)) is not None}
 
 
 def _utf8_len(text: str) -> int:
