@@ -4,11 +4,11 @@ garbage flags, URLs and files. Clear one-line errors, exit codes 1/2, no traceba
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from urllib.parse import quote
 import math
 import subprocess
 import sys
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -16,7 +16,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.trace import SpanKind
 
-from otel_llm.storage import open_store, open_writer
+from otel_llm.storage import open_writer
 from receiver.conftest import RowSink, Running, start
 
 from .test_no_loss import count

@@ -9,14 +9,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import tracemalloc
 import uuid
 from pathlib import Path
 
 from otel_llm import payloads
-from otel_llm.storage import open_store, open_writer
-from otel_llm.storage import schema
+from otel_llm.storage import open_store, open_writer, schema
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 from rows import make_row  # noqa: E402

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.resources import Resource
@@ -15,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import otel_llm
 from otel_llm import LLMTraceExporter, redaction
-from otel_llm.storage import open_store
+from otel_llm.storage import open_store, schema
 
 from .conftest import ANTHROPIC_KEY, OPENAI_KEY, anthropic_client, instrumented, openai_client
 
@@ -54,17 +55,20 @@ def everything_written(chdb_url, spans, log_text, home) -> str:
     finally:
         store.close()
     root = chdb_url.removeprefix("chdb://")
-    from pathlib import Path
-
-    for base in (Path(root).parent, home):
+    for base in (Path(root).parent, home):  # chDB's own parts are compressed: the SELECT covers them
         for path in base.rglob("*") if base.exists() else ():
             if path.is_file():
                 texts.append(path.read_bytes().decode("latin-1"))
     return "\n".join(texts), count
 
 
-def run_calls(chdb_url, openai_server, anthropic_server, prompt, monkeypatch):
+def run_calls(chdb_url, openai_server, anthropic_server, prompt, monkeypatch) -> tuple[list, str]:
+    """Real calls through instrumentor -> exporter -> chDB. Another process-like owner holds the
+    store meanwhile, so every row goes through an (uncompressed, embedded) spool file first; those
+    files are read before the owner lets go. Returns (spans, spool files' bytes as text)."""
     monkeypatch.setenv("ANTHROPIC_OPEN_TELEMETRY", "false")
+    holder = open_store(chdb_url)
+    schema.apply(holder)
     memory = InMemorySpanExporter()
     exporter = LLMTraceExporter(chdb_url, forward_to=None)
     provider = TracerProvider(resource=Resource({"service.name": "secrets"}))
@@ -87,14 +91,21 @@ def run_calls(chdb_url, openai_server, anthropic_server, prompt, monkeypatch):
             "gen_ai.input.messages": f'[{{"role":"user","content":"{prompt}"}}]',
         }):
             pass
+    assert exporter.force_flush()
+    spool = Path(chdb_url.removeprefix("chdb://") + ".spool")
+    spooled = [p.read_bytes() for p in spool.glob("*.arrow")]
+    assert spooled  # the rows really went through spool files
+    holder.close()
     provider.shutdown()
-    return memory.get_finished_spans()
+    return memory.get_finished_spans(), "\n".join(b.decode("latin-1") for b in spooled)
 
 
 def test_api_keys_and_auth_headers_never_written(chdb_url, openai_server, anthropic_server, monkeypatch, caplog, isolated_home):
     caplog.set_level(logging.DEBUG)
-    spans = run_calls(chdb_url, openai_server, anthropic_server, "hello", monkeypatch)
+    spans, spooled = run_calls(chdb_url, openai_server, anthropic_server, "hello", monkeypatch)
     written, rows = everything_written(chdb_url, spans, ours(caplog), isolated_home)
+    written += spooled
+    assert "hello" in spooled
     assert rows == 5 and len(spans) == 5
     assert "hello" in written  # the search does see payloads
     for secret in (OPENAI_KEY, ANTHROPIC_KEY, HEADER_SECRET, "hdr-secret-77aa99"):
@@ -105,8 +116,9 @@ def test_configured_patterns_redact_payloads_everywhere(chdb_url, openai_server,
     monkeypatch.setenv(redaction.PATTERNS_ENV, r"cust_tok_[0-9a-f]{16}  never-matches-\d+")
     redaction.set_redactor(None)  # re-read the environment
     caplog.set_level(logging.DEBUG)
-    spans = run_calls(chdb_url, openai_server, anthropic_server, f"my token is {CUSTOMER_TOKEN}", monkeypatch)
+    spans, spooled = run_calls(chdb_url, openai_server, anthropic_server, f"my token is {CUSTOMER_TOKEN}", monkeypatch)
     written, rows = everything_written(chdb_url, spans, ours(caplog), isolated_home)
+    written += spooled
     assert rows == 5
     assert CUSTOMER_TOKEN not in written
     assert "my token is [REDACTED]" in written
@@ -148,3 +160,31 @@ def test_no_redaction_configured_costs_nothing(monkeypatch):
     monkeypatch.delenv(redaction.PATTERNS_ENV, raising=False)
     redaction.set_redactor(None)
     assert redaction.active() is None
+
+
+def test_receiver_rows_are_redacted_and_never_keep_credential_headers(monkeypatch):
+    """Spans of any producer arriving through ``otel-llm serve`` get the same treatment."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from receiver.conftest import RowSink, Running, start
+
+    monkeypatch.setenv(redaction.PATTERNS_ENV, r"cust_tok_[0-9a-f]{16}")
+    redaction.set_redactor(None)
+    provider = TracerProvider(resource=Resource({"service.name": "remote", "http.request.header.cookie": "sid=1"}))
+    span = provider.get_tracer("openllmetry").start_span("openai.chat", attributes={
+        "gen_ai.system": "OpenAI", "gen_ai.request.model": "gpt-4o", "llm.request.type": "chat",
+        "gen_ai.prompt.0.role": "user", "gen_ai.prompt.0.content": f"token {CUSTOMER_TOKEN}",
+        "http.request.header.authorization": HEADER_SECRET, "custom.note": f"saw {CUSTOMER_TOKEN}",
+    })
+    span.end()
+    sink = RowSink()
+    running = Running(start(sink), sink)
+    try:
+        status, _, _ = running.post(encode_spans([span]).SerializeToString())
+    finally:
+        running.receiver.stop()
+    assert status == 200
+    [row] = sink.rows
+    text = repr(row)
+    assert CUSTOMER_TOKEN not in text and HEADER_SECRET not in text and "sid=1" not in text
+    assert row["span_attributes"]["custom.note"] == "saw [REDACTED]"
+    assert "token [REDACTED]" in row["request_json"]
