@@ -4,6 +4,7 @@ import importlib
 from typing import Any
 
 from otel_llm.context import llm_context
+from otel_llm.redaction import set_redactor
 
 # Loaded on first use: `import otel_llm` stays cheap (no provider SDK, OTel SDK or storage).
 _LAZY = {
@@ -13,7 +14,7 @@ _LAZY = {
     "setup": "otel_llm.setup",
 }
 
-__all__ = ["AnthropicInstrumentor", "LLMTraceExporter", "OpenAIInstrumentor", "llm_context", "setup"]
+__all__ = ["AnthropicInstrumentor", "LLMTraceExporter", "OpenAIInstrumentor", "llm_context", "set_redactor", "setup"]
 
 
 def __getattr__(name: str) -> Any:

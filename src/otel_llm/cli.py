@@ -11,6 +11,7 @@ import csv
 import datetime
 import decimal
 import json
+import logging
 import sys
 import uuid
 
@@ -218,12 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # clickhouse-connect logs a warning of its own before raising what our one-line error
+    # already says; without logging configured, Python would print it to stderr as a second line.
+    logging.getLogger("clickhouse_connect").setLevel(logging.ERROR)
     try:
         return args.handler(args)
     except ConfigError as exc:
         print(f"otel-llm: {exc}", file=sys.stderr)
         return 2
     except StorageError as exc:
+        print(f"otel-llm: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a store directory or output file the OS refuses
         print(f"otel-llm: {exc}", file=sys.stderr)
         return 1
 

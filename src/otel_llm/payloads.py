@@ -17,6 +17,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from otel_llm import redaction
+
 MAX_SPANS = 10_000
 
 _lock = threading.Lock()
@@ -64,7 +66,10 @@ def take(trace_id: int, span_id: int) -> dict[str, str] | None:
         entry = _by_span.pop((trace_id, span_id), None)
     if not entry:
         return None
-    return {key: value if isinstance(value, str) else to_json(value) for key, value in entry.items()}
+    texts = {key: value if isinstance(value, str) else to_json(value) for key, value in entry.items()}
+    if redaction.active() is not None:
+        texts = {key: redaction.redact(text) for key, text in texts.items()}
+    return texts
 
 
 def to_json(value: Any) -> str:
@@ -75,8 +80,9 @@ def to_json(value: Any) -> str:
 def _jsonable(value: Any) -> Any:
     model_dump = getattr(value, "model_dump", None)
     if callable(model_dump):
-        # exclude_unset keeps what came over the wire, not every default of the SDK's model.
-        return model_dump(mode="json", exclude_unset=True)
+        # exclude_unset keeps what came over the wire, not every default of the SDK's model;
+        # a provider value of an unexpected type is kept as sent, without a warning in the app.
+        return model_dump(mode="json", exclude_unset=True, warnings=False)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"<{len(value)} bytes>"
     if isinstance(value, (set, frozenset, tuple)):

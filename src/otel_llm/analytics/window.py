@@ -37,7 +37,10 @@ class Window:
 def parse_time(text: str, now: datetime, flag: str) -> datetime:
     if match := _AGE.match(text):
         amount, unit = float(match.group(1)), match.group(2).lower()
-        return now - timedelta(**{_UNITS[unit]: amount})
+        try:
+            return now - timedelta(**{_UNITS[unit]: amount})
+        except OverflowError:
+            raise WindowError(f"{flag} {text!r}: reaches before year 1; give a shorter age") from None
     if text.strip().lower() == "now":
         return now
     try:

@@ -71,7 +71,7 @@ class MessageEventsHandler:
             index = get(event, "index")
             if kind == "content_block_start":
                 block = get(event, "content_block")
-                blocks[index] = block.model_dump(mode="json") if hasattr(block, "model_dump") else dict(block)
+                blocks[index] = block.model_dump(mode="json", warnings=False) if hasattr(block, "model_dump") else dict(block)
             elif index not in blocks:
                 continue  # a delta or stop without its start: nothing to add it to
             elif kind == "content_block_stop":
@@ -98,11 +98,11 @@ class MessageEventsHandler:
     def _assembled(self, events: list[Any]) -> dict[str, Any]:
         """The Message as far as the stream got, in the shape of the non-streamed response."""
         message = self._message
-        assembled = message.model_dump(mode="json") if hasattr(message, "model_dump") else dict(message or {})
+        assembled = message.model_dump(mode="json", warnings=False) if hasattr(message, "model_dump") else dict(message or {})
         usage = dict(assembled.get("usage") or {})
         delta_usage = self._delta_usage
         if delta_usage is not None:
-            dumped = delta_usage.model_dump(mode="json") if hasattr(delta_usage, "model_dump") else dict(delta_usage)
+            dumped = delta_usage.model_dump(mode="json", warnings=False) if hasattr(delta_usage, "model_dump") else dict(delta_usage)
             usage.update({key: value for key, value in dumped.items() if value is not None})
         assembled["usage"] = usage
         assembled["stop_reason"] = self._stop_reason

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otel_llm import payloads
+from otel_llm import payloads, redaction
 from otel_llm.exporter import sources
 from otel_llm.exporter.offload import Offloader
 from otel_llm.exporter.row import build_row, span_attributes
@@ -89,6 +89,7 @@ class LLMTraceExporter(SpanExporter):
         forward: list[ReadableSpan] = []
         forwarding = self._forward is not None
         normalize, take, slim = sources.normalize, payloads.take, self._offloader.slim
+        redacting = redaction.active() is not None
         for span in spans:
             try:
                 attributes = normalize(span_attributes(span))
@@ -99,6 +100,8 @@ class LLMTraceExporter(SpanExporter):
                 context = span.context
                 full_payloads = take(context.trace_id, context.span_id)
                 row = build_row(span, attributes, full_payloads)
+                if redacting:
+                    redaction.redact_row(row)
             except Exception:
                 # One malformed span must not cost the batch its other rows.
                 self.stats["row_errors"] += 1

@@ -63,7 +63,15 @@ _REQUEST_PARTS = (
 )
 _REQUEST_PARAM_PREFIX = "gen_ai.request."
 
-# Every span attribute that lands in a column (or is a payload): never repeated in span_attributes.
+# Request headers that other instrumentations may record (semconv ``http.request.header.<name>``)
+# and that carry credentials: never stored, whether on a span or a resource.
+CREDENTIAL_ATTRIBUTES = frozenset(
+    f"http.request.header.{name}"
+    for name in ("authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie")
+)
+
+# Every span attribute that lands in a column (or is a payload, or a credential): never repeated
+# in span_attributes.
 # The unpriced reason has no column, so it stays in span_attributes.
 MAPPED_SPAN_KEYS = frozenset(
     {
@@ -95,8 +103,9 @@ MAPPED_SPAN_KEYS = frozenset(
         *sources.CONTENT_TRUNCATED_FLAGS,
     }
     | _CONTEXT_KEYS
+    | CREDENTIAL_ATTRIBUTES
 )
-_MAPPED_RESOURCE_KEYS = _CONTEXT_KEYS | {_SERVICE_NAME}
+_MAPPED_RESOURCE_KEYS = _CONTEXT_KEYS | {_SERVICE_NAME} | CREDENTIAL_ATTRIBUTES
 _ROW_TEMPLATE = dict.fromkeys(COLUMN_NAMES)
 
 
@@ -228,9 +237,8 @@ def _fill_cost(
     get = attributes.get
     if attr.COST_PRICING_VERSION in attributes or attr.COST_USD in attributes:
         row["cost_usd"] = _decimal(get(attr.COST_USD))
-        details = get(attr.COST_DETAILS)
-        parsed = json.loads(details) if isinstance(details, str) and details else {}
-        row["cost_details"] = {k: d for k, v in parsed.items() if (d := _decimal(v)) is not None}
+        parsed = _json_mapping(get(attr.COST_DETAILS))
+        row["cost_details"] = {str(k): d for k, v in parsed.items() if (d := _decimal(v)) is not None}
         row["pricing_version"] = _str(get(attr.COST_PRICING_VERSION))
         return
     row["cost_usd"], row["cost_details"], row["pricing_version"] = None, {}, ""
@@ -428,7 +436,9 @@ def _tags(value: Any) -> list[str]:
     return [str(tag) for tag in value]
 
 
-def _usage_details(value: Any) -> dict[str, int]:
+def _json_mapping(value: Any) -> Mapping:
+    """A JSON object given as text (or already a mapping); anything else, malformed included, is
+    empty: a foreign span's odd attribute must not cost its row."""
     if not value:
         return {}
     if isinstance(value, str):
@@ -436,9 +446,11 @@ def _usage_details(value: Any) -> dict[str, int]:
             value = json.loads(value)
         except ValueError:
             return {}
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): n for k, v in value.items() if (n := _int(v)) is not None}
+    return value if isinstance(value, Mapping) else {}
+
+
+def _usage_details(value: Any) -> dict[str, int]:
+    return {str(k): n for k, v in _json_mapping(value).items() if (n := _int(v)) is not None}
 
 
 def _utf8_len(text: str) -> int:

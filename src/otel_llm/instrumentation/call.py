@@ -10,7 +10,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_llm import attributes as attr
-from otel_llm import payloads
+from otel_llm import payloads, redaction
 from otel_llm.context import current_attributes
 from otel_llm.instrumentation.safety import report
 from otel_llm.instrumentation.telemetry import Telemetry
@@ -150,11 +150,12 @@ class LLMCall:
             error_type = type(error).__qualname__
             span = self._span
             span.set_attribute(attr.ERROR_TYPE, error_type)
-            span.set_attribute(attr.ERROR_MESSAGE, str(error))
+            message = redaction.redact(str(error))
+            span.set_attribute(attr.ERROR_MESSAGE, message)
             status_code = getattr(error, "status_code", None)
             if isinstance(status_code, int):
                 span.set_attribute(attr.HTTP_RESPONSE_STATUS_CODE, status_code)
-            span.set_status(Status(StatusCode.ERROR, f"{error_type}: {error}"))
+            span.set_status(Status(StatusCode.ERROR, f"{error_type}: {message}"))
             if response is not None or usage is not None:
                 self._record_outcome(response, usage, None, None, None, None)
             else:
@@ -255,17 +256,18 @@ class LLMCall:
                 if response is not None:
                     payloads.stash(trace_id, span_id, attr.RESPONSE_JSON, response)
             return
-        values[attr.LLM_CONFIG_JSON] = payloads.to_json(config)
+        redact = redaction.redact
+        values[attr.LLM_CONFIG_JSON] = redact(payloads.to_json(config))
         if not capture:
             return
         for attribute, key in self._spec.content_keys.items():
             value = request.get(key)
             if value is not None:
-                values[attribute] = value if isinstance(value, str) else payloads.to_json(value)
+                values[attribute] = redact(value if isinstance(value, str) else payloads.to_json(value))
         if response is not None:
             output = self._spec.output_of(response)
             if output is not None:
-                values[attr.OUTPUT_MESSAGES] = payloads.to_json(output)
+                values[attr.OUTPUT_MESSAGES] = redact(payloads.to_json(output))
 
 
 def _add_usage_attributes(values: dict[str, Any], usage: Usage) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+import re
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -109,6 +110,25 @@ def _column_values(rows: Sequence[dict], name: str, default, get: operator.itemg
         return [row.get(name, default) for row in rows]
 
 
+# Surrogate code points: a Python str may hold them (json.loads('"\\ud800"'), surrogateescape-
+# decoded names), UTF-8 cannot.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scrubbed(value):
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_scrubbed(k): _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    return value
+
+
+def _arrays(rows: Sequence[dict]) -> list[pa.Array]:
+    return [convert(_column_values(rows, name, default, get), typ) for name, default, get, convert, typ in _ENCODERS]
+
+
 def encode(rows: Sequence[dict], compression: str | None = None) -> pa.Buffer:
     """Encode ``rows`` as one Arrow IPC stream (``compression``: None, "lz4" or "zstd" buffers).
 
@@ -116,9 +136,12 @@ def encode(rows: Sequence[dict], compression: str | None = None) -> pa.Buffer:
     cost time and, for a 10 MB payload, 10 MB more at the peak. It has the buffer protocol
     (``memoryview``, ``file.write``); ``bytes(buffer)`` copies where bytes are required.
     """
-    arrays = [
-        convert(_column_values(rows, name, default, get), typ) for name, default, get, convert, typ in _ENCODERS
-    ]
+    try:
+        arrays = _arrays(rows)
+    except UnicodeEncodeError:
+        # One unencodable string would otherwise cost the whole batch: store it with U+FFFD.
+        # Only on this rare path, so the common one pays nothing.
+        arrays = _arrays([{k: _scrubbed(v) for k, v in row.items()} for row in rows])
     table = pa.Table.from_arrays(arrays, schema=SCHEMA)
     options = pa.ipc.IpcWriteOptions(compression=compression)
     if compression is None:
