@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from otel_llm.cli import main
@@ -88,3 +90,15 @@ def test_cli_prints_cluster_ddl(capsys):
 def test_identifiers_are_checked(bad, capsys):
     assert main(["init-db", "--print", "--cluster", bad]) == 2
     assert "not a valid identifier" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "shipped, extra_args",
+    [("single-server.sql", []), ("cluster.sql", ["--cluster", "my_cluster"])],
+)
+def test_shipped_ddl_matches_init_db(shipped, extra_args, capsys):
+    """exporters/clickhouse/ holds the DDL init-db applies; regenerate it when the schema changes:
+    otel-llm init-db --print [--cluster my_cluster] --url http://default:@clickhouse:8123/otel"""
+    assert main(["init-db", "--print", "--url", "http://default:@clickhouse:8123/otel", *extra_args]) == 0
+    path = Path(__file__).parent.parent / "exporters" / "clickhouse" / shipped
+    assert path.read_text() == capsys.readouterr().out
