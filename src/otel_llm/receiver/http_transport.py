@@ -44,6 +44,9 @@ _BUSY_RESPONSE = (
 class OTLPHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog of 5 resets connections when many collector workers
+    # connect at once; the connection cap below answers them with 503 instead.
+    request_queue_size = 128
 
     def __init__(
         self,

@@ -45,6 +45,10 @@ Handler = Callable[[Request], "JSONResponse | SSEResponse"]
 
 
 class _QuietServer(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a burst of concurrent clients (a connection pool
+    # opening 16 sockets at once) would see connections reset before they are accepted.
+    request_queue_size = 128
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that stops reading a stream early closes the socket under us: not an error.
         if isinstance(sys.exc_info()[1], ConnectionError):
