@@ -34,12 +34,7 @@ class AnthropicInstrumentor(BaseInstrumentor):
         return ("anthropic >= 2",)
 
     def _instrument(self, **kwargs: Any) -> None:
-        telemetry = Telemetry.create(
-            _SCOPE,
-            tracer_provider=kwargs.get("tracer_provider"),
-            meter_provider=kwargs.get("meter_provider"),
-            capture_content=kwargs.get("capture_content"),
-        )
+        telemetry = Telemetry.from_instrument_kwargs(_SCOPE, kwargs)
         targets = {
             "SyncAPIClient.request": patch.sync_request_wrapper(telemetry),
             "AsyncAPIClient.request": patch.async_request_wrapper(telemetry),

@@ -46,6 +46,16 @@ class Telemetry:
     capture_content: bool
 
     @classmethod
+    def from_instrument_kwargs(cls, scope: str, kwargs: dict) -> "Telemetry":
+        """What ``BaseInstrumentor.instrument(**kwargs)`` configures, for either instrumentor."""
+        return cls.create(
+            scope,
+            tracer_provider=kwargs.get("tracer_provider"),
+            meter_provider=kwargs.get("meter_provider"),
+            capture_content=kwargs.get("capture_content"),
+        )
+
+    @classmethod
     def create(
         cls,
         scope: str,

@@ -26,12 +26,7 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc] - BaseInstrume
         # Imported here: patch imports openai, which must stay optional for `import otel_llm`.
         from otel_llm.openai import patch
 
-        telemetry = Telemetry.create(
-            _SCOPE,
-            tracer_provider=kwargs.get("tracer_provider"),
-            meter_provider=kwargs.get("meter_provider"),
-            capture_content=kwargs.get("capture_content"),
-        )
+        telemetry = Telemetry.from_instrument_kwargs(_SCOPE, kwargs)
         patch.install(telemetry)
 
     def _uninstrument(self, **kwargs: Any) -> None:
