@@ -12,7 +12,7 @@ from decimal import Decimal, localcontext
 import pytest
 
 from otel_llm import pricing
-from otel_llm.pricing import PRICING_VERSION, CostResult, compute_cost, lookup
+from otel_llm.pricing import PRICING_VERSION, CostResult, compute_call_cost, compute_cost, lookup
 from otel_llm.pricing.loader import current_table
 from otel_llm.usage import Usage, from_anthropic, from_openai_embeddings, from_openai_responses
 
@@ -205,6 +205,17 @@ def test_unknown_model_is_unpriced_with_a_reason_never_zero():
         unpriced_reason="no price for model 'gpt-9-ultra' (provider 'openai'); "
         "add it via OTEL_LLM_PRICES_FILE",
     )
+
+
+def test_call_cost_prefers_the_answering_model_and_falls_back_to_the_requested_one():
+    usage = Usage(input_tokens=1_000_000, output_tokens=0)
+    by_snapshot = compute_call_cost("openai", "gpt-4o-2024-05-13", "gpt-4o", usage)
+    assert (by_snapshot.model_key, by_snapshot.usd) == ("openai/gpt-4o-2024-05-13", Decimal("5"))
+    # A deployment name the table does not know answered: price what was asked for.
+    by_request = compute_call_cost("openai", "my-azure-deployment", "gpt-4o", usage)
+    assert (by_request.model_key, by_request.usd) == ("openai/gpt-4o", Decimal("2.5"))
+    neither = compute_call_cost("openai", "gpt-9-ultra", None, usage)
+    assert neither.usd is None and "gpt-9-ultra" in neither.unpriced_reason
 
 
 def test_known_model_without_any_token_counts_is_unpriced():

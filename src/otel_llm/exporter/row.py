@@ -25,13 +25,9 @@ from opentelemetry.trace import StatusCode
 
 from otel_llm import attributes as attr
 from otel_llm.exporter import sources
+from otel_llm.pricing import compute_call_cost
 from otel_llm.storage.columns import COLUMN_NAMES
 from otel_llm.usage import Usage
-
-try:
-    from otel_llm.pricing import compute_cost
-except ImportError:  # pricing not installed in this build: rows keep cost NULL
-    compute_cost = None
 
 logger = logging.getLogger(__name__)
 
@@ -242,13 +238,11 @@ def _fill_cost(
         row["pricing_version"] = _str(get(attr.COST_PRICING_VERSION))
         return
     row["cost_usd"], row["cost_details"], row["pricing_version"] = None, {}, ""
-    if compute_cost is None or (usage.input_tokens is None and usage.output_tokens is None):
+    if usage.input_tokens is None and usage.output_tokens is None:
         return
     at = datetime.fromtimestamp(start_ns / 1e9, tz=timezone.utc)
     try:
-        cost = compute_cost(provider, response_model or request_model, usage, at)
-        if cost.usd is None and response_model and request_model and response_model != request_model:
-            cost = compute_cost(provider, request_model, usage, at)
+        cost = compute_call_cost(provider, response_model, request_model, usage, at)
     except Exception:  # a pricing bug must not cost us the row
         logger.debug("compute_cost failed for %s/%s", provider, request_model, exc_info=True)
         return

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .cost import CostResult, compute_cost
+from .cost import CostResult, compute_call_cost, compute_cost
 from .loader import OVERRIDE_ENV, bundled_table, current_table, reload
 from .schema import ModelPrice, PriceEntry, Tier
 
@@ -23,6 +23,7 @@ __all__ = [
     "ModelPrice",
     "PriceEntry",
     "Tier",
+    "compute_call_cost",
     "compute_cost",
     "lookup",
     "reload",

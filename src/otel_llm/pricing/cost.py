@@ -35,6 +35,21 @@ class CostResult:
     unpriced_reason: str | None = None
 
 
+def compute_call_cost(
+    provider: str | None,
+    response_model: str | None,
+    request_model: str | None,
+    usage: Usage,
+    at: datetime | None = None,
+) -> CostResult:
+    """Cost of one call: priced by the model that answered (often a dated snapshot), else by the
+    model that was asked for when only that one has a price."""
+    cost = compute_cost(provider, response_model or request_model, usage, at)
+    if cost.usd is None and response_model and request_model and request_model != response_model:
+        cost = compute_cost(provider, request_model, usage, at)
+    return cost
+
+
 def compute_cost(
     provider: str | None, model: str | None, usage: Usage, at: datetime | None = None
 ) -> CostResult:
