@@ -93,3 +93,24 @@ def test_report_written(capsys, seeded_url, tmp_path):
     assert "[6/6]" in err  # progress
     page = target.read_text()
     assert page.count("<svg") == 7
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "a_directory"])
+def test_report_unwritable_destination_fails_before_any_query(capsys, seeded_url, tmp_path, where):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    target = blocker / "report.html" if where == "under_a_file" else tmp_path
+    code, out, err = run(capsys, "report", "--html", str(target), "--url", seeded_url, *WINDOW)
+    assert code == 1 and out == ""
+    assert err.startswith("otel-llm: ") and str(blocker if where == "under_a_file" else tmp_path) in err
+    assert "[1/6]" not in err  # refused before the first query
+
+
+def test_failed_report_keeps_the_previous_page(capsys, seeded_url, tmp_path):
+    target = tmp_path / "report.html"
+    target.write_text("last week's report")
+    empty_window = ["--since", "2020-01-01T00:00", "--until", "2020-01-01T01:00"]
+    code, _, _ = run(capsys, "report", "--html", str(target), "--url", seeded_url, *empty_window)
+    assert code == 1
+    assert target.read_text() == "last week's report"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no partial file left behind

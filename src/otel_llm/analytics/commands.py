@@ -5,6 +5,8 @@ Handlers return the exit code: 0 ok, 1 nothing found or the store failed, 2 bad 
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from pathlib import Path
 
@@ -74,14 +76,24 @@ def run_report(args) -> int:
 
 def write_report(url: str | None, window, path: Path) -> Path:
     """Build the report for ``window`` and write it to ``path``; progress goes to stderr."""
-    store = open_store(url)
-    try:
-        page = report.build(store, window, progress=lambda step: print(f"report {step}", file=sys.stderr))
-    finally:
-        store.close()
     path = path.expanduser().absolute()
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "the report's path is a directory; name a file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    # Written aside and renamed: a page cut short (disk full, Ctrl-C) never replaces the last report.
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        # Opened first, so an unwritable destination fails now rather than after minutes of queries.
+        with partial.open("w", encoding="utf-8") as out:
+            store = open_store(url)
+            try:
+                page = report.build(store, window, progress=lambda step: print(f"report {step}", file=sys.stderr))
+            finally:
+                store.close()
+            out.write(page)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
