@@ -29,6 +29,7 @@ from bench_export import BATCH, batches, make_spans  # noqa: E402  (same spans a
 
 from otel_llm import LLMTraceExporter  # noqa: E402
 from otel_llm.receiver import Receiver, ReceiverConfig, build_exporter  # noqa: E402
+from otel_llm.receiver.server import tune_gc  # noqa: E402
 from otel_llm.storage import open_store  # noqa: E402
 
 _CLIENT = """
@@ -70,8 +71,9 @@ def main() -> None:
     spans = make_spans(args.spans, args.payload_bytes)
     bodies = [encode_spans(batch).SerializeToString() for batch in batches(spans)]
     del spans
-    # What the benchmark built up front is not the receiver's working set; see bench_export.
-    gc.freeze()
+    # What the benchmark built up front is not the receiver's working set (see bench_export);
+    # tune_gc freezes it along with the modules, and sets the collector as `otel-llm serve` does.
+    tune_gc()
     with tempfile.TemporaryDirectory() as tmp:
         bodies_path = Path(tmp) / "bodies.pickle"
         bodies_path.write_bytes(pickle.dumps(bodies))
@@ -88,6 +90,7 @@ def main() -> None:
                 capture_output=True,
             )
             assert receiver.exporter.force_flush(60_000)
+            gc_clock = _GcClock()
             cpu_started = time.process_time()
             client = subprocess.run(
                 [sys.executable, "-c", _CLIENT, str(receiver.http_port), str(bodies_path), str(args.connections)],
@@ -98,6 +101,7 @@ def main() -> None:
             timing = json.loads(client.stdout)
             assert receiver.exporter.force_flush(300_000)
             stored, cpu_s = time.time(), time.process_time() - cpu_started
+            gc_clock.stop()
             health = receiver.health()
         finally:
             receiver.stop()
@@ -117,7 +121,27 @@ def main() -> None:
     print(f"  stored (writer force_flush done):        {args.spans / stored_s:>10,.0f} spans/s  ({stored_s:.2f} s)")
     print(f"  receiver process CPU (all its threads):  {args.spans / cpu_s:>10,.0f} spans/CPU-s, load average "
           f"{os.getloadavg()[0]:.1f}")
+    print(f"  garbage collector: {gc_clock.seconds:.2f} s in {gc_clock.collections} collections "
+          f"({gc_clock.seconds / cpu_s:.0%} of the receiver's CPU)")
     print(f"  rows in store (FINAL): {counted[0][0]} (expected {args.spans + 10}); storage: {health.get('storage')}")
+
+
+class _GcClock:
+    """Time spent in the cyclic garbage collector (it holds the GIL: nothing else runs)."""
+
+    def __init__(self) -> None:
+        self.seconds, self.collections, self._started = 0.0, 0, 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.collections += 1
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._on_gc)
 
 
 class _NullWriter:
