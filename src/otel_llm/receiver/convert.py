@@ -89,7 +89,8 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope, result: Co
     if trace_id is None or span_id is None:
         result.reject(f"span {span.name!r}: trace_id must be 16 bytes and span_id 8, not all zero")
         return None
-    if span.start_time_unix_nano > _MAX_TIME_NS or span.end_time_unix_nano > _MAX_TIME_NS:
+    start, end = span.start_time_unix_nano, span.end_time_unix_nano
+    if start > _MAX_TIME_NS or end > _MAX_TIME_NS:
         result.reject(f"span {span.name!r}: timestamps beyond the year 2262")
         return None
     parent = None
@@ -118,8 +119,8 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope, result: Co
         links=[link for link in map(_link, links) if link is not None] if links else [],
         kind=_KINDS.get(span.kind, SpanKind.INTERNAL),
         status=_status(span.status),
-        start_time=span.start_time_unix_nano,
-        end_time=span.end_time_unix_nano,
+        start_time=start,
+        end_time=end,
         instrumentation_scope=scope,
     )
 
