@@ -193,7 +193,8 @@ class _ListWriter:
 
 
 class _GcClock:
-    """Time spent in the cyclic garbage collector (it holds the GIL: nothing else runs)."""
+    """CPU time spent in the cyclic garbage collector (it runs in the thread that triggered it
+    and holds the GIL: nothing else runs meanwhile)."""
 
     def __init__(self) -> None:
         self.seconds, self.collections, self._started = 0.0, 0, 0.0
@@ -201,9 +202,9 @@ class _GcClock:
 
     def _on_gc(self, phase: str, info: dict) -> None:
         if phase == "start":
-            self._started = time.perf_counter()
+            self._started = time.thread_time()
         else:
-            self.seconds += time.perf_counter() - self._started
+            self.seconds += time.thread_time() - self._started
             self.collections += 1
 
     def stop(self) -> None:
