@@ -62,6 +62,9 @@ _TEXT_MODULES = (
 )  # fmt: skip
 
 
+_ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
 def _json(value: object) -> str:
     # As otel_llm.payloads writes payloads: compact, UTF-8 kept as is.
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -98,7 +101,7 @@ class Corpus:
         return self.rng.choice(self.words)
 
     def ident(self, prefix: str, size: int = 24) -> str:
-        return prefix + "".join(self.rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(size))
+        return prefix + "".join(self.rng.choice(_ID_CHARS) for _ in range(size))
 
 
 class Agent:
@@ -160,25 +163,25 @@ class Conversation:
         self.agent = agent
         self.turns: list[dict] = []  # provider-neutral history
         self.calls_left = agent.corpus.rng.randint(1, 30)
-        self.pending_tool: tuple[dict, str] | None = None
+        self.pending_call: str | None = None  # the id of a tool call awaiting its result
 
     def next_call(self) -> tuple[str, str, str, dict] | None:
         a, c = self.agent, self.agent.corpus
         if self.calls_left <= 0:
             return None
         self.calls_left -= 1
-        if self.pending_tool is not None:
-            tool, call_id = self.pending_tool
-            self.turns.append({"role": "tool", "id": call_id, "content": a.tool_result()})
-            self.pending_tool = None
+        if self.pending_call is not None:
+            self.turns.append({"role": "tool", "id": self.pending_call, "content": a.tool_result()})
+            self.pending_call = None
         else:
             self.turns.append({"role": "user", "content": c.prose(1, 6)})
         use_tool = self.calls_left > 0 and c.rng.random() < 0.55
         if use_tool:
             tool = c.rng.choice(a.tools)
+            call_id = c.ident("call_" if a.provider == "openai" else "toolu_")
             reply = {"role": "assistant", "content": c.prose(0, 1), "tool": tool["name"],
-                     "arguments": a.tool_arguments(tool), "id": c.ident("call_" if a.provider == "openai" else "toolu_")}  # fmt: skip
-            self.pending_tool = (tool, reply["id"])
+                     "arguments": a.tool_arguments(tool), "id": call_id}  # fmt: skip
+            self.pending_call = call_id
         else:
             reply = {"role": "assistant", "content": c.prose(1, 10)}
         shape = _openai if a.provider == "openai" else _anthropic
@@ -210,8 +213,8 @@ def _openai(agent: Agent, turns: list[dict], reply: dict) -> tuple[str, str, str
     request = {"messages": messages, "tools": tools, **config}
     message: dict = {"role": "assistant", "content": reply["content"] or None, "refusal": None}
     if "tool" in reply:
-        message["tool_calls"] = [{"id": reply["id"], "type": "function",
-                                  "function": {"name": reply["tool"], "arguments": _json(reply["arguments"])}}]  # fmt: skip
+        function = {"name": reply["tool"], "arguments": _json(reply["arguments"])}
+        message["tool_calls"] = [{"id": reply["id"], "type": "function", "function": function}]
     response = {
         "id": c.ident("chatcmpl-", 29), "object": "chat.completion", "created": 1_790_000_000 + c.rng.randint(0, 10**6),
         "model": agent.model + "-2024-08-06",
@@ -243,7 +246,8 @@ def _anthropic(agent: Agent, turns: list[dict], reply: dict) -> tuple[str, str, 
     response = {
         "id": c.ident("msg_01", 22), "type": "message", "role": "assistant", "model": agent.model,
         "content": blocks(reply), "stop_reason": "tool_use" if "tool" in reply else "end_turn", "stop_sequence": None,
-        "usage": {"input_tokens": 0, "output_tokens": 0, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0},
+        "usage": {"input_tokens": 0, "output_tokens": 0,
+                  "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0},
     }  # fmt: skip
     return _json(request), _json(response), _json(config)
 
@@ -387,7 +391,8 @@ def main() -> None:
                 if name in PAYLOAD_COLUMNS:
                     payload_raw, payload_packed = payload_raw + column_raw, payload_packed + column_packed
                     print(f"  {name:20s} {column_raw:>14,} {column_packed:>12,} {_ratio(column_raw, column_packed)}")
-            print(f"  {'payloads together':20s} {payload_raw:>14,} {payload_packed:>12,} {_ratio(payload_raw, payload_packed)}")
+            together = _ratio(payload_raw, payload_packed)
+            print(f"  {'payloads together':20s} {payload_raw:>14,} {payload_packed:>12,} {together}")
             print(f"  {'whole table':20s} {raw:>14,} {packed:>12,} {_ratio(raw, packed)}  ({on_disk:,} bytes on disk)")
             print(f"  target: >= 10x on the payloads -> {'met' if payload_raw >= 10 * payload_packed else 'NOT met'}")
             if args.variants:

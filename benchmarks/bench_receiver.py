@@ -175,7 +175,8 @@ def breakdown(bodies: list[bytes], count: int) -> None:
     print(f"spans: {count}, requests of {BATCH}, CPU microseconds per span, load average {os.getloadavg()[0]:.1f}")
     for stage, seconds in cpu.items():
         print(f"  {stage:8s} {seconds / count * 1e6:7.1f}")
-    print(f"  {'total':8s} {sum(cpu.values()) / count * 1e6:7.1f}  (-> {count / sum(cpu.values()):,.0f} spans per CPU-second)")
+    total = sum(cpu.values())
+    print(f"  {'total':8s} {total / count * 1e6:7.1f}  (-> {count / total:,.0f} spans per CPU-second)")
 
 
 class _ListWriter:
