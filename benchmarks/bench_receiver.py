@@ -1,12 +1,19 @@
 """``otel-llm serve`` throughput: LLM spans/s over OTLP/HTTP protobuf into the embedded store.
 
     python benchmarks/bench_receiver.py [--spans 50000] [--payload-bytes 2048] [--connections 2]
+    python benchmarks/bench_receiver.py --breakdown    # CPU per span of each stage, no HTTP
 
 The receiver (HTTP transport, real LLMTraceExporter, storage writer, embedded chDB) runs in this
 process; the load comes from a separate process posting bodies the official OTLP encoder made
 (512 spans each, the BatchSpanProcessor default) over keep-alive connections, so client CPU is
 not billed to the server's GIL.  Reported: spans/s answered 200, and spans/s until every row is
 in the store (the writer's force_flush).  Target: >= 10,000 LLM spans/s on 2 cores.
+
+``--breakdown`` runs the same bodies through each stage in turn, in this process, and reports
+CPU microseconds per span: protobuf parse, conversion to ReadableSpans (both the receiver's),
+the exporter's rows (``sources.normalize`` + ``build_row``), the storage codec's Arrow encode
+of writer-sized batches, and chDB's insert.  CPU time, so other load on the machine matters
+less than for the wall-clock figures.
 """
 
 from __future__ import annotations
@@ -23,13 +30,17 @@ import time
 from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_export import BATCH, batches, make_spans  # noqa: E402  (same spans as the exporter bench)
 
 from otel_llm import LLMTraceExporter  # noqa: E402
 from otel_llm.receiver import Receiver, ReceiverConfig, build_exporter  # noqa: E402
-from otel_llm.storage import open_store  # noqa: E402
+from otel_llm.receiver.convert import to_readable_spans  # noqa: E402
+from otel_llm.receiver.server import tune_gc  # noqa: E402
+from otel_llm.storage import open_store, open_writer  # noqa: E402
+from otel_llm.storage.codec import encode  # noqa: E402
 
 _CLIENT = """
 import http.client, json, pickle, sys, threading, time
@@ -65,13 +76,19 @@ def main() -> None:
         action="store_true",
         help="rows are built and dropped: the receiver's own cost, without the chDB insert",
     )
+    parser.add_argument("--breakdown", action="store_true", help="CPU per span of each stage, no HTTP")
     args = parser.parse_args()
 
     spans = make_spans(args.spans, args.payload_bytes)
     bodies = [encode_spans(batch).SerializeToString() for batch in batches(spans)]
     del spans
-    # What the benchmark built up front is not the receiver's working set; see bench_export.
-    gc.freeze()
+    if args.breakdown:
+        tune_gc()
+        breakdown(bodies, args.spans)
+        return
+    # What the benchmark built up front is not the receiver's working set (see bench_export);
+    # tune_gc freezes it along with the modules, and sets the collector as `otel-llm serve` does.
+    tune_gc()
     with tempfile.TemporaryDirectory() as tmp:
         bodies_path = Path(tmp) / "bodies.pickle"
         bodies_path.write_bytes(pickle.dumps(bodies))
@@ -88,6 +105,7 @@ def main() -> None:
                 capture_output=True,
             )
             assert receiver.exporter.force_flush(60_000)
+            gc_clock = _GcClock()
             cpu_started = time.process_time()
             client = subprocess.run(
                 [sys.executable, "-c", _CLIENT, str(receiver.http_port), str(bodies_path), str(args.connections)],
@@ -98,6 +116,7 @@ def main() -> None:
             timing = json.loads(client.stdout)
             assert receiver.exporter.force_flush(300_000)
             stored, cpu_s = time.time(), time.process_time() - cpu_started
+            gc_clock.stop()
             health = receiver.health()
         finally:
             receiver.stop()
@@ -117,7 +136,80 @@ def main() -> None:
     print(f"  stored (writer force_flush done):        {args.spans / stored_s:>10,.0f} spans/s  ({stored_s:.2f} s)")
     print(f"  receiver process CPU (all its threads):  {args.spans / cpu_s:>10,.0f} spans/CPU-s, load average "
           f"{os.getloadavg()[0]:.1f}")
+    print(f"  garbage collector: {gc_clock.seconds:.2f} s in {gc_clock.collections} collections "
+          f"({gc_clock.seconds / cpu_s:.0%} of the receiver's CPU)")
     print(f"  rows in store (FINAL): {counted[0][0]} (expected {args.spans + 10}); storage: {health.get('storage')}")
+
+
+def breakdown(bodies: list[bytes], count: int) -> None:
+    rows_writer = _ListWriter()
+    exporter = LLMTraceExporter(writer=rows_writer, forward_to=None)
+    cpu = dict.fromkeys(("parse", "convert", "rows", "encode", "insert"), 0.0)
+    clock = time.thread_time
+    for body in bodies:
+        started = clock()
+        request = ExportTraceServiceRequest.FromString(body)
+        parsed = clock()
+        spans = to_readable_spans(request).spans
+        converted = clock()
+        exporter.export(spans)
+        cpu["parse"] += parsed - started
+        cpu["convert"] += converted - parsed
+        cpu["rows"] += clock() - converted
+    writer_batch = 20_000  # the embedded writer's batch size
+    started = clock()
+    buffers = [encode(batch) for batch in batches(rows_writer.rows, writer_batch)]
+    cpu["encode"] = clock() - started
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"chdb://{Path(tmp) / 'db'}"
+        warm = open_writer(url)  # creates the schema and loads the engine, outside the timing
+        warm.submit(rows_writer.rows[:10])
+        assert warm.force_flush(60)
+        warm.shutdown(60)
+        store = open_store(url)
+        started = time.process_time()  # the engine inserts on threads of its own
+        for buffer in buffers:
+            store.insert_arrow(buffer)
+        cpu["insert"] = time.process_time() - started
+        store.close()
+    print(f"spans: {count}, requests of {BATCH}, CPU microseconds per span, load average {os.getloadavg()[0]:.1f}")
+    for stage, seconds in cpu.items():
+        print(f"  {stage:8s} {seconds / count * 1e6:7.1f}")
+    total = sum(cpu.values())
+    print(f"  {'total':8s} {total / count * 1e6:7.1f}  (-> {count / total:,.0f} spans per CPU-second)")
+
+
+class _ListWriter:
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def submit(self, rows: list[dict]) -> None:
+        self.rows.extend(rows)
+
+    def force_flush(self, timeout_s: float = 0) -> bool:
+        return True
+
+    def shutdown(self, timeout_s: float = 0) -> bool:
+        return True
+
+
+class _GcClock:
+    """CPU time spent in the cyclic garbage collector (it runs in the thread that triggered it
+    and holds the GIL: nothing else runs meanwhile)."""
+
+    def __init__(self) -> None:
+        self.seconds, self.collections, self._started = 0.0, 0, 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.seconds += time.thread_time() - self._started
+            self.collections += 1
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._on_gc)
 
 
 class _NullWriter:

@@ -71,6 +71,24 @@ def test_everything_the_sdk_span_carries() -> None:
 
 
 @pytest.mark.parametrize(
+    "items, expected",
+    [
+        (["stop"], ("stop",)),
+        (["a", "", "b"], ("a", "", "b")),  # an empty string is still a string item
+        ([], ()),
+    ],
+)
+def test_string_arrays_become_tuples_of_strings(items: list[str], expected: tuple) -> None:
+    message, span = one_span()
+    array = span.attributes.add(key="tags").value.array_value
+    array.SetInParent()  # an empty array is still an array, not OTLP's null
+    for item in items:
+        array.values.add().string_value = item
+    [readable] = to_readable_spans(message).spans
+    assert readable.attributes["tags"] == expected
+
+
+@pytest.mark.parametrize(
     "field, value, reason",
     [
         ("trace_id", b"\x00" * 16, "trace_id"),

@@ -44,6 +44,8 @@ _TRACE_FLAGS_MASK = 0xFF
 _MAX_TIME_NS = 2**63 - 1
 _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200
+# One shared TraceFlags per value instead of a new int subclass instance per span.
+_TRACE_FLAGS = tuple(TraceFlags(value) for value in range(_TRACE_FLAGS_MASK + 1))
 
 
 @dataclass
@@ -87,7 +89,8 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope, result: Co
     if trace_id is None or span_id is None:
         result.reject(f"span {span.name!r}: trace_id must be 16 bytes and span_id 8, not all zero")
         return None
-    if span.start_time_unix_nano > _MAX_TIME_NS or span.end_time_unix_nano > _MAX_TIME_NS:
+    start, end = span.start_time_unix_nano, span.end_time_unix_nano
+    if start > _MAX_TIME_NS or end > _MAX_TIME_NS:
         result.reject(f"span {span.name!r}: timestamps beyond the year 2262")
         return None
     parent = None
@@ -98,11 +101,12 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope, result: Co
             return None
         parent = SpanContext(trace_id, parent_id, is_remote=_is_remote(span.flags))
     trace_state = TraceState.from_header([span.trace_state]) if span.trace_state else None
+    events, links = span.events, span.links
     context = SpanContext(
         trace_id,
         span_id,
         is_remote=False,
-        trace_flags=TraceFlags(span.flags & _TRACE_FLAGS_MASK),
+        trace_flags=_TRACE_FLAGS[span.flags & _TRACE_FLAGS_MASK],
         trace_state=trace_state,
     )
     return ReadableSpan(
@@ -111,12 +115,12 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope, result: Co
         parent=parent,
         resource=resource,
         attributes=attributes_of(span.attributes),
-        events=[_event(event) for event in span.events],
-        links=[link for link in map(_link, span.links) if link is not None],
+        events=[_event(event) for event in events] if events else [],
+        links=[link for link in map(_link, links) if link is not None] if links else [],
         kind=_KINDS.get(span.kind, SpanKind.INTERNAL),
         status=_status(span.status),
-        start_time=span.start_time_unix_nano,
-        end_time=span.end_time_unix_nano,
+        start_time=start,
+        end_time=end,
         instrumentation_scope=scope,
     )
 
@@ -146,7 +150,7 @@ def _link(link: Any) -> Link | None:
         trace_id,
         span_id,
         is_remote=_is_remote(link.flags),
-        trace_flags=TraceFlags(link.flags & _TRACE_FLAGS_MASK),
+        trace_flags=_TRACE_FLAGS[link.flags & _TRACE_FLAGS_MASK],
         trace_state=TraceState.from_header([link.trace_state]) if link.trace_state else None,
     )
     return Link(context, attributes_of(link.attributes))
@@ -201,11 +205,17 @@ def value_of(value: AnyValue) -> Any:
     if kind == "bool_value":
         return value.bool_value
     if kind == "array_value":
-        items = [value_of(item) for item in value.array_value.values]
+        values = value.array_value.values
+        # Fast path for the common case, string arrays (finish reasons, tags): one upb call
+        # per item instead of WhichOneof + getattr (an empty string falls to the general path).
+        texts = [item.string_value for item in values]
+        if all(texts):
+            return tuple(texts)
+        items = [value_of(item) for item in values]
         kinds = {type(item) for item in items}
         if len(kinds) <= 1 and not kinds & {dict, list, tuple, type(None)}:
             return tuple(items)
-        return json.dumps([_jsonable(value) for value in value.array_value.values])
+        return json.dumps([_jsonable(item) for item in values])
     if kind == "kvlist_value":
         return json.dumps(_jsonable(value))
     if kind == "bytes_value":
