@@ -8,10 +8,10 @@ JSONEachRow and clickhouse-connect's Native serializer in benchmarks/bench_store
 
 Row values (the contract with the exporter):
 
-- ``UUID``: ``uuid.UUID``
+- ``UUID``: its 16 bytes (what the exporter's rows carry) or a ``uuid.UUID``
 - ``DateTime64``: ``int`` nanoseconds since the Unix epoch (what OTel spans carry)
 - ``Nullable(...)``: ``None`` for NULL
-- ``Map``: ``dict``; ``Array``: ``list``; ``Decimal``: ``decimal.Decimal``; ``Bool``: ``bool``
+- ``Map``: ``dict``; ``Array``: ``list`` or ``tuple``; ``Decimal``: ``decimal.Decimal``; ``Bool``: ``bool``
 - a missing key means the column's default (``''``, ``0``, ``False``, empty map/array, NULL)
 """
 
@@ -85,16 +85,9 @@ def _map_array(values: Sequence[dict | None], typ: pa.MapType) -> pa.Array:
     return pa.MapArray.from_arrays(offsets, keys, items)
 
 
-def _uuid_array(values: Sequence, typ: pa.DataType) -> pa.Array:
-    return pa.array([v.bytes for v in values], typ)
-
-
 def _converter(typ: pa.DataType):
-    if pa.types.is_map(typ):
-        return _map_array
-    if typ == pa.binary(16):
-        return _uuid_array
-    return pa.array
+    # pyarrow takes both 16-byte bytes and uuid.UUID objects for binary(16) (the bytes 8x faster).
+    return _map_array if pa.types.is_map(typ) else pa.array
 
 
 _ENCODERS = [(name, default, operator.itemgetter(name), _converter(typ), typ) for name, typ, default in _FIELDS]
