@@ -404,12 +404,15 @@ _MAX_STATUS = 2**16 - 1
 
 
 def _int(value: Any, maximum: int = _MAX_COUNT) -> int | None:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    elif isinstance(value, str) and value.isdigit():
-        value = int(value)
-    elif not isinstance(value, int) or isinstance(value, bool):
-        return None
+    if type(value) is not int:  # a plain int (nearly always) takes one check
+        if value is None:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif isinstance(value, str) and value.isdigit():
+            value = int(value)
+        elif not isinstance(value, int) or isinstance(value, bool):
+            return None
     return value if 0 <= value <= maximum else None
 
 

@@ -85,12 +85,25 @@ def _map_array(values: Sequence[dict | None], typ: pa.MapType) -> pa.Array:
     return pa.MapArray.from_arrays(offsets, keys, items)
 
 
-def _converter(typ: pa.DataType):
+def _shared_map_array(values: list[dict | None], typ: pa.MapType) -> pa.Array:
+    """A map column that is usually one dict for the whole batch: converted once, repeated in C.
+
+    The exporter gives every row of a resource the same ``resource_attributes`` dict; converting
+    it row by row cost ~0.8 us a row, this ~0.1 us. (``list.count`` compares by identity first.)
+    """
+    if values and values.count(values[0]) == len(values):
+        return _map_array(values[:1], typ).take(pa.repeat(pa.scalar(0, pa.int32()), len(values)))
+    return _map_array(values, typ)
+
+
+def _converter(name: str, typ: pa.DataType):
+    if pa.types.is_map(typ):
+        return _shared_map_array if name == "resource_attributes" else _map_array
     # pyarrow takes both 16-byte bytes and uuid.UUID objects for binary(16) (the bytes 8x faster).
-    return _map_array if pa.types.is_map(typ) else pa.array
+    return pa.array
 
 
-_ENCODERS = [(name, default, operator.itemgetter(name), _converter(typ), typ) for name, typ, default in _FIELDS]
+_ENCODERS = [(name, default, operator.itemgetter(name), _converter(name, typ), typ) for name, typ, default in _FIELDS]
 
 
 def _column_values(rows: Sequence[dict], name: str, default, get: operator.itemgetter) -> list:
