@@ -6,9 +6,9 @@
     writer.shutdown(timeout_s)          # flush, ingest what it can, stop the thread
     writer.stats                        # {'written': n, 'spooled': n, 'dropped': n, 'queued': n}
 
-``submit`` appends to an in-memory queue bounded at ``max_queue_rows``; a background thread takes
-batches of up to ``batch_rows`` (or whatever is there every ``flush_interval_s``), encodes each
-once (Arrow) and gives it to the sink (``sinks.py``). If the queue is full, ``submit`` encodes the
+``submit`` appends to an in-memory queue bounded at ``max_queue_rows``; a background thread
+encodes the rows (Arrow) a few thousand at a time as they come and gives the sink (``sinks.py``)
+batches of up to ``batch_rows`` (or whatever is there every ``flush_interval_s``), each encoded once. If the queue is full, ``submit`` encodes the
 rows itself and spools them to disk: the caller pays for a disk write, never for ClickHouse, and
 nothing is dropped unless the disk refuses. Counts:
 
@@ -45,6 +45,8 @@ FLUSH_INTERVAL_ENV = "OTEL_LLM_WRITER_FLUSH_INTERVAL_S"
 # are lz4-compressed (cheap, chat JSON shrinks several-fold); embedded batches are inserted
 # straight from memory and compressing them would only cost CPU.
 SPOOL_COMPRESSION = "lz4"
+# Rows encoded at a time by the writer thread (a batch is several of these, inserted at once).
+ENCODE_ROWS = 2000
 
 
 class Writer:
@@ -64,6 +66,7 @@ class Writer:
         self._batch_rows = batch_rows or int(os.environ.get(BATCH_ROWS_ENV, default_batch))
         self._max_queue_rows = max_queue_rows or int(os.environ.get(QUEUE_ROWS_ENV, default_queue))
         self._interval = flush_interval_s or float(os.environ.get(FLUSH_INTERVAL_ENV, 1.0))
+        self._chunk_rows = min(ENCODE_ROWS, self._batch_rows)
         self._sink = EmbeddedSink(config) if embedded else RemoteSink(config)
         self._compression = None if embedded else SPOOL_COMPRESSION
         self._queue: collections.deque[dict] = collections.deque()
@@ -98,7 +101,7 @@ class Writer:
             if not overflow:
                 self._queue.extend(rows)
                 self._submitted += len(rows)
-                if len(self._queue) >= self._batch_rows:
+                if len(self._queue) >= self._chunk_rows:
                     self._cond.notify()
                 return
         payload = codec.encode(rows, SPOOL_COMPRESSION)
@@ -134,26 +137,55 @@ class Writer:
         return flushed
 
     def _run(self) -> None:
+        # Rows are turned into Arrow columns ENCODE_ROWS at a time as they arrive, and the
+        # columns inserted as one stream (one part) once a batch's worth is ready. Encoding a
+        # whole batch only when it was complete took the GIL from the app for ~0.5 s at a time,
+        # left rows to pile up meanwhile (the queue overflowed into the spool at the start of
+        # a burst), and encoded rows long after they were built, out of the CPU's caches.
+        pending: list = []  # encoded chunks of the next batch
+        pending_rows = 0
+        due = 0.0  # when the pending rows have waited an interval
         while True:
             with self._cond:
-                self._cond.wait_for(
-                    lambda: self._stopping or self._flush_requested or len(self._queue) >= self._batch_rows,
+                woken = self._cond.wait_for(
+                    lambda: self._stopping or self._flush_requested or len(self._queue) >= self._chunk_rows,
                     timeout=self._interval,
                 )
-                take = min(len(self._queue), self._batch_rows)
-                batch = [self._queue.popleft() for _ in range(take)]
+                take = min(len(self._queue), self._chunk_rows, self._batch_rows - pending_rows)
+                rows = [self._queue.popleft() for _ in range(take)]
+                if not pending:
+                    due = time.monotonic() + self._interval
+                # Full batches; else, once the queue is drained, on a flush, the stop or a quiet
+                # interval; and whatever has waited an interval, so a trickle is not held longer.
+                deliver = (
+                    pending_rows + take >= self._batch_rows
+                    or (not self._queue and (self._flush_requested or self._stopping or not woken))
+                    or time.monotonic() >= due
+                )
                 if not self._queue:
                     self._flush_requested = False
                 stop = self._stopping and not self._queue
             try:
-                if batch:
-                    payload = codec.encode(batch, self._compression)
-                    self._count(self._sink.deliver(payload, len(batch), _token()), handled=len(batch))
-                self._count(self._sink.maintain())
+                if rows:
+                    pending.append(codec.record_batch(rows))
+                    pending_rows += take
             except Exception:  # keep the thread alive whatever a batch does; count it as lost
-                log.exception("otel-llm: writer failed on a batch of %d rows", len(batch))
-                self._count(Outcome(dropped=len(batch)), handled=len(batch))
-            if stop:
+                log.exception("otel-llm: writer failed to encode %d rows", take)
+                self._count(Outcome(dropped=take), handled=take)
+            del rows
+            try:
+                if deliver and pending:
+                    payload = codec.write_stream(pending, self._compression)
+                    self._count(self._sink.deliver(payload, pending_rows, _token()), handled=pending_rows)
+                    del payload
+                    pending_rows = 0
+                self._count(self._sink.maintain())
+            except Exception:
+                log.exception("otel-llm: writer failed on a batch of %d rows", pending_rows)
+                self._count(Outcome(dropped=pending_rows), handled=pending_rows)
+                pending.clear()
+                pending_rows = 0
+            if stop and not pending:
                 return
 
     def _count(self, outcome: Outcome, handled: int = 0) -> None:
