@@ -26,6 +26,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import queue
 import threading
 import time
 import uuid
@@ -77,6 +78,10 @@ class Writer:
         self._flush_requested = False
         self._stopping = False
         self._warned: set[str] = set()
+        # Encoded batches on their way to the inserter thread: one inserted, at most one waiting.
+        self._batches: queue.Queue = queue.Queue(maxsize=1)
+        self._inserter = threading.Thread(target=self._insert, name="otel-llm-inserter", daemon=True)
+        self._inserter.start()
         self._thread = threading.Thread(target=self._run, name="otel-llm-writer", daemon=True)
         self._thread.start()
 
@@ -169,24 +174,48 @@ class Writer:
                 if rows:
                     pending.append(codec.record_batch(rows))
                     pending_rows += take
-            except Exception:  # keep the thread alive whatever a batch does; count it as lost
+            except Exception:  # keep the thread alive whatever rows do; count them as lost
                 log.exception("otel-llm: writer failed to encode %d rows", take)
                 self._count(Outcome(dropped=take), handled=take)
             del rows
-            try:
-                if deliver and pending:
+            if deliver and pending:
+                try:
                     payload = codec.write_stream(pending, self._compression)
-                    self._count(self._sink.deliver(payload, pending_rows, _token()), handled=pending_rows)
+                except Exception:
+                    log.exception("otel-llm: writer failed to encode a batch of %d rows", pending_rows)
+                    self._count(Outcome(dropped=pending_rows), handled=pending_rows)
+                    pending.clear()
+                else:
+                    self._batches.put((payload, pending_rows))  # waits while one is already waiting
                     del payload
-                    pending_rows = 0
-                self._count(self._sink.maintain())
-            except Exception:
-                log.exception("otel-llm: writer failed on a batch of %d rows", pending_rows)
-                self._count(Outcome(dropped=pending_rows), handled=pending_rows)
-                pending.clear()
                 pending_rows = 0
             if stop and not pending:
+                self._batches.put(None)
+                self._inserter.join()
                 return
+
+    def _insert(self) -> None:
+        """The inserter thread: every call into the sink (ClickHouse, spool, store ownership), so
+        the writer thread goes on encoding while a batch is inserted (which releases the GIL)."""
+        while True:
+            try:
+                item = self._batches.get(timeout=self._interval)
+            except queue.Empty:
+                item = ()
+            if item is None:
+                return
+            rows = 0
+            try:
+                if item:
+                    payload, rows = item
+                    item = None
+                    self._count(self._sink.deliver(payload, rows, _token()), handled=rows)
+                    del payload
+                    rows = 0
+                self._count(self._sink.maintain())
+            except Exception:  # keep the thread alive whatever a batch does; count it as lost
+                log.exception("otel-llm: writer failed on a batch of %d rows", rows)
+                self._count(Outcome(dropped=rows), handled=rows)
 
     def _count(self, outcome: Outcome, handled: int = 0) -> None:
         with self._cond:
