@@ -62,8 +62,9 @@ class Writer:
         embedded = config.kind == "chdb"
         # The embedded engine runs on our CPU, and per row it costs half as much in batches of
         # 20,000 as in batches of 5,000 (fewer parts to write and merge; benchmarks/bench_store.py).
-        # The queue holds two batches so the app keeps submitting while one is inserted.
-        default_batch, default_queue = (20000, 40000) if embedded else (5000, 20000)
+        # The queue holds three batches so the app keeps submitting while batches are encoded and
+        # inserted (the writer takes rows out of it as it encodes them, a batch at most).
+        default_batch, default_queue = (20000, 60000) if embedded else (5000, 20000)
         self._batch_rows = batch_rows or int(os.environ.get(BATCH_ROWS_ENV, default_batch))
         self._max_queue_rows = max_queue_rows or int(os.environ.get(QUEUE_ROWS_ENV, default_queue))
         self._interval = flush_interval_s or float(os.environ.get(FLUSH_INTERVAL_ENV, 1.0))
@@ -142,11 +143,10 @@ class Writer:
         return flushed
 
     def _run(self) -> None:
-        # Rows are turned into Arrow columns ENCODE_ROWS at a time as they arrive, and the
-        # columns inserted as one stream (one part) once a batch's worth is ready. Encoding a
-        # whole batch only when it was complete took the GIL from the app for ~0.5 s at a time,
-        # left rows to pile up meanwhile (the queue overflowed into the spool at the start of
-        # a burst), and encoded rows long after they were built, out of the CPU's caches.
+        # Rows become Arrow columns ENCODE_ROWS at a time as the writer takes them, and a batch's
+        # chunks are inserted as one stream (one part) by the inserter thread. Encoding a whole
+        # batch in one go held the GIL for long C calls; waiting for the insert left rows to
+        # pile up meanwhile (the queue overflowed into the spool at the start of a burst).
         pending: list = []  # encoded chunks of the next batch
         pending_rows = 0
         due = 0.0  # when the pending rows have waited an interval
@@ -156,28 +156,25 @@ class Writer:
                     lambda: self._stopping or self._flush_requested or len(self._queue) >= self._chunk_rows,
                     timeout=self._interval,
                 )
-                take = min(len(self._queue), self._chunk_rows, self._batch_rows - pending_rows)
+                take = min(len(self._queue), self._batch_rows - pending_rows)
                 rows = [self._queue.popleft() for _ in range(take)]
-                if not pending:
-                    due = time.monotonic() + self._interval
-                # Full batches; else, once the queue is drained, on a flush, the stop or a quiet
-                # interval; and whatever has waited an interval, so a trickle is not held longer.
-                deliver = (
-                    pending_rows + take >= self._batch_rows
-                    or (not self._queue and (self._flush_requested or self._stopping or not woken))
-                    or time.monotonic() >= due
-                )
-                if not self._queue:
+                left = len(self._queue)
+                flushing = self._flush_requested or self._stopping
+                if not left:
                     self._flush_requested = False
-                stop = self._stopping and not self._queue
-            try:
-                if rows:
-                    pending.append(codec.record_batch(rows))
-                    pending_rows += take
-            except Exception:  # keep the thread alive whatever rows do; count them as lost
-                log.exception("otel-llm: writer failed to encode %d rows", take)
-                self._count(Outcome(dropped=take), handled=take)
+                stop = self._stopping and not left
+            if rows and not pending:
+                due = time.monotonic() + self._interval
+            pending_rows += self._encode(rows, pending)
             del rows
+            # Full batches; else, once the queue is drained, on a flush, the stop or a quiet
+            # interval; and, once the writer has caught up, rows that waited an interval (a
+            # steady trickle is not held back until a batch fills).
+            deliver = (
+                pending_rows >= self._batch_rows
+                or (not left and (flushing or not woken))
+                or (left < self._chunk_rows and time.monotonic() >= due)
+            )
             if deliver and pending:
                 try:
                     payload = codec.write_stream(pending, self._compression)
@@ -194,6 +191,19 @@ class Writer:
                 self._inserter.join()
                 return
 
+    def _encode(self, rows: list[dict], pending: list) -> int:
+        """Append ``rows`` to ``pending`` as record batches; how many rows that was."""
+        encoded = 0
+        for start in range(0, len(rows), self._chunk_rows):
+            chunk = rows[start : start + self._chunk_rows]
+            try:
+                pending.append(codec.record_batch(chunk))
+                encoded += len(chunk)
+            except Exception:  # keep the thread alive whatever rows do; count them as lost
+                log.exception("otel-llm: writer failed to encode %d rows", len(chunk))
+                self._count(Outcome(dropped=len(chunk)), handled=len(chunk))
+        return encoded
+
     def _insert(self) -> None:
         """The inserter thread: every call into the sink (ClickHouse, spool, store ownership), so
         the writer thread goes on encoding while a batch is inserted (which releases the GIL)."""
@@ -201,6 +211,12 @@ class Writer:
             try:
                 item = self._batches.get(timeout=self._interval)
             except queue.Empty:
+                with self._cond:
+                    encoding = self._handled < self._submitted
+                if encoding:
+                    # Not idle: the sink would otherwise give up the store between two batches
+                    # (and spool the next one while it stays away).
+                    continue
                 item = ()
             if item is None:
                 return
