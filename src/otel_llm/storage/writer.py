@@ -7,10 +7,11 @@
     writer.stats                        # {'written': n, 'spooled': n, 'dropped': n, 'queued': n}
 
 ``submit`` appends to an in-memory queue bounded at ``max_queue_rows``; a background thread
-encodes the rows (Arrow) a few thousand at a time as they come and gives the sink (``sinks.py``)
-batches of up to ``batch_rows`` (or whatever is there every ``flush_interval_s``), each encoded once. If the queue is full, ``submit`` encodes the
-rows itself and spools them to disk: the caller pays for a disk write, never for ClickHouse, and
-nothing is dropped unless the disk refuses. Counts:
+encodes the rows (Arrow) a few thousand at a time as it takes them, and a second one hands the sink
+(``sinks.py``) batches of up to ``batch_rows`` (or whatever is there every ``flush_interval_s``),
+each encoded once. If the queue is full, ``submit`` encodes the rows itself and spools them to
+disk: the caller pays for a disk write, never for ClickHouse, and nothing is dropped unless the
+disk refuses. Counts:
 
 - ``written``: rows this process committed to the store, including rows it replayed from the
   spool (so with several processes one may count rows another one submitted);
