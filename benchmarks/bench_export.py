@@ -19,6 +19,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -97,11 +98,13 @@ def bench_throughput(count: int, payload_bytes: int, freeze: bool) -> None:
 
         exporter = LLMTraceExporter(url, forward_to=None)
         started, cpu_started = time.perf_counter(), time.process_time()
+        export_cpu = time.thread_time()
         for batch in batches(spans):
             exporter.export(batch)
-        export_done = time.perf_counter()
+        export_done, export_cpu_s = time.perf_counter(), time.thread_time() - export_cpu
         assert exporter.force_flush(300_000)
         stored, cpu_stored = time.perf_counter(), time.process_time()
+        writer_threads_cpu_s = _threads_cpu_s(("otel-llm-writer", "otel-llm-inserter"))
         exporter.shutdown()
 
         rows = [span_to_row(span) for span in spans]
@@ -139,7 +142,24 @@ def bench_throughput(count: int, payload_bytes: int, freeze: bool) -> None:
     print(f"    exporter end to end:                        {count / total_cpu_s:>9,.0f} spans/CPU-s")
     print(f"    bare insert via writer:                     {count / writer_cpu_s:>9,.0f} rows/CPU-s")
     print(f"    span_to_row alone:                          {count / row_cpu_s:>9,.0f} spans/CPU-s")
+    print("  end to end CPU per span, by thread (the first two hold the GIL most of the time):")
+    print(f"    export() calls (row building):              {export_cpu_s / count * 1e6:>9.1f} us")
+    for name, cpu_s in writer_threads_cpu_s.items():
+        print(f"    {name + ' thread:':<44}{cpu_s / count * 1e6:>9.1f} us")
+    other_s = total_cpu_s - export_cpu_s - sum(writer_threads_cpu_s.values())
+    print(f"    everything else (chDB's own threads):        {other_s / count * 1e6:>9.1f} us")
     print(f"  distinct rows in store (FINAL): {counted[0][0]} (expected {count})")
+
+
+def _threads_cpu_s(names: tuple[str, ...]) -> dict[str, float]:
+    """CPU seconds so far of this process's threads with these names (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for thread in threading.enumerate():
+        if thread.name in names and thread.native_id is not None:
+            fields = Path(f"/proc/self/task/{thread.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+            found[thread.name] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return found
 
 
 _RSS_CHILD = """

@@ -71,6 +71,21 @@ def test_round_trip_every_type(remote, chdb_url, request):
     assert nulls["cost_usd"] is None and zeros["cost_usd"] == Decimal("0")
 
 
+def test_rows_sharing_one_resource_map_and_rows_with_bytes_ids(chdb_url):
+    # The exporter's rows: one resource_attributes dict shared by all, ids as 16 bytes.
+    shared = {"host.name": "h1", "deployment.environment": "prod"}
+    rows = [make_row(i, run="shared") for i in range(3)]
+    for row in rows:
+        row["resource_attributes"] = shared
+        row["id"] = row["id"].bytes
+    writer = open_writer(chdb_url)
+    writer.submit(rows)
+    assert writer.shutdown(30)
+    got = read_rows(chdb_url)
+    assert sorted(got) == sorted(uuid.UUID(bytes=row["id"]) for row in rows)
+    assert [row["resource_attributes"] for row in got.values()] == [shared] * 3
+
+
 def test_missing_keys_take_column_defaults(chdb_url):
     writer = open_writer(chdb_url)
     writer.submit([{"id": uuid.uuid4(), "timestamp": T0, "end_timestamp": T0, "provider": "openai"}])

@@ -78,7 +78,7 @@ def test_context_from_resource_attributes(running: Running, transport: str) -> N
     send(exporter_for(running, transport), ANTHROPIC_SDK, name="chat claude-sonnet-4-5")
     [row] = running.sink.rows
     assert row["customer_id"] == "cust-from-resource" and row["billing_plan_type"] == "pro"
-    assert row["agent_id"] == "agent-from-resource" and row["agent_tags"] == ["edge", "eu"]
+    assert row["agent_id"] == "agent-from-resource" and row["agent_tags"] == ("edge", "eu")
     assert row["is_byok"] is True
     # The Anthropic SDK's own span: its input already includes cache reads and writes.
     assert (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"]) == (1500, 50, 1550)
@@ -110,7 +110,7 @@ def test_error_span_and_array_attributes(running: Running, transport: str) -> No
     assert row["is_error"] is True and row["error_type"] == "TimeoutError"
     assert row["error_message"] == "upstream timed out"
     assert row["span_attributes"]["custom.ints"] == "[1, 2, 3]"
-    assert row["agent_tags"] == ["triage", "beta"]
+    assert row["agent_tags"] == ("triage", "beta")
 
 
 @pytest.mark.parametrize("transport", ["http", "grpc"])

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from typing import Any, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -112,7 +113,7 @@ class LLMTraceExporter(SpanExporter):
             rows.append(row)
             if forwarding:
                 try:
-                    forward.append(slim(span, str(row["id"]), full_payloads))
+                    forward.append(slim(span, str(uuid.UUID(bytes=row["id"])), full_payloads))
                 except Exception:
                     logger.warning("otel-llm could not slim span %r; forwarding it whole", span.name, exc_info=True)
                     forward.append(span)

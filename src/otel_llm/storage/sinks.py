@@ -61,6 +61,11 @@ class EmbeddedSink:
                 # The owner's own insert failing is as unexpected as a rejected spool file;
                 # keep the batch (the drain will quarantine it if it is really bad).
                 log.error("otel-llm: embedded insert failed, spooling the batch: %s", exc)
+            finally:
+                # Idle time counts from the insert's end: an insert that took over
+                # IDLE_RELEASE_S (a loaded machine) made the owner let go of the store right
+                # after it, stay away YIELD_S and spool the next batch.
+                self._last_work = time.monotonic()
         return spool_or_drop(self.spool, payload, rows, token)
 
     def maintain(self, deadline: float | None = None) -> Outcome:

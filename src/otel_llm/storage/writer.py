@@ -6,11 +6,12 @@
     writer.shutdown(timeout_s)          # flush, ingest what it can, stop the thread
     writer.stats                        # {'written': n, 'spooled': n, 'dropped': n, 'queued': n}
 
-``submit`` appends to an in-memory queue bounded at ``max_queue_rows``; a background thread takes
-batches of up to ``batch_rows`` (or whatever is there every ``flush_interval_s``), encodes each
-once (Arrow) and gives it to the sink (``sinks.py``). If the queue is full, ``submit`` encodes the
-rows itself and spools them to disk: the caller pays for a disk write, never for ClickHouse, and
-nothing is dropped unless the disk refuses. Counts:
+``submit`` appends to an in-memory queue bounded at ``max_queue_rows``; a background thread
+encodes the rows (Arrow) a few thousand at a time as it takes them, and a second one hands the sink
+(``sinks.py``) batches of up to ``batch_rows`` (or whatever is there every ``flush_interval_s``),
+each encoded once. If the queue is full, ``submit`` encodes the rows itself and spools them to
+disk: the caller pays for a disk write, never for ClickHouse, and nothing is dropped unless the
+disk refuses. Counts:
 
 - ``written``: rows this process committed to the store, including rows it replayed from the
   spool (so with several processes one may count rows another one submitted);
@@ -26,6 +27,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import queue
 import threading
 import time
 import uuid
@@ -45,6 +47,8 @@ FLUSH_INTERVAL_ENV = "OTEL_LLM_WRITER_FLUSH_INTERVAL_S"
 # are lz4-compressed (cheap, chat JSON shrinks several-fold); embedded batches are inserted
 # straight from memory and compressing them would only cost CPU.
 SPOOL_COMPRESSION = "lz4"
+# Rows encoded at a time by the writer thread (a batch is several of these, inserted at once).
+ENCODE_ROWS = 2000
 
 
 class Writer:
@@ -59,11 +63,13 @@ class Writer:
         embedded = config.kind == "chdb"
         # The embedded engine runs on our CPU, and per row it costs half as much in batches of
         # 20,000 as in batches of 5,000 (fewer parts to write and merge; benchmarks/bench_store.py).
-        # The queue holds two batches so the app keeps submitting while one is inserted.
-        default_batch, default_queue = (20000, 40000) if embedded else (5000, 20000)
+        # The queue holds three batches so the app keeps submitting while batches are encoded and
+        # inserted (the writer takes rows out of it as it encodes them, a batch at most).
+        default_batch, default_queue = (20000, 60000) if embedded else (5000, 20000)
         self._batch_rows = batch_rows or int(os.environ.get(BATCH_ROWS_ENV, default_batch))
         self._max_queue_rows = max_queue_rows or int(os.environ.get(QUEUE_ROWS_ENV, default_queue))
         self._interval = flush_interval_s or float(os.environ.get(FLUSH_INTERVAL_ENV, 1.0))
+        self._chunk_rows = min(ENCODE_ROWS, self._batch_rows)
         self._sink = EmbeddedSink(config) if embedded else RemoteSink(config)
         self._compression = None if embedded else SPOOL_COMPRESSION
         self._queue: collections.deque[dict] = collections.deque()
@@ -74,6 +80,10 @@ class Writer:
         self._flush_requested = False
         self._stopping = False
         self._warned: set[str] = set()
+        # Encoded batches on their way to the inserter thread: one inserted, at most one waiting.
+        self._batches: queue.Queue = queue.Queue(maxsize=1)
+        self._inserter = threading.Thread(target=self._insert, name="otel-llm-inserter", daemon=True)
+        self._inserter.start()
         self._thread = threading.Thread(target=self._run, name="otel-llm-writer", daemon=True)
         self._thread.start()
 
@@ -98,7 +108,7 @@ class Writer:
             if not overflow:
                 self._queue.extend(rows)
                 self._submitted += len(rows)
-                if len(self._queue) >= self._batch_rows:
+                if len(self._queue) >= self._chunk_rows:
                     self._cond.notify()
                 return
         payload = codec.encode(rows, SPOOL_COMPRESSION)
@@ -134,27 +144,95 @@ class Writer:
         return flushed
 
     def _run(self) -> None:
+        # Rows become Arrow columns ENCODE_ROWS at a time as the writer takes them, and a batch's
+        # chunks are inserted as one stream (one part) by the inserter thread. Encoding a whole
+        # batch in one go held the GIL for long C calls; waiting for the insert left rows to
+        # pile up meanwhile (the queue overflowed into the spool at the start of a burst).
+        pending: list = []  # encoded chunks of the next batch
+        pending_rows = 0
+        due = 0.0  # when the pending rows have waited an interval
         while True:
             with self._cond:
-                self._cond.wait_for(
-                    lambda: self._stopping or self._flush_requested or len(self._queue) >= self._batch_rows,
+                woken = self._cond.wait_for(
+                    lambda: self._stopping or self._flush_requested or len(self._queue) >= self._chunk_rows,
                     timeout=self._interval,
                 )
-                take = min(len(self._queue), self._batch_rows)
-                batch = [self._queue.popleft() for _ in range(take)]
-                if not self._queue:
+                take = min(len(self._queue), self._batch_rows - pending_rows)
+                rows = [self._queue.popleft() for _ in range(take)]
+                left = len(self._queue)
+                flushing = self._flush_requested or self._stopping
+                if not left:
                     self._flush_requested = False
-                stop = self._stopping and not self._queue
+                stop = self._stopping and not left
+            if rows and not pending:
+                due = time.monotonic() + self._interval
+            pending_rows += self._encode(rows, pending)
+            del rows
+            # Full batches; else, once the queue is drained, on a flush, the stop or a quiet
+            # interval; and, once the writer has caught up, rows that waited an interval (a
+            # steady trickle is not held back until a batch fills).
+            deliver = (
+                pending_rows >= self._batch_rows
+                or (not left and (flushing or not woken))
+                or (left < self._chunk_rows and time.monotonic() >= due)
+            )
+            if deliver and pending:
+                try:
+                    payload = codec.write_stream(pending, self._compression)
+                except Exception:
+                    log.exception("otel-llm: writer failed to encode a batch of %d rows", pending_rows)
+                    self._count(Outcome(dropped=pending_rows), handled=pending_rows)
+                    pending.clear()
+                else:
+                    self._batches.put((payload, pending_rows))  # waits while one is already waiting
+                    del payload
+                pending_rows = 0
+            if stop and not pending:
+                self._batches.put(None)
+                self._inserter.join()
+                return
+
+    def _encode(self, rows: list[dict], pending: list) -> int:
+        """Append ``rows`` to ``pending`` as record batches; how many rows that was."""
+        encoded = 0
+        for start in range(0, len(rows), self._chunk_rows):
+            chunk = rows[start : start + self._chunk_rows]
             try:
-                if batch:
-                    payload = codec.encode(batch, self._compression)
-                    self._count(self._sink.deliver(payload, len(batch), _token()), handled=len(batch))
+                pending.append(codec.record_batch(chunk))
+                encoded += len(chunk)
+            except Exception:  # keep the thread alive whatever rows do; count them as lost
+                log.exception("otel-llm: writer failed to encode %d rows", len(chunk))
+                self._count(Outcome(dropped=len(chunk)), handled=len(chunk))
+        return encoded
+
+    def _insert(self) -> None:
+        """The inserter thread: every call into the sink (ClickHouse, spool, store ownership), so
+        the writer thread goes on encoding while a batch is inserted (which releases the GIL)."""
+        while True:
+            try:
+                item = self._batches.get(timeout=self._interval)
+            except queue.Empty:
+                with self._cond:
+                    encoding = self._handled < self._submitted
+                if encoding:
+                    # Not idle: the sink would otherwise give up the store between two batches
+                    # (and spool the next one while it stays away).
+                    continue
+                item = ()
+            if item is None:
+                return
+            rows = 0
+            try:
+                if item:
+                    payload, rows = item
+                    item = None
+                    self._count(self._sink.deliver(payload, rows, _token()), handled=rows)
+                    del payload
+                    rows = 0
                 self._count(self._sink.maintain())
             except Exception:  # keep the thread alive whatever a batch does; count it as lost
-                log.exception("otel-llm: writer failed on a batch of %d rows", len(batch))
-                self._count(Outcome(dropped=len(batch)), handled=len(batch))
-            if stop:
-                return
+                log.exception("otel-llm: writer failed on a batch of %d rows", rows)
+                self._count(Outcome(dropped=rows), handled=rows)
 
     def _count(self, outcome: Outcome, handled: int = 0) -> None:
         with self._cond:
