@@ -12,7 +12,7 @@ the Python-level ``__next__`` calls (ours and the SDK's) of ``next(stream)``.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Protocol
+from typing import Any, AsyncIterator, Iterator, Protocol
 
 import wrapt
 
@@ -131,8 +131,29 @@ class SyncStreamProxy(_StreamProxy):
 
 
 class AsyncStreamProxy(_StreamProxy):
-    def __aiter__(self) -> "AsyncStreamProxy":
-        return self
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        # As SyncStreamProxy.__iter__: one async generator over the SDK's own ``__aiter__``.
+        call = self._self_call
+        on_chunk = self._self_handler.on_chunk
+        first = True
+        try:
+            async for chunk in self.__wrapped__:
+                if first:
+                    first = False
+                    call.first_chunk()
+                try:
+                    show = on_chunk(chunk)
+                except Exception as error:  # noqa: BLE001 - the caller still gets the chunk
+                    report("stream.on_chunk", error)
+                    show = True
+                if show:
+                    yield chunk
+        except GeneratorExit:
+            raise
+        except BaseException as error:
+            self._self_end(error)
+            raise
+        self._self_end(None)
 
     async def __anext__(self) -> Any:
         wrapped = self.__wrapped__
