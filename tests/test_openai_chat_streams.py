@@ -99,6 +99,19 @@ def test_break_then_close_ends_span(client, instrument, span_exporter):
     assert len(span_exporter.get_finished_spans()) == 1
 
 
+def test_loop_left_with_break_can_be_resumed(client, instrument, span_exporter):
+    stream = client.chat.completions.create(model=MODEL, messages=user("hi"), stream=True)
+    for first in stream:
+        break
+    assert span_exporter.get_finished_spans() == ()
+    chunks = [first, next(stream), *stream]  # as with the SDK's own stream: carries on where it was
+    assert all(chunk.choices for chunk in chunks)
+    span = only_span(span_exporter)
+    assert span.attributes["gen_ai.usage.input_tokens"] == 20
+    output = json.loads(span.attributes["gen_ai.output.messages"])
+    assert output[0]["parts"][0]["content"] == "".join(c.choices[0].delta.content or "" for c in chunks)
+
+
 def test_with_block_exit_ends_span(client, instrument, span_exporter):
     with client.chat.completions.create(model=MODEL, messages=user("hi"), stream=True) as stream:
         next(iter(stream))

@@ -28,7 +28,6 @@ _DELTA_FIELDS = {
     "thinking_delta": ("thinking", "thinking"),
     "input_json_delta": ("partial_json", "input"),
 }
-_CONTENT_EVENTS = frozenset({"content_block_start", "content_block_delta", "content_block_stop"})
 
 
 class MessageEventsHandler:
@@ -36,8 +35,10 @@ class MessageEventsHandler:
 
     Usage comes from ``message_start`` and is updated by every ``message_delta`` (their counts are
     cumulative, later ones win), so a stream that stops early still reports what it had used.
-    Content events are only kept while streaming and assembled once, when the stream ends: the
-    caller's loop pays one list append per chunk.
+    Content is collected as the string fragments of each block and joined once, when the stream
+    ends: the events themselves are not kept, since a stream's worth of SDK models held until the
+    end would survive into the garbage collector's older generations, and the collections that
+    walk them cost the caller's loop more than taking out one string per event.
     """
 
     def __init__(self, capture_content: bool) -> None:
@@ -45,14 +46,34 @@ class MessageEventsHandler:
         self._start_usage: Any = None
         self._delta_usage: Any = None
         self._stop_reason: str | None = None
-        # content_block_* events in arrival order; None when content is not captured.
-        self._content_events: list[Any] | None = [] if capture_content else None
+        # Content, only when captured (else None): the blocks as started, by index; the fragments
+        # of each (index, block field), joined at the end; signatures; the blocks that stopped.
+        self._blocks: dict[int, Any] | None = {} if capture_content else None
+        self._fragments: dict[tuple[int, str], list[str]] = {}
+        self._signatures: dict[int, str] = {}
+        self._stopped: set[int] = set()
 
     def on_chunk(self, event: Any) -> bool:
         kind = event.type  # the SDK's stream yields event models, never dicts
-        if kind in _CONTENT_EVENTS:
-            if self._content_events is not None:
-                self._content_events.append(event)
+        blocks = self._blocks
+        if kind == "content_block_delta":
+            if blocks is not None and event.index in blocks:  # a delta without its start has no block
+                delta = event.delta
+                fields = _DELTA_FIELDS.get(delta.type)
+                if fields is not None:
+                    key = (event.index, fields[1])
+                    pieces = self._fragments.get(key)
+                    if pieces is None:
+                        pieces = self._fragments[key] = []
+                    pieces.append(getattr(delta, fields[0], None) or "")
+                elif delta.type == "signature_delta":
+                    self._signatures[event.index] = delta.signature
+        elif kind == "content_block_start":
+            if blocks is not None:
+                blocks[event.index] = event.content_block
+        elif kind == "content_block_stop":
+            if blocks is not None:
+                self._stopped.add(event.index)
         elif kind == "message_start":
             self._message = get(event, "message")
             self._start_usage = get(self._message, "usage")
@@ -61,52 +82,33 @@ class MessageEventsHandler:
             self._stop_reason = get(get(event, "delta"), "stop_reason") or self._stop_reason
         return True
 
-    def _content(self, events: list[Any]) -> list[dict[str, Any]]:
-        """The content blocks the events add up to, as dicts, in index order."""
-        blocks: dict[int, dict[str, Any]] = {}
-        fragments: dict[tuple[int, str], list[str]] = {}  # (index, block field) -> pieces, joined once
-        stopped: set[int] = set()
-        for event in events:
-            kind = get(event, "type")
-            index = get(event, "index")
-            if kind == "content_block_start":
-                block = get(event, "content_block")
-                blocks[index] = block.model_dump(mode="json", warnings=False) if hasattr(block, "model_dump") else dict(block)
-            elif index not in blocks:
-                continue  # a delta or stop without its start: nothing to add it to
-            elif kind == "content_block_stop":
-                stopped.add(index)
-            else:
-                delta = get(event, "delta")
-                delta_type = get(delta, "type")
-                if delta_type == "signature_delta":
-                    blocks[index]["signature"] = get(delta, "signature")
-                elif delta_type in _DELTA_FIELDS:
-                    source, target = _DELTA_FIELDS[delta_type]
-                    fragments.setdefault((index, target), []).append(get(delta, source) or "")
-        for (index, target), pieces in fragments.items():
-            block = blocks[index]
+    def _content(self, blocks: dict[int, Any]) -> list[dict[str, Any]]:
+        """The content blocks the events added up to, as dicts, in index order."""
+        dumped = {index: _as_dict(block) for index, block in blocks.items()}
+        for index, signature in self._signatures.items():
+            dumped[index]["signature"] = signature
+        for (index, target), pieces in self._fragments.items():
+            block = dumped[index]
             if target != "input":
                 block[target] = (block.get(target) or "") + "".join(pieces)
-            elif index in stopped:  # tool input is only whole once its block stopped
+            elif index in self._stopped:  # tool input is only whole once its block stopped
                 try:
                     block["input"] = json.loads("".join(pieces))
                 except ValueError:
                     pass  # malformed partial JSON: keep the block's initial input
-        return [blocks[index] for index in sorted(blocks)]
+        return [dumped[index] for index in sorted(dumped)]
 
-    def _assembled(self, events: list[Any]) -> dict[str, Any]:
+    def _assembled(self, blocks: dict[int, Any]) -> dict[str, Any]:
         """The Message as far as the stream got, in the shape of the non-streamed response."""
-        message = self._message
-        assembled = message.model_dump(mode="json", warnings=False) if hasattr(message, "model_dump") else dict(message or {})
+        assembled = _as_dict(self._message)
         usage = dict(assembled.get("usage") or {})
         delta_usage = self._delta_usage
         if delta_usage is not None:
-            dumped = delta_usage.model_dump(mode="json", warnings=False) if hasattr(delta_usage, "model_dump") else dict(delta_usage)
+            dumped = _as_dict(delta_usage)
             usage.update({key: value for key, value in dumped.items() if value is not None})
         assembled["usage"] = usage
         assembled["stop_reason"] = self._stop_reason
-        assembled["content"] = self._content(events)
+        assembled["content"] = self._content(blocks)
         return assembled
 
     def finish(self, call: LLMCall, error: BaseException | None) -> None:
@@ -118,9 +120,9 @@ class MessageEventsHandler:
                 call.finish()
             return
         usage = merge_anthropic_stream(self._start_usage, self._delta_usage)
-        # Only recorded when content is captured, so only assembled then.
-        events = self._content_events
-        response = self._assembled(events) if events is not None else None
+        # Only collected when content is captured, so only assembled then.
+        blocks = self._blocks
+        response = self._assembled(blocks) if blocks is not None else None
         if error is not None:
             call.fail(error, response=response, usage=usage)
             return
@@ -131,6 +133,11 @@ class MessageEventsHandler:
             response_id=get(self._message, "id"),
             finish_reasons=[self._stop_reason] if self._stop_reason else None,
         )
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    """An SDK model (or a mapping) as a fresh JSON-shaped dict."""
+    return value.model_dump(mode="json", warnings=False) if hasattr(value, "model_dump") else dict(value or {})
 
 
 def finish_from_body(call: LLMCall, http_response: Any) -> None:

@@ -4,11 +4,15 @@ The proxy is a ``wrapt.ObjectProxy``: ``isinstance`` checks, attributes, helper 
 properties all reach the wrapped stream.  It intercepts only iteration and the ways a stream can
 end, so the span ends exactly once whichever happens first: exhaustion, an exception, ``close()``,
 leaving a ``with`` block, or garbage collection of an abandoned stream.
+
+A ``for`` loop, the common way to read a stream, goes through ``__iter__``: a generator over the
+SDK's own iterator, so each chunk costs one generator resume and the handler's ``on_chunk``, not
+the Python-level ``__next__`` calls (ours and the SDK's) of ``next(stream)``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, AsyncIterator, Iterator, Protocol
 
 import wrapt
 
@@ -70,8 +74,30 @@ def end_stream(stream: Any) -> None:
 
 
 class SyncStreamProxy(_StreamProxy):
-    def __iter__(self) -> "SyncStreamProxy":
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        # Like the SDK's own ``__iter__``, a new generator over the one underlying iterator: a loop
+        # left with ``break`` can be followed by another loop or ``next()`` that carry on from there.
+        call = self._self_call
+        on_chunk = self._self_handler.on_chunk
+        first = True
+        try:
+            for chunk in self.__wrapped__:
+                if first:
+                    first = False
+                    call.first_chunk()  # a no-op when an earlier loop or next() saw the first chunk
+                try:
+                    show = on_chunk(chunk)
+                except Exception as error:  # noqa: BLE001 - the caller still gets the chunk
+                    report("stream.on_chunk", error)
+                    show = True
+                if show:
+                    yield chunk
+        except GeneratorExit:
+            raise  # the caller left the loop, not the stream: it ends on close, exit or collection
+        except BaseException as error:
+            self._self_end(error)
+            raise
+        self._self_end(None)
 
     def __next__(self) -> Any:
         wrapped = self.__wrapped__
@@ -105,8 +131,29 @@ class SyncStreamProxy(_StreamProxy):
 
 
 class AsyncStreamProxy(_StreamProxy):
-    def __aiter__(self) -> "AsyncStreamProxy":
-        return self
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        # As SyncStreamProxy.__iter__: one async generator over the SDK's own ``__aiter__``.
+        call = self._self_call
+        on_chunk = self._self_handler.on_chunk
+        first = True
+        try:
+            async for chunk in self.__wrapped__:
+                if first:
+                    first = False
+                    call.first_chunk()
+                try:
+                    show = on_chunk(chunk)
+                except Exception as error:  # noqa: BLE001 - the caller still gets the chunk
+                    report("stream.on_chunk", error)
+                    show = True
+                if show:
+                    yield chunk
+        except GeneratorExit:
+            raise
+        except BaseException as error:
+            self._self_end(error)
+            raise
+        self._self_end(None)
 
     async def __anext__(self) -> Any:
         wrapped = self.__wrapped__

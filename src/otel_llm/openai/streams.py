@@ -1,7 +1,10 @@
 """Stream handlers: watch OpenAI chunks / events cheaply, assemble the outcome when the stream ends.
 
-``on_chunk`` runs once per chunk on the caller's thread, so it only keeps references (a list
-append and an attribute read or two); all parsing happens once, in ``finish``.
+``on_chunk`` runs once per chunk on the caller's thread.  It keeps no chunk alive beyond the first
+and last ones: a stream's worth of SDK models held until the end would survive into the garbage
+collector's older generations, and the collections that walk them cost more than taking out, as
+they arrive, the few strings the outcome needs (strings are not tracked by the collector).
+Everything else (usage, pricing, the assembled response) happens once, in ``finish``.
 """
 
 from __future__ import annotations
@@ -14,106 +17,132 @@ from otel_llm.openai import extract
 from otel_llm.usage import from_openai_chat
 
 
+class _ChoiceParts:
+    """What one choice's deltas add up to, as string pieces joined at the end."""
+
+    __slots__ = ("role", "texts", "tool_calls")
+
+    def __init__(self) -> None:
+        self.role: str | None = None
+        self.texts: list[str] = []
+        # tool call index -> [id, name pieces, argument pieces]
+        self.tool_calls: dict[int, list[Any]] = {}
+
+    def add_tool_calls(self, calls: Any) -> None:
+        for call in calls:
+            entry = self.tool_calls.get(call.index)
+            if entry is None:
+                entry = self.tool_calls[call.index] = [None, [], []]
+            if call.id:
+                entry[0] = call.id
+            function = call.function
+            if function is not None:
+                entry[1].append(function.name or "")
+                entry[2].append(function.arguments or "")
+
+    def message(self) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": self.role or "assistant", "content": "".join(self.texts) or None}
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {"id": call_id, "type": "function", "function": {"name": "".join(name), "arguments": "".join(arguments)}}
+                for call_id, name, arguments in (self.tool_calls[i] for i in sorted(self.tool_calls))
+            ]
+        return message
+
+
 class ChatStreamHandler:
     """Chat Completions chunks.
 
     ``hide_usage_chunk``: we asked for ``stream_options.include_usage`` on the caller's behalf,
     so the usage-only chunk (empty ``choices``) that answers it is ours, not theirs.
-    ``assemble``: build the full ``ChatCompletion``-shaped response for the payload attributes
-    (only needed when content is captured).
+    ``assemble``: collect the pieces of the full ``ChatCompletion``-shaped response for the
+    payload attributes (only needed when content is captured).
     """
 
-    __slots__ = ("_chunks", "_usage", "_hide_usage_chunk", "_assemble")
+    __slots__ = ("_first", "_head", "_last", "_usage", "_reasons", "_parts", "_hide_usage_chunk")
 
     def __init__(self, *, hide_usage_chunk: bool, assemble: bool) -> None:
-        self._chunks: list[Any] = []
+        self._first: Any = None
+        # The first chunk with a model: Azure OpenAI opens with a content-filter chunk without id or model.
+        self._head: Any = None
+        self._last: Any = None
         self._usage: Any = None
+        self._reasons: dict[int, str] = {}
+        self._parts: dict[int, _ChoiceParts] | None = {} if assemble else None
         self._hide_usage_chunk = hide_usage_chunk
-        self._assemble = assemble
 
     def on_chunk(self, chunk: Any) -> bool:
+        choices = chunk.choices
         usage = chunk.usage
-        if usage is None:
-            self._chunks.append(chunk)
-            return True
-        self._usage = usage
-        if chunk.choices:
-            self._chunks.append(chunk)
-            return True
-        return not self._hide_usage_chunk
+        if usage is not None:
+            self._usage = usage
+            if not choices:
+                return not self._hide_usage_chunk
+        if self._head is None:
+            if self._first is None:
+                self._first = chunk
+            if chunk.model:
+                self._head = chunk
+        self._last = chunk
+        parts = self._parts
+        for choice in choices or ():
+            reason = getattr(choice, "finish_reason", None)
+            if reason:
+                self._reasons[choice.index] = reason
+            if parts is None:
+                continue
+            delta = getattr(choice, "delta", None)  # absent in Azure content-filter chunks
+            if delta is None:
+                continue
+            content, role, tool_calls = delta.content, delta.role, delta.tool_calls
+            if not (content or role or tool_calls):
+                continue
+            part = parts.get(choice.index)
+            if part is None:
+                part = parts[choice.index] = _ChoiceParts()
+            if content:
+                part.texts.append(content)
+            if role:
+                part.role = role
+            if tool_calls:
+                part.add_tool_calls(tool_calls)
+        return True
 
     def finish(self, call: LLMCall, error: BaseException | None) -> None:
-        chunks = self._chunks
         usage = from_openai_chat(self._usage) if self._usage is not None else None
-        reasons: dict[int, str] = {}
-        for chunk in chunks:
-            for choice in chunk.choices or ():
-                reason = getattr(choice, "finish_reason", None)
-                if reason:
-                    reasons[choice.index] = reason
-        response = _assemble_chat(chunks, reasons, self._usage) if self._assemble and chunks else None
+        reasons = self._reasons
+        head = self._head or self._first
+        response = self._assembled(head) if self._parts is not None and head is not None else None
         if error is not None:
             call.fail(error, response=response, usage=usage)
             return
-        head = _head(chunks)
         call.finish(
             response=response,
             usage=usage,
             response_model=head.model if head is not None else None,
             response_id=head.id if head is not None else None,
             finish_reasons=[reasons[index] for index in sorted(reasons)],
-            attributes=extract.response_attributes(chunks[-1]) if chunks else None,
+            attributes=extract.response_attributes(self._last) if self._last is not None else None,
         )
 
-
-def _head(chunks: list[Any]) -> Any:
-    """The first real chunk: Azure OpenAI opens with a content-filter chunk without id or model."""
-    return next((chunk for chunk in chunks if chunk.model), chunks[0] if chunks else None)
-
-
-def _assemble_chat(chunks: list[Any], reasons: dict[int, str], usage: Any) -> dict[str, Any]:
-    """The ``ChatCompletion`` the chunks add up to, as a wire-format dict."""
-    texts: dict[int, list[str]] = {}
-    roles: dict[int, str] = {}
-    tool_calls: dict[int, dict[int, dict[str, Any]]] = {}
-    for chunk in chunks:
-        for choice in chunk.choices or ():
-            delta = getattr(choice, "delta", None)  # absent in Azure content-filter chunks
-            if delta is None:
-                continue
-            index = choice.index
-            if delta.role:
-                roles[index] = delta.role
-            if delta.content:
-                texts.setdefault(index, []).append(delta.content)
-            for call in delta.tool_calls or ():
-                entry = tool_calls.setdefault(index, {}).setdefault(
-                    call.index, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
-                )
-                if call.id:
-                    entry["id"] = call.id
-                if call.function is not None:
-                    entry["function"]["name"] += call.function.name or ""
-                    entry["function"]["arguments"] += call.function.arguments or ""
-    choices = []
-    for index in sorted(set(roles) | set(texts) | set(tool_calls) | set(reasons)):
-        message: dict[str, Any] = {
-            "role": roles.get(index, "assistant"),
-            "content": "".join(texts.get(index, ())) or None,
+    def _assembled(self, head: Any) -> dict[str, Any]:
+        """The ``ChatCompletion`` the chunks add up to, as a wire-format dict."""
+        parts = self._parts or {}
+        reasons = self._reasons
+        choices = []
+        for index in sorted(set(parts) | set(reasons)):
+            part = parts.get(index)
+            message = part.message() if part is not None else {"role": "assistant", "content": None}
+            choices.append({"index": index, "message": message, "finish_reason": reasons.get(index)})
+        return {
+            "id": head.id,
+            "object": "chat.completion",
+            "created": head.created,
+            "model": head.model,
+            "system_fingerprint": self._last.system_fingerprint,
+            "choices": choices,
+            "usage": self._usage,
         }
-        if index in tool_calls:
-            message["tool_calls"] = [tool_calls[index][i] for i in sorted(tool_calls[index])]
-        choices.append({"index": index, "message": message, "finish_reason": reasons.get(index)})
-    head = _head(chunks)
-    return {
-        "id": head.id,
-        "object": "chat.completion",
-        "created": head.created,
-        "model": head.model,
-        "system_fingerprint": chunks[-1].system_fingerprint,
-        "choices": choices,
-        "usage": usage,
-    }
 
 
 # Events whose ``response`` is the latest snapshot of the whole response.
