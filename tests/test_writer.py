@@ -1,4 +1,6 @@
 import datetime
+import os
+import time
 import uuid
 from decimal import Decimal
 
@@ -161,3 +163,20 @@ def test_outcomes_are_exported_as_metrics(chdb_url):
                     points = {p.attributes["outcome"]: p.value for p in metric.data.data_points}
     assert set(points) == {"written", "spooled", "dropped"}
     assert points["written"] >= 7
+
+
+def test_temporary_file_of_a_killed_writer_is_swept_once_old(tmp_path):
+    from otel_llm.storage.spool import ORPHAN_AGE_S, Spool
+
+    spool = Spool(tmp_path)
+    spool.put(b"batch", 1, "0" * 32)
+    stale = tmp_path / ".tmp-00000000000000000001-999999-" f"{'a' * 32}-5.arrow"
+    fresh = tmp_path / ".tmp-00000000000000000002-999999-" f"{'b' * 32}-5.arrow"
+    stale.write_bytes(b"half a batch")
+    fresh.write_bytes(b"a batch being written")
+    old = time.time() - ORPHAN_AGE_S - 60
+    os.utime(stale, (old, old))
+
+    assert [item.rows for item in spool.pending()] == [1]  # temporary files are never batches
+    assert not stale.exists()
+    assert fresh.exists()  # may belong to a writer still at work

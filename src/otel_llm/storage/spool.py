@@ -4,7 +4,9 @@ Each batch is one file named ``<time_ns>-<pid>-<token>-<rows>.arrow`` so the lis
 write order and carries what the drainer needs (row count for stats, dedup token for the insert)
 without opening the file. Files appear atomically: written under a dot-prefixed temporary name,
 fsynced, renamed, and the directory fsynced, so a reader never sees half a batch and a batch
-acknowledged as spooled survives a power cut. A batch the store rejects as invalid is moved to
+acknowledged as spooled survives a power cut. A temporary file that a killed writer left behind
+is removed once it is an hour old (age, not the writer's pid, decides: processes in other PID
+namespaces may share the directory). A batch the store rejects as invalid is moved to
 ``rejected/`` for inspection instead of blocking the queue forever.
 """
 
@@ -19,6 +21,9 @@ from pathlib import Path
 from otel_llm.storage.base import Buffer
 
 _NAME = re.compile(r"^(\d{20})-(\d+)-([0-9a-f]{32})-(\d+)\.arrow$")
+_TMP_PREFIX = ".tmp-"
+# No write of one batch takes this long; an older temporary file is a dead writer's.
+ORPHAN_AGE_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class Spool:
         """Store one batch durably; raises OSError when the disk cannot take it."""
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{time.time_ns():020d}-{os.getpid()}-{token}-{rows}.arrow"
-        tmp = self.directory / f".tmp-{name}"
+        tmp = self.directory / f"{_TMP_PREFIX}{name}"
         try:
             with open(tmp, "wb") as f:
                 f.write(payload)
@@ -58,7 +63,17 @@ class Spool:
             match = _NAME.match(name)
             if match:
                 found.append(SpoolFile(self.directory / name, match.group(3), int(match.group(4))))
+            elif name.startswith(_TMP_PREFIX):
+                self._remove_if_orphaned(self.directory / name)
         return found
+
+    @staticmethod
+    def _remove_if_orphaned(tmp: Path) -> None:
+        try:
+            if time.time() - tmp.stat().st_mtime > ORPHAN_AGE_S:
+                tmp.unlink()
+        except OSError:  # renamed or removed meanwhile
+            pass
 
     def has_pending(self) -> bool:
         try:
