@@ -180,3 +180,32 @@ def test_temporary_file_of_a_killed_writer_is_swept_once_old(tmp_path):
     assert [item.rows for item in spool.pending()] == [1]  # temporary files are never batches
     assert not stale.exists()
     assert fresh.exists()  # may belong to a writer still at work
+
+
+def test_batch_the_server_refuses_is_kept_in_rejected(clickhouse_http, tmp_path):
+    url = clickhouse_http.url
+    admin = open_store(url)
+    writer = open_writer(url, batch_rows=10)
+    try:
+        writer.submit([make_row(0, run="refused")])
+        assert writer.force_flush(30) and writer.stats["written"] == 1
+        # The table no longer matches our rows: the server answers, and refuses the batch.
+        admin.command("ALTER TABLE llm_traces DROP COLUMN span_name")
+        admin.command("ALTER TABLE llm_traces ADD COLUMN span_name UInt8")
+        writer.submit([make_row(i, run="refused") for i in range(1, 6)])
+        assert writer.force_flush(30)
+    finally:
+        writer.shutdown(30)
+        admin.command("ALTER TABLE llm_traces DROP COLUMN span_name")
+        admin.command("ALTER TABLE llm_traces ADD COLUMN span_name String AFTER trace_id")
+    assert (writer.stats["written"], writer.stats["dropped"], writer.stats["spooled"]) == (1, 5, 0)
+
+    from otel_llm.storage.config import parse_url
+    from otel_llm.storage.spool import Spool
+
+    kept = Spool(parse_url(url).spool_dir / "rejected").pending()
+    assert [item.rows for item in kept] == [5]
+    # Replayable once the table accepts it again.
+    admin.insert_arrow(Spool.read(kept[0]), kept[0].token)
+    assert admin.query("SELECT count() FROM llm_traces ")[1] == [(6,)]
+    admin.close()

@@ -95,6 +95,7 @@ class RemoteSink:
     def __init__(self, config: StoreConfig):
         self._config = config
         self.spool = Spool(config.spool_dir)
+        self._rejected = Spool(config.spool_dir / "rejected")
         self._replay_lock = OwnerLock(config.lock_path)
         self._store = None
         self._down_until = 0.0
@@ -115,9 +116,19 @@ class RemoteSink:
                         time.sleep(delay)
                         delay *= 2
                 except QueryError as exc:
-                    log.error("otel-llm: store rejected a batch of %d rows: %s", rows, exc)
-                    return Outcome(dropped=rows)
+                    return self._quarantine(payload, rows, token, exc)
         return spool_or_drop(self.spool, payload, rows, token)
+
+    def _quarantine(self, payload: Buffer, rows: int, token: str, exc: QueryError) -> Outcome:
+        """A batch the server refuses (a schema mismatch, not an outage): retrying cannot help,
+        but its rows are kept beside the rejected spool files for inspection and replay."""
+        try:
+            self._rejected.put(payload, rows, token)
+            kept = f"kept in {self._rejected.directory}"
+        except OSError as write_error:
+            kept = f"and could not be kept ({write_error})"
+        log.error("otel-llm: store rejected a batch of %d rows, %s: %s", rows, kept, exc)
+        return Outcome(dropped=rows)
 
     def maintain(self, deadline: float | None = None) -> Outcome:
         if time.monotonic() < self._down_until or not self.spool.has_pending():
