@@ -188,3 +188,45 @@ def test_receiver_rows_are_redacted_and_never_keep_credential_headers(monkeypatc
     assert CUSTOMER_TOKEN not in text and HEADER_SECRET not in text and "sid=1" not in text
     assert row["span_attributes"]["custom.note"] == "saw [REDACTED]"
     assert "token [REDACTED]" in row["request_json"]
+
+
+class _Rows:
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def submit(self, rows: list[dict]) -> None:
+        self.rows.extend(rows)
+
+    def force_flush(self, timeout_s: float = 30.0) -> bool:
+        return True
+
+    def shutdown(self, timeout_s: float = 30.0) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("with_redactor", [True, False])
+def test_forwarded_copies_of_other_instrumentations_spans_are_cleaned_like_their_rows(monkeypatch, with_redactor):
+    if with_redactor:
+        monkeypatch.setenv(redaction.PATTERNS_ENV, r"cust_tok_[0-9a-f]{16}")
+    else:
+        monkeypatch.delenv(redaction.PATTERNS_ENV, raising=False)
+    redaction.set_redactor(None)
+    downstream = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(LLMTraceExporter(writer=_Rows(), forward_to=downstream)))
+    provider.get_tracer("openllmetry").start_span("openai.chat", attributes={
+        "gen_ai.system": "OpenAI", "gen_ai.request.model": "gpt-4o", "llm.request.type": "chat",
+        "gen_ai.prompt.0.role": "user", "gen_ai.prompt.0.content": f"token {CUSTOMER_TOKEN}",
+        "http.request.header.authorization": HEADER_SECRET, "custom.note": f"saw {CUSTOMER_TOKEN}",
+    }).end()
+    provider.get_tracer("web").start_span("GET /", attributes={"custom.note": f"saw {CUSTOMER_TOKEN}"}).end()
+
+    llm_span, other_span = downstream.get_finished_spans()
+    assert "http.request.header.authorization" not in llm_span.attributes
+    if with_redactor:
+        assert llm_span.attributes["custom.note"] == "saw [REDACTED]"
+        assert llm_span.attributes["gen_ai.prompt.0.content"] == "token [REDACTED]"
+    else:
+        assert llm_span.attributes["gen_ai.prompt.0.content"] == f"token {CUSTOMER_TOKEN}"
+    # Spans that are not LLM calls go on exactly as they came: they are the app's, not ours.
+    assert other_span.attributes["custom.note"] == f"saw {CUSTOMER_TOKEN}"

@@ -113,7 +113,7 @@ class LLMTraceExporter(SpanExporter):
             rows.append(row)
             if forwarding:
                 try:
-                    forward.append(slim(span, str(uuid.UUID(bytes=row["id"])), full_payloads))
+                    forward.append(slim(span, str(uuid.UUID(bytes=row["id"])), full_payloads, redacting))
                 except Exception:
                     logger.warning("otel-llm could not slim span %r; forwarding it whole", span.name, exc_info=True)
                     forward.append(span)

@@ -4,6 +4,8 @@ OTLP transports reject large messages (a collector's gRPC default is 4 MiB) and 
 are a poor place for megabytes of chat JSON, so every payload attribute over the threshold is
 replaced by its first characters, and the span says where the whole text is:
 ``otel_llm.payload.row_id`` (``llm_traces.id``) and ``<attribute>.offloaded_bytes``.
+The copy also leaves out credential headers and, when a redactor is configured, has its texts
+redacted, as the row does: spans of other instrumentations carry content no redactor saw.
 The original span is never mutated: other processors may still hold it.
 """
 
@@ -15,7 +17,8 @@ from typing import Any, Mapping
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_llm import attributes as attr
-from otel_llm.exporter.row import span_attributes
+from otel_llm import redaction
+from otel_llm.exporter.row import CREDENTIAL_ATTRIBUTES, span_attributes
 from otel_llm.exporter.sources import FOREIGN_PAYLOAD_ATTRIBUTES
 
 THRESHOLD_ENV = "OTEL_LLM_OFFLOAD_THRESHOLD_BYTES"
@@ -42,14 +45,24 @@ class Offloader:
         )
         self.preview_chars = env_int(PREVIEW_ENV, DEFAULT_PREVIEW_CHARS) if preview_chars is None else preview_chars
 
-    def slim(self, span: ReadableSpan, row_id: str, full_payloads: Mapping[str, str] | None = None) -> ReadableSpan:
+    def slim(
+        self,
+        span: ReadableSpan,
+        row_id: str,
+        full_payloads: Mapping[str, str] | None = None,
+        redacting: bool = False,
+    ) -> ReadableSpan:
         """``span`` itself when there is nothing to change, else a copy with previews.
 
         ``full_payloads`` are the instrumentor's stashed payloads: with our exporter in the
         pipeline they never went onto the span, so the forwarded span gets them here — whole
         when small, as a preview plus the reference when not — like spans that carried them.
+        ``redacting``: whether a redactor is configured (:func:`otel_llm.redaction.active`).
         """
         attributes = span_attributes(span)
+        cleaned = redacting or not CREDENTIAL_ATTRIBUTES.isdisjoint(attributes)
+        if cleaned:
+            attributes = _cleaned(attributes, redacting)
         full_payloads = full_payloads or {}
         replaced: dict[str, Any] | None = None
         threshold = self.threshold_bytes
@@ -68,8 +81,11 @@ class Offloader:
                 replaced = replaced or {}
                 replaced[key] = value
         if replaced is None:
-            return span
-        slim_attributes = {**attributes, **replaced, attr.PAYLOAD_REF_ROW_ID: row_id}
+            if not cleaned:
+                return span
+            slim_attributes = attributes
+        else:
+            slim_attributes = {**attributes, **replaced, attr.PAYLOAD_REF_ROW_ID: row_id}
         return ReadableSpan(
             name=span.name,
             context=span.context,
@@ -84,3 +100,12 @@ class Offloader:
             end_time=span.end_time,
             instrumentation_scope=span.instrumentation_scope,
         )
+
+
+def _cleaned(attributes: Mapping[str, Any], redacting: bool) -> dict[str, Any]:
+    redact = redaction.redact
+    return {
+        key: redact(value) if redacting and type(value) is str else value
+        for key, value in attributes.items()
+        if key not in CREDENTIAL_ATTRIBUTES
+    }
