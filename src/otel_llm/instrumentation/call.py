@@ -246,13 +246,13 @@ class LLMCall:
         content_keys = self._spec.content_keys.values()
         config = {k: v for k, v in request.items() if k not in content_keys}
         if payloads.enabled():
-            context = self._span.get_span_context()
-            trace_id, span_id = context.trace_id, context.span_id
-            payloads.stash(trace_id, span_id, attr.LLM_CONFIG_JSON, config)
+            stashed: dict[str, Any] = {attr.LLM_CONFIG_JSON: config}
             if capture:
-                payloads.stash(trace_id, span_id, attr.REQUEST_JSON, request)
+                stashed[attr.REQUEST_JSON] = request
                 if response is not None:
-                    payloads.stash(trace_id, span_id, attr.RESPONSE_JSON, response)
+                    stashed[attr.RESPONSE_JSON] = response
+            context = self._span.get_span_context()
+            payloads.stash_all(context.trace_id, context.span_id, stashed)
             return
         redact = redaction.redact
         values[attr.LLM_CONFIG_JSON] = redact(payloads.to_json(config))
