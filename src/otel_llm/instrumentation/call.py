@@ -14,7 +14,7 @@ from otel_llm import payloads, redaction
 from otel_llm.context import current_attributes
 from otel_llm.instrumentation.safety import report
 from otel_llm.instrumentation.telemetry import Telemetry
-from otel_llm.pricing import compute_call_cost
+from otel_llm.pricing import call_nanos
 from otel_llm.usage import Usage
 
 # Request keyword arguments that are transport settings, not part of the request body, or may
@@ -217,15 +217,14 @@ class LLMCall:
             histogram.record(usage.output_tokens, {**metric_attributes, "gen_ai.token.type": "output"})
 
     def _record_cost(self, values: dict[str, Any], usage: Usage, response_model: str | None) -> None:
-        cost = compute_call_cost(self.provider, response_model, self.request_model, usage)
+        cost = call_nanos(self.provider, response_model, self.request_model, usage)
         values[attr.COST_PRICING_VERSION] = cost.pricing_version
-        if cost.usd is None:
+        if cost.total is None:
             values[attr.COST_UNPRICED_REASON] = cost.unpriced_reason or "unpriced"
             return
-        # Fixed-point: str(Decimal) would write small costs as "2.00E-7".
-        values[attr.COST_USD] = format(cost.usd, "f")
-        values[attr.COST_DETAILS] = _json_object((k, f'"{v:f}"') for k, v in cost.components.items())
-        self._telemetry.cost.add(float(cost.usd), self._metric_attributes)
+        values[attr.COST_USD] = _usd_text(cost.total)
+        values[attr.COST_DETAILS] = _json_object((k, f'"{_usd_text(v)}"') for k, v in cost.components.items())
+        self._telemetry.cost.add(cost.total / 1e9, self._metric_attributes)
 
     def _record_duration(self, error_type: str | None) -> None:
         metric_attributes = self._metric_attributes
@@ -281,6 +280,13 @@ def _add_usage_attributes(values: dict[str, Any], usage: Usage) -> None:
         values[attr.USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
     if usage.details:
         values[attr.USAGE_DETAILS] = _json_object((k, str(n)) for k, n in usage.details.items())
+
+
+def _usd_text(nanos: int) -> str:
+    """Nano-USD as USD in fixed point with nine places, as ``format(Decimal, "f")`` writes them
+    (never "2.00E-7"), without building the Decimal."""
+    whole, fraction = divmod(nanos, 1_000_000_000)
+    return f"{whole}.{fraction:09d}"
 
 
 def _json_object(items: Iterable[tuple[str, str]]) -> str:
