@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -223,7 +223,7 @@ class LLMCall:
             values[attr.COST_UNPRICED_REASON] = cost.unpriced_reason or "unpriced"
             return
         values[attr.COST_USD] = _usd_text(cost.total)
-        values[attr.COST_DETAILS] = _json_object((k, f'"{_usd_text(v)}"') for k, v in cost.components.items())
+        values[attr.COST_DETAILS] = _json_object([f'"{k}":"{_usd_text(v)}"' for k, v in cost.components.items()])
         self._telemetry.cost.add(cost.total / 1e9, self._metric_attributes)
 
     def _record_duration(self, error_type: str | None) -> None:
@@ -279,7 +279,7 @@ def _add_usage_attributes(values: dict[str, Any], usage: Usage) -> None:
     if usage.reasoning_tokens is not None:
         values[attr.USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
     if usage.details:
-        values[attr.USAGE_DETAILS] = _json_object((k, str(n)) for k, n in usage.details.items())
+        values[attr.USAGE_DETAILS] = _json_object([f'"{k}":{n}' for k, n in usage.details.items()])
 
 
 def _usd_text(nanos: int) -> str:
@@ -289,10 +289,10 @@ def _usd_text(nanos: int) -> str:
     return f"{whole}.{fraction:09d}"
 
 
-def _json_object(items: Iterable[tuple[str, str]]) -> str:
-    """A flat JSON object from keys and already-JSON values, without json.dumps' encoder setup.
+def _json_object(members: list[str]) -> str:
+    """A flat JSON object from its ``"key":value`` members, without json.dumps' encoder setup.
 
     Only for our own maps: keys are identifiers from usage.py / the price table's rate names,
     values numbers or fixed-point strings, so nothing needs escaping.
     """
-    return "{" + ",".join(f'"{key}":{value}' for key, value in items) + "}"
+    return "{" + ",".join(members) + "}"
