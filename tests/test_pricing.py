@@ -12,7 +12,7 @@ from decimal import Decimal, localcontext
 import pytest
 
 from otel_llm import pricing
-from otel_llm.pricing import PRICING_VERSION, CostResult, compute_call_cost, compute_cost, lookup
+from otel_llm.pricing import PRICING_VERSION, CostResult, call_nanos, compute_call_cost, compute_cost, lookup
 from otel_llm.pricing.loader import current_table
 from otel_llm.usage import Usage, from_anthropic, from_openai_embeddings, from_openai_responses
 
@@ -205,6 +205,17 @@ def test_unknown_model_is_unpriced_with_a_reason_never_zero():
         unpriced_reason="no price for model 'gpt-9-ultra' (provider 'openai'); "
         "add it via OTEL_LLM_PRICES_FILE",
     )
+
+
+def test_call_nanos_is_the_call_cost_in_nano_usd():
+    usage = Usage(input_tokens=12_345, cache_read_tokens=4_096, output_tokens=789)
+    nanos = call_nanos("openai", "gpt-4o", "gpt-4o", usage)
+    assert nanos.total == 33_632_500
+    assert nanos.components == {"input": 20_622_500, "cache_read": 5_120_000, "output": 7_890_000}
+    assert (nanos.pricing_version, nanos.model_key, nanos.unpriced_reason) == (PRICING_VERSION, "openai/gpt-4o", None)
+    unpriced = call_nanos("openai", "gpt-9-ultra", None, usage)
+    assert (unpriced.total, unpriced.components, unpriced.model_key) == (None, {}, None)
+    assert "gpt-9-ultra" in unpriced.unpriced_reason
 
 
 def test_call_cost_prefers_the_answering_model_and_falls_back_to_the_requested_one():

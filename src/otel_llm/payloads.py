@@ -47,15 +47,22 @@ def enabled() -> bool:
 
 def stash(trace_id: int, span_id: int, attribute: str, value: Any) -> None:
     """Keep ``value`` (a string or a JSON-serializable object) as the span's ``attribute``."""
+    stash_all(trace_id, span_id, {attribute: value})
+
+
+def stash_all(trace_id: int, span_id: int, values: dict[str, Any]) -> None:
+    """:func:`stash` for several attributes of one span, under one acquisition of the lock;
+    ``values`` is kept as it is, so the caller hands it over."""
     if not _exporters:
         return
     with _lock:
         entry = _by_span.get((trace_id, span_id))
         if entry is None:
-            entry = _by_span[(trace_id, span_id)] = {}
+            _by_span[(trace_id, span_id)] = values
             if len(_by_span) > MAX_SPANS:
                 _by_span.popitem(last=False)
-        entry[attribute] = value
+        else:
+            entry.update(values)
 
 
 def take(trace_id: int, span_id: int) -> dict[str, str] | None:

@@ -86,7 +86,7 @@ FAULTS = {
         (MessageEventsHandler, "finish"),
     ],
     "context": [(call_module, "current_attributes")],
-    "pricing": [(call_module, "compute_call_cost")],
+    "pricing": [(call_module, "call_nanos")],
     "payload-serialization": [(payloads, "to_json")],
 }
 

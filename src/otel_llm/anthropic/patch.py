@@ -27,6 +27,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any, Callable, Mapping
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, Span
 
@@ -125,13 +126,16 @@ def sync_request_wrapper(telemetry: Telemetry) -> Callable[..., Any]:
         if call is None:
             return wrapped(*args, **kwargs)
         token = _current_call_span.set(call.span)
+        # Our span is the current one inside the SDK (what trace.use_span does, without its
+        # generator-based context manager on every call).
+        context_token = otel_context.attach(trace.set_span_in_context(call.span))
         try:
-            with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-                result = wrapped(*args, **kwargs)
+            result = wrapped(*args, **kwargs)
         except BaseException as error:
             call.fail(error)
             raise
         finally:
+            otel_context.detach(context_token)
             _current_call_span.reset(token)
         return _observe(call, result, telemetry, sync=True)
 
@@ -144,13 +148,16 @@ def async_request_wrapper(telemetry: Telemetry) -> Callable[..., Any]:
         if call is None:
             return await wrapped(*args, **kwargs)
         token = _current_call_span.set(call.span)
+        # Our span is the current one inside the SDK (what trace.use_span does, without its
+        # generator-based context manager on every call).
+        context_token = otel_context.attach(trace.set_span_in_context(call.span))
         try:
-            with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-                result = await wrapped(*args, **kwargs)
+            result = await wrapped(*args, **kwargs)
         except BaseException as error:
             call.fail(error)
             raise
         finally:
+            otel_context.detach(context_token)
             _current_call_span.reset(token)
         return _observe(call, result, telemetry, sync=False)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -14,7 +14,7 @@ from otel_llm import payloads, redaction
 from otel_llm.context import current_attributes
 from otel_llm.instrumentation.safety import report
 from otel_llm.instrumentation.telemetry import Telemetry
-from otel_llm.pricing import compute_call_cost
+from otel_llm.pricing import call_nanos
 from otel_llm.usage import Usage
 
 # Request keyword arguments that are transport settings, not part of the request body, or may
@@ -217,15 +217,14 @@ class LLMCall:
             histogram.record(usage.output_tokens, {**metric_attributes, "gen_ai.token.type": "output"})
 
     def _record_cost(self, values: dict[str, Any], usage: Usage, response_model: str | None) -> None:
-        cost = compute_call_cost(self.provider, response_model, self.request_model, usage)
+        cost = call_nanos(self.provider, response_model, self.request_model, usage)
         values[attr.COST_PRICING_VERSION] = cost.pricing_version
-        if cost.usd is None:
+        if cost.total is None:
             values[attr.COST_UNPRICED_REASON] = cost.unpriced_reason or "unpriced"
             return
-        # Fixed-point: str(Decimal) would write small costs as "2.00E-7".
-        values[attr.COST_USD] = format(cost.usd, "f")
-        values[attr.COST_DETAILS] = _json_object((k, f'"{v:f}"') for k, v in cost.components.items())
-        self._telemetry.cost.add(float(cost.usd), self._metric_attributes)
+        values[attr.COST_USD] = _usd_text(cost.total)
+        values[attr.COST_DETAILS] = _json_object([f'"{k}":"{_usd_text(v)}"' for k, v in cost.components.items()])
+        self._telemetry.cost.add(cost.total / 1e9, self._metric_attributes)
 
     def _record_duration(self, error_type: str | None) -> None:
         metric_attributes = self._metric_attributes
@@ -246,13 +245,13 @@ class LLMCall:
         content_keys = self._spec.content_keys.values()
         config = {k: v for k, v in request.items() if k not in content_keys}
         if payloads.enabled():
-            context = self._span.get_span_context()
-            trace_id, span_id = context.trace_id, context.span_id
-            payloads.stash(trace_id, span_id, attr.LLM_CONFIG_JSON, config)
+            stashed: dict[str, Any] = {attr.LLM_CONFIG_JSON: config}
             if capture:
-                payloads.stash(trace_id, span_id, attr.REQUEST_JSON, request)
+                stashed[attr.REQUEST_JSON] = request
                 if response is not None:
-                    payloads.stash(trace_id, span_id, attr.RESPONSE_JSON, response)
+                    stashed[attr.RESPONSE_JSON] = response
+            context = self._span.get_span_context()
+            payloads.stash_all(context.trace_id, context.span_id, stashed)
             return
         redact = redaction.redact
         values[attr.LLM_CONFIG_JSON] = redact(payloads.to_json(config))
@@ -280,13 +279,20 @@ def _add_usage_attributes(values: dict[str, Any], usage: Usage) -> None:
     if usage.reasoning_tokens is not None:
         values[attr.USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
     if usage.details:
-        values[attr.USAGE_DETAILS] = _json_object((k, str(n)) for k, n in usage.details.items())
+        values[attr.USAGE_DETAILS] = _json_object([f'"{k}":{n}' for k, n in usage.details.items()])
 
 
-def _json_object(items: Iterable[tuple[str, str]]) -> str:
-    """A flat JSON object from keys and already-JSON values, without json.dumps' encoder setup.
+def _usd_text(nanos: int) -> str:
+    """Nano-USD as USD in fixed point with nine places, as ``format(Decimal, "f")`` writes them
+    (never "2.00E-7"), without building the Decimal."""
+    whole, fraction = divmod(nanos, 1_000_000_000)
+    return f"{whole}.{fraction:09d}"
+
+
+def _json_object(members: list[str]) -> str:
+    """A flat JSON object from its ``"key":value`` members, without json.dumps' encoder setup.
 
     Only for our own maps: keys are identifiers from usage.py / the price table's rate names,
     values numbers or fixed-point strings, so nothing needs escaping.
     """
-    return "{" + ",".join(f'"{key}":{value}' for key, value in items) + "}"
+    return "{" + ",".join(members) + "}"

@@ -96,35 +96,49 @@ def _output_type(response_format: Any) -> str | None:
     return None
 
 
-def _common_sampling(request: Mapping[str, Any], values: dict[str, Any]) -> None:
-    _put_number(values, attr.REQUEST_TEMPERATURE, request.get("temperature"))
-    _put_number(values, attr.REQUEST_TOP_P, request.get("top_p"))
-    _put_string(values, openai_attr.OPENAI_REQUEST_SERVICE_TIER, request.get("service_tier"))
+def _put_numbers(values: dict[str, Any], request: Mapping[str, Any], names: tuple[tuple[str, str], ...]) -> None:
+    """``values[attribute] = request[key]`` for each (key, attribute) whose value is a number.
+
+    One loop rather than a call per parameter: this runs on every request."""
+    for key, attribute in names:
+        value = request.get(key)
+        if value is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+            values[attribute] = value
+
+
+_SAMPLING = (("temperature", attr.REQUEST_TEMPERATURE), ("top_p", attr.REQUEST_TOP_P))
+_CHAT_NUMBERS = (
+    *_SAMPLING,
+    ("seed", attr.REQUEST_SEED),
+    ("frequency_penalty", attr.REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", attr.REQUEST_PRESENCE_PENALTY),
+    ("n", attr.REQUEST_CHOICE_COUNT),
+)
 
 
 def chat_request_attributes(request: Mapping[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {openai_attr.OPENAI_API_TYPE: "chat_completions"}
-    _common_sampling(request, values)
+    _put_numbers(values, request, _CHAT_NUMBERS)
+    _put_string(values, openai_attr.OPENAI_REQUEST_SERVICE_TIER, request.get("service_tier"))
     max_tokens = request.get("max_completion_tokens")
     _put_number(values, attr.REQUEST_MAX_TOKENS, max_tokens if max_tokens is not None else request.get("max_tokens"))
-    _put_number(values, attr.REQUEST_SEED, request.get("seed"))
-    _put_number(values, attr.REQUEST_FREQUENCY_PENALTY, request.get("frequency_penalty"))
-    _put_number(values, attr.REQUEST_PRESENCE_PENALTY, request.get("presence_penalty"))
-    _put_number(values, attr.REQUEST_CHOICE_COUNT, request.get("n"))
     stop = request.get("stop")
     if isinstance(stop, str):
         values[attr.REQUEST_STOP_SEQUENCES] = [stop]
     elif isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
         values[attr.REQUEST_STOP_SEQUENCES] = list(stop)
-    output_type = _output_type(request.get("response_format"))
-    if output_type:
-        values[attr.OUTPUT_TYPE] = output_type
+    response_format = request.get("response_format")
+    if response_format is not None:
+        output_type = _output_type(response_format)
+        if output_type:
+            values[attr.OUTPUT_TYPE] = output_type
     return values
 
 
 def responses_request_attributes(request: Mapping[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {openai_attr.OPENAI_API_TYPE: "responses"}
-    _common_sampling(request, values)
+    _put_numbers(values, request, _SAMPLING)
+    _put_string(values, openai_attr.OPENAI_REQUEST_SERVICE_TIER, request.get("service_tier"))
     _put_number(values, attr.REQUEST_MAX_TOKENS, request.get("max_output_tokens"))
     output_type = _output_type(request.get("text_format")) or _output_type(get(request.get("text"), "format"))
     if output_type:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .cost import CostResult, compute_call_cost, compute_cost
+from .cost import CostResult, NanoCost, call_nanos, compute_call_cost, compute_cost
 from .loader import OVERRIDE_ENV, bundled_table, current_table, reload
 from .schema import ModelPrice, PriceEntry, Tier
 
@@ -20,9 +20,11 @@ __all__ = [
     "OVERRIDE_ENV",
     "PRICING_VERSION",
     "CostResult",
+    "NanoCost",
     "ModelPrice",
     "PriceEntry",
     "Tier",
+    "call_nanos",
     "compute_call_cost",
     "compute_cost",
     "lookup",

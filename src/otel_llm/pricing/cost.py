@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Context, Decimal
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from ..usage import Usage
 from .loader import OVERRIDE_ENV, current_table
@@ -35,6 +35,19 @@ class CostResult:
     unpriced_reason: str | None = None
 
 
+class NanoCost(NamedTuple):
+    """A call's cost in billionths of a USD, the unit of the ``cost_usd`` column.
+
+    What instrumentors price every call with: a tuple of integers, no ``Decimal`` to build.
+    """
+
+    total: int | None  # None: unpriced (see unpriced_reason)
+    components: dict[str, int]  # component -> nano-USD, each rounded on its own
+    pricing_version: str
+    model_key: str | None
+    unpriced_reason: str | None
+
+
 def compute_call_cost(
     provider: str | None,
     response_model: str | None,
@@ -44,48 +57,71 @@ def compute_call_cost(
 ) -> CostResult:
     """Cost of one call: priced by the model that answered (often a dated snapshot), else by the
     model that was asked for when only that one has a price."""
-    cost = compute_cost(provider, response_model or request_model, usage, at)
-    if cost.usd is None and response_model and request_model and request_model != response_model:
-        cost = compute_cost(provider, request_model, usage, at)
+    return _result(call_nanos(provider, response_model, request_model, usage, at))
+
+
+def call_nanos(
+    provider: str | None,
+    response_model: str | None,
+    request_model: str | None,
+    usage: Usage,
+    at: datetime | None = None,
+) -> NanoCost:
+    """:func:`compute_call_cost` in nano-USD."""
+    cost = _nanos(provider, response_model or request_model, usage, at)
+    if cost.total is None and response_model and request_model and request_model != response_model:
+        cost = _nanos(provider, request_model, usage, at)
     return cost
 
 
 def compute_cost(
     provider: str | None, model: str | None, usage: Usage, at: datetime | None = None
 ) -> CostResult:
+    return _result(_nanos(provider, model, usage, at))
+
+
+def _result(cost: NanoCost) -> CostResult:
+    if cost.total is None:
+        return CostResult(None, {}, cost.pricing_version, cost.model_key, cost.unpriced_reason)
+    return CostResult(
+        usd=_usd(cost.total),
+        components={name: _usd(value) for name, value in cost.components.items()},
+        pricing_version=cost.pricing_version,
+        model_key=cost.model_key,
+    )
+
+
+def _nanos(provider: str | None, model: str | None, usage: Usage, at: datetime | None) -> NanoCost:
     table = current_table()
     if not model:
-        return CostResult(None, {}, table.version, None, "no model reported")
+        return NanoCost(None, {}, table.version, None, "no model reported")
     price = table.find(provider, model)
     if price is None:
         reason = f"no price for model {model!r} (provider {provider!r}); add it via {OVERRIDE_ENV}"
-        return CostResult(None, {}, table.version, None, reason)
+        return NanoCost(None, {}, table.version, None, reason)
     if not _has_tokens(usage):
-        return CostResult(None, {}, table.version, price.key, "no token usage reported")
+        return NanoCost(None, {}, table.version, price.key, "no token usage reported")
     at = _utc(at)
     entry = price.entry_at(at)
     if entry is None:
         reason = f"no price for {price.key} in force at {at.isoformat()}"
-        return CostResult(None, {}, table.version, price.key, reason)
+        return NanoCost(None, {}, table.version, price.key, reason)
     scaled = entry.scaled_rates_for(usage.input_tokens or 0)
-    units = _components(scaled.rates, usage)
     shift = scaled.scale - 3  # units are 10**-(scale + 6) USD; the column counts 10**-9 USD
-    return CostResult(
-        usd=_usd(_nano(sum(units.values()), shift)),
-        components={name: _usd(_nano(value, shift)) for name, value in units.items()},
-        pricing_version=table.version,
-        model_key=price.key,
-    )
+    units = _components(scaled.rates, usage)
+    components = {name: _nano(value, shift) for name, value in units.items()}
+    return NanoCost(_nano(sum(units.values()), shift), components, table.version, price.key, None)
 
 
 def _has_tokens(usage: Usage) -> bool:
-    counts = (
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.cache_read_tokens,
-        usage.cache_write_tokens,
-    )
-    return any(n is not None for n in counts) or any(k in usage.details for k in CACHE_WRITE_RATES)
+    if (
+        usage.input_tokens is not None
+        or usage.output_tokens is not None
+        or usage.cache_read_tokens is not None
+        or usage.cache_write_tokens is not None
+    ):
+        return True
+    return any(k in usage.details for k in CACHE_WRITE_RATES)
 
 
 def _components(rates: Mapping[str, int], usage: Usage) -> dict[str, int]:
