@@ -60,7 +60,7 @@ def make_spans(count: int, payload_bytes: int) -> list[ReadableSpan]:
                 attr.USAGE_OUTPUT_TOKENS: 300,
                 attr.USAGE_CACHE_READ_INPUT_TOKENS: 1000,
                 attr.COST_USD: "0.004250000",
-                attr.COST_DETAILS: '{"input":"0.0005","cache_read":"0.00125","output":"0.003"}',
+                attr.COST_DETAILS: '{"input":"0.000500000","cache_read":"0.001250000","output":"0.003000000"}',
                 attr.COST_PRICING_VERSION: "2026-11-22",
                 attr.BILLING_CUSTOMER_ID: f"cust-{i % 50}",
                 attr.AGENT_ID: "agent-1",

@@ -6,12 +6,20 @@
     writer.shutdown(timeout_s)          # flush, ingest what it can, stop the thread
     writer.stats                        # {'written': n, 'spooled': n, 'dropped': n, 'queued': n}
 
-``submit`` appends to an in-memory queue bounded at ``max_queue_rows``; a background thread
-encodes the rows (Arrow) a few thousand at a time as it takes them, and a second one hands the sink
-(``sinks.py``) batches of up to ``batch_rows`` (or whatever is there every ``flush_interval_s``),
-each encoded once. If the queue is full, ``submit`` encodes the rows itself and spools them to
+``submit`` encodes the rows as Arrow record batches on the caller's thread (the exporter's: the
+span processor's worker, or the receiver's request) and appends them to an in-memory queue bounded
+at ``max_queue_rows``; a background thread gathers them into batches of up to ``batch_rows`` (or
+whatever is there every ``flush_interval_s``), each written once as one Arrow stream, and a second
+one hands those to the sink (``sinks.py``). If the queue is full, ``submit`` spools the rows to
 disk: the caller pays for a disk write, never for ClickHouse, and nothing is dropped unless the
-disk refuses. Counts:
+disk refuses.
+
+Why encode in ``submit``: rows are encoded while the caller just built them (hot in the CPU's
+caches), and what waits in the queue is Arrow memory, which the garbage collector never walks.
+Queued row dicts made the app's collections walk up to a queue of them (~10 us a row end to end)
+and the writer thread's encoding competed with the exporter for the GIL.
+
+Counts:
 
 - ``written``: rows this process committed to the store, including rows it replayed from the
   spool (so with several processes one may count rows another one submitted);
@@ -47,7 +55,7 @@ FLUSH_INTERVAL_ENV = "OTEL_LLM_WRITER_FLUSH_INTERVAL_S"
 # are lz4-compressed (cheap, chat JSON shrinks several-fold); embedded batches are inserted
 # straight from memory and compressing them would only cost CPU.
 SPOOL_COMPRESSION = "lz4"
-# Rows encoded at a time by the writer thread (a batch is several of these, inserted at once).
+# Rows encoded at a time by submit() (a batch is several of these, inserted at once).
 ENCODE_ROWS = 2000
 
 
@@ -63,8 +71,8 @@ class Writer:
         embedded = config.kind == "chdb"
         # The embedded engine runs on our CPU, and per row it costs half as much in batches of
         # 20,000 as in batches of 5,000 (fewer parts to write and merge; benchmarks/bench_store.py).
-        # The queue holds three batches so the app keeps submitting while batches are encoded and
-        # inserted (the writer takes rows out of it as it encodes them, a batch at most).
+        # The queue holds three batches so the app keeps submitting while a batch is gathered
+        # and another inserted.
         default_batch, default_queue = (20000, 60000) if embedded else (5000, 20000)
         self._batch_rows = batch_rows or int(os.environ.get(BATCH_ROWS_ENV, default_batch))
         self._max_queue_rows = max_queue_rows or int(os.environ.get(QUEUE_ROWS_ENV, default_queue))
@@ -72,7 +80,8 @@ class Writer:
         self._chunk_rows = min(ENCODE_ROWS, self._batch_rows)
         self._sink = EmbeddedSink(config) if embedded else RemoteSink(config)
         self._compression = None if embedded else SPOOL_COMPRESSION
-        self._queue: collections.deque[dict] = collections.deque()
+        self._queue: collections.deque = collections.deque()  # encoded record batches
+        self._queued_rows = 0
         self._cond = threading.Condition()
         self._counts = Outcome()
         self._submitted = 0  # rows accepted by submit() into the queue
@@ -94,25 +103,25 @@ class Writer:
                 "written": self._counts.written,
                 "spooled": self._counts.spooled,
                 "dropped": self._counts.dropped,
-                "queued": len(self._queue),
+                "queued": self._queued_rows,
             }
 
     def submit(self, rows: list[dict]) -> None:
-        if not rows:
+        batches = self._encode(rows)
+        count = sum(batch.num_rows for batch in batches)
+        if not count:
             return
         with self._cond:
-            if self._stopping:
-                overflow = True
-            else:
-                overflow = len(self._queue) + len(rows) > self._max_queue_rows
+            overflow = self._stopping or self._queued_rows + count > self._max_queue_rows
             if not overflow:
-                self._queue.extend(rows)
-                self._submitted += len(rows)
-                if len(self._queue) >= self._chunk_rows:
+                self._queue.extend(batches)
+                self._queued_rows += count
+                self._submitted += count
+                if self._queued_rows >= self._batch_rows:
                     self._cond.notify()
                 return
-        payload = codec.encode(rows, SPOOL_COMPRESSION)
-        self._count(spool_or_drop(self._sink.spool, payload, len(rows), _token()))
+        payload = codec.write_stream(batches, SPOOL_COMPRESSION)
+        self._count(spool_or_drop(self._sink.spool, payload, count, _token()))
 
     def force_flush(self, timeout_s: float = 30.0) -> bool:
         """Wait until every row submitted so far is written or durably spooled."""
@@ -144,37 +153,36 @@ class Writer:
         return flushed
 
     def _run(self) -> None:
-        # Rows become Arrow columns ENCODE_ROWS at a time as the writer takes them, and a batch's
-        # chunks are inserted as one stream (one part) by the inserter thread. Encoding a whole
-        # batch in one go held the GIL for long C calls; waiting for the insert left rows to
-        # pile up meanwhile (the queue overflowed into the spool at the start of a burst).
-        pending: list = []  # encoded chunks of the next batch
+        # A batch's record batches are inserted as one stream (one part) by the inserter thread,
+        # so this thread goes on gathering the next batch while one is inserted.
+        pending: list = []  # record batches of the next batch
         pending_rows = 0
         due = 0.0  # when the pending rows have waited an interval
         while True:
             with self._cond:
                 woken = self._cond.wait_for(
-                    lambda: self._stopping or self._flush_requested or len(self._queue) >= self._chunk_rows,
+                    lambda: self._stopping or self._flush_requested or self._queued_rows >= self._batch_rows,
                     timeout=self._interval,
                 )
-                take = min(len(self._queue), self._batch_rows - pending_rows)
-                rows = [self._queue.popleft() for _ in range(take)]
-                left = len(self._queue)
+                if self._queue and not pending:
+                    due = time.monotonic() + self._interval
+                while self._queue and pending_rows < self._batch_rows:
+                    batch = self._queue.popleft()
+                    pending.append(batch)
+                    pending_rows += batch.num_rows
+                    self._queued_rows -= batch.num_rows
+                left = self._queued_rows
                 flushing = self._flush_requested or self._stopping
                 if not left:
                     self._flush_requested = False
                 stop = self._stopping and not left
-            if rows and not pending:
-                due = time.monotonic() + self._interval
-            pending_rows += self._encode(rows, pending)
-            del rows
             # Full batches; else, once the queue is drained, on a flush, the stop or a quiet
             # interval; and, once the writer has caught up, rows that waited an interval (a
             # steady trickle is not held back until a batch fills).
             deliver = (
                 pending_rows >= self._batch_rows
                 or (not left and (flushing or not woken))
-                or (left < self._chunk_rows and time.monotonic() >= due)
+                or (left < self._batch_rows and time.monotonic() >= due)
             )
             if deliver and pending:
                 try:
@@ -192,18 +200,18 @@ class Writer:
                 self._inserter.join()
                 return
 
-    def _encode(self, rows: list[dict], pending: list) -> int:
-        """Append ``rows`` to ``pending`` as record batches; how many rows that was."""
-        encoded = 0
+    def _encode(self, rows: list[dict]) -> list:
+        """``rows`` as record batches of at most ENCODE_ROWS rows; rows that cannot be encoded
+        are counted as dropped (and logged), the others are kept."""
+        batches = []
         for start in range(0, len(rows), self._chunk_rows):
             chunk = rows[start : start + self._chunk_rows]
             try:
-                pending.append(codec.record_batch(chunk))
-                encoded += len(chunk)
-            except Exception:  # keep the thread alive whatever rows do; count them as lost
+                batches.append(codec.record_batch(chunk))
+            except Exception:
                 log.exception("otel-llm: writer failed to encode %d rows", len(chunk))
-                self._count(Outcome(dropped=len(chunk)), handled=len(chunk))
-        return encoded
+                self._count(Outcome(dropped=len(chunk)))
+        return batches
 
     def _insert(self) -> None:
         """The inserter thread: every call into the sink (ClickHouse, spool, store ownership), so
