@@ -134,7 +134,10 @@ def span_attributes(span: ReadableSpan) -> Mapping[str, Any]:
     ``span.attributes`` wraps it in a MappingProxy over a Python-level Mapping: every ``get``
     costs two extra Python calls, which made attribute reads half the row-building time.
     """
-    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+    attributes = getattr(span, "_attributes", None)
+    if type(attributes) is dict:  # spans made by the receiver
+        return attributes
+    inner = getattr(attributes, "_dict", None)
     if type(inner) is dict:
         return inner
     return span.attributes or {}
