@@ -41,7 +41,7 @@ _ANTHROPIC_CACHE_WRITE = attr.USAGE_CACHE_WRITE_INPUT_TOKENS_ANTHROPIC
 _ANTHROPIC_STOP_REASON = "anthropic.message.stop_reason"
 _ANTHROPIC_WRITE_5M = "anthropic.usage.cache_creation.ephemeral_5m_input_tokens"
 _ANTHROPIC_WRITE_1H = "anthropic.usage.cache_creation.ephemeral_1h_input_tokens"
-_ANTHROPIC_MARKERS = (_ANTHROPIC_CACHE_WRITE, _ANTHROPIC_STOP_REASON, _ANTHROPIC_WRITE_5M, _ANTHROPIC_WRITE_1H)
+_ANTHROPIC_MARKERS = frozenset((_ANTHROPIC_CACHE_WRITE, _ANTHROPIC_STOP_REASON, _ANTHROPIC_WRITE_5M, _ANTHROPIC_WRITE_1H))
 
 # --- OpenLLMetry -----------------------------------------------------------------------------
 _OLLM_SYSTEM = "gen_ai.system"
@@ -57,7 +57,7 @@ _OLLM_RENAMES = {
     "llm.usage.reasoning_tokens": attr.USAGE_REASONING_OUTPUT_TOKENS,
     "llm.is_streaming": attr.REQUEST_STREAM,
 }
-_OLLM_MARKERS = (_OLLM_SYSTEM, _OLLM_REQUEST_TYPE, "gen_ai.usage.prompt_tokens", TOTAL_TOKENS)
+_OLLM_MARKERS = frozenset((_OLLM_SYSTEM, _OLLM_REQUEST_TYPE, "gen_ai.usage.prompt_tokens", TOTAL_TOKENS))
 _OLLM_OPERATIONS = {
     "chat": "chat",
     "completion": "text_completion",
@@ -109,11 +109,9 @@ def normalize(attributes: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
-def _has_any(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> bool:
-    for key in keys:
-        if key in attributes:
-            return True
-    return False
+def _has_any(attributes: Mapping[str, Any], keys: frozenset[str]) -> bool:
+    # One C-level pass (this runs for every span) instead of a Python loop over the keys.
+    return not attributes.keys().isdisjoint(keys)
 
 
 def _from_anthropic(attributes: Mapping[str, Any]) -> dict[str, Any]:
