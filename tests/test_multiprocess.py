@@ -47,3 +47,61 @@ def test_four_writers_and_a_query_share_one_embedded_store(chdb_url):
         store.close()
     assert rows == [(WORKERS * ROWS_PER_WORKER, WORKERS * ROWS_PER_WORKER)]
     assert not [n for n in os.listdir(chdb_url.removeprefix("chdb://") + ".spool") if n.endswith(".arrow")]
+
+
+# A writer made before the process forks, as with gunicorn --preload: each child must get a
+# working writer of its own, and the parent's queued rows must be written once, by the parent.
+_FORKING_APP = r"""
+import os, sys
+sys.path.insert(0, sys.argv[3])
+from otel_llm.storage import open_writer
+from rows import make_row
+
+url, parent_writes_first = sys.argv[1], sys.argv[2] == "1"
+writer = open_writer(url, batch_rows=200, flush_interval_s=0.2)
+if parent_writes_first:  # the parent owns the store and has the engine running when it forks
+    writer.submit([make_row(i, payload_bytes=256, run="parent") for i in range(300)])
+    assert writer.force_flush(60)
+children = []
+for index in range(3):
+    pid = os.fork()
+    if pid == 0:
+        writer.submit([make_row(i, payload_bytes=256, run=f"child{index}") for i in range(500)])
+        ok = writer.shutdown(60) and writer.stats["dropped"] == 0
+        os._exit(0 if ok else 1)
+    children.append(pid)
+codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+assert writer.shutdown(60)
+print(codes)
+"""
+
+
+def _run_forking_app(chdb_url: str, parent_writes_first: bool) -> None:
+    tests_dir = os.path.dirname(__file__)
+    done = subprocess.run(
+        [sys.executable, "-c", _FORKING_APP, chdb_url, "1" if parent_writes_first else "0", tests_dir],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "[0, 0, 0]", done.stdout + done.stderr
+
+
+def _count(chdb_url: str) -> tuple[int, int]:
+    store = open_store(chdb_url)
+    try:
+        # No FINAL: every row exactly once, not merely once after deduplication.
+        return store.query("SELECT count(), uniqExact(id) FROM llm_traces")[1][0]
+    finally:
+        store.close()
+
+
+def test_writer_made_before_a_fork_works_in_every_child(chdb_url):
+    _run_forking_app(chdb_url, parent_writes_first=False)
+    assert _count(chdb_url) == (1500, 1500)
+
+
+def test_children_of_a_process_with_the_engine_open_spool_for_it(chdb_url):
+    # The engine cannot be used in a forked child: the children spool, the parent ingests.
+    _run_forking_app(chdb_url, parent_writes_first=True)
+    assert _count(chdb_url) == (1800, 1800)

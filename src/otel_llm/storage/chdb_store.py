@@ -7,6 +7,7 @@ process; ``ChdbStore`` therefore assumes its caller owns the directory (see ``ow
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from otel_llm.storage.base import Buffer, encode_rows, insert_settings, insert_t
 from otel_llm.storage.errors import QueryError, StoreUnavailable
 
 _APPEND_BYTES = 1 << 16
+# The process that started the in-process engine, if any.
+_ENGINE_PID: int | None = None
 
 
 class ChdbStore:
@@ -23,11 +26,19 @@ class ChdbStore:
     def __init__(self, path: Path):
         from chdb import session  # imported here: loading the engine costs ~0.3 s
 
+        global _ENGINE_PID
+        if _ENGINE_PID not in (None, os.getpid()):
+            # The engine's threads do not survive a fork; its state copied into a child is unusable.
+            raise StoreUnavailable(
+                f"cannot open embedded store {path}: the engine was started in process {_ENGINE_PID}, "
+                "which this one was forked from (its rows are spooled for the store's owner)"
+            )
         path.mkdir(parents=True, exist_ok=True)
         try:
             self._session = session.Session(str(path))
         except Exception as exc:  # chDB raises RuntimeError with the engine's message
             raise StoreUnavailable(f"cannot open embedded store {path}: {exc}") from None
+        _ENGINE_PID = os.getpid()
 
     def insert(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         self.insert_arrow(encode_rows(columns, rows))

@@ -80,6 +80,11 @@ class EmbeddedOwner:
             self._yield_until = time.monotonic() + YIELD_S
         self._lock.release()
 
+    def forget_inherited(self) -> None:
+        """In a forked child: let go of the parent's lock. The open store stays referenced,
+        unused: closing it (or letting it be collected) in the child hangs in the engine."""
+        self._lock.forget_inherited()
+
     def wait_until_ingested(self, timeout_s: float) -> tuple[int, int]:
         """At shutdown: return once the spool is empty, ingesting it ourselves whenever we can
         get the lock; ``(rows_written, rows_rejected)`` by this process."""

@@ -48,6 +48,14 @@ class OwnerLock:
             time.sleep(POLL_S)
         return True
 
+    def forget_inherited(self) -> None:
+        """In a forked child: close the parent's descriptor without unlocking it. The lock
+        belongs to the open file description, which the parent's descriptor keeps (and keeps
+        locked); left open here, it would keep the store locked after the parent is gone."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
     def release(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None

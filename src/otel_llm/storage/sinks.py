@@ -68,6 +68,9 @@ class EmbeddedSink:
                 self._last_work = time.monotonic()
         return spool_or_drop(self.spool, payload, rows, token)
 
+    def forget_inherited(self) -> None:
+        self.owner.forget_inherited()
+
     def maintain(self, deadline: float | None = None) -> Outcome:
         """Ingest the shared spool if we can own the store; give the store up when due."""
         outcome = Outcome()
@@ -129,6 +132,9 @@ class RemoteSink:
             kept = f"and could not be kept ({write_error})"
         log.error("otel-llm: store rejected a batch of %d rows, %s: %s", rows, kept, exc)
         return Outcome(dropped=rows)
+
+    def forget_inherited(self) -> None:
+        self._replay_lock.forget_inherited()
 
     def maintain(self, deadline: float | None = None) -> Outcome:
         if time.monotonic() < self._down_until or not self.spool.has_pending():

@@ -39,6 +39,7 @@ import queue
 import threading
 import time
 import uuid
+import weakref
 
 from opentelemetry import metrics
 
@@ -78,8 +79,16 @@ class Writer:
         self._max_queue_rows = max_queue_rows or int(os.environ.get(QUEUE_ROWS_ENV, default_queue))
         self._interval = flush_interval_s or float(os.environ.get(FLUSH_INTERVAL_ENV, 1.0))
         self._chunk_rows = min(ENCODE_ROWS, self._batch_rows)
-        self._sink = EmbeddedSink(config) if embedded else RemoteSink(config)
         self._compression = None if embedded else SPOOL_COMPRESSION
+        self._stopping = False
+        self._start()
+        _restart_in_forked_children(self)
+
+    def _start(self) -> None:
+        """A new sink, empty queue and counts, and the two threads: at creation, and again in a
+        process forked from this one (gunicorn's ``--preload``, multiprocessing's fork), which
+        inherits none of the threads."""
+        self._sink = EmbeddedSink(self.config) if self.config.kind == "chdb" else RemoteSink(self.config)
         self._queue: collections.deque = collections.deque()  # encoded record batches
         self._queued_rows = 0
         self._cond = threading.Condition()
@@ -87,7 +96,6 @@ class Writer:
         self._submitted = 0  # rows accepted by submit() into the queue
         self._handled = 0  # of those, rows the thread has written, spooled or dropped
         self._flush_requested = False
-        self._stopping = False
         self._warned: set[str] = set()
         # Encoded batches on their way to the inserter thread: one inserted, at most one waiting.
         self._batches: queue.Queue = queue.Queue(maxsize=1)
@@ -95,6 +103,15 @@ class Writer:
         self._inserter.start()
         self._thread = threading.Thread(target=self._run, name="otel-llm-writer", daemon=True)
         self._thread.start()
+
+    def _restart_after_fork(self) -> None:
+        # The rows queued before the fork are the parent's to write; the inherited sink holds
+        # the parent's lock, engine session and connections: let go of the lock's descriptor
+        # (without unlocking it, which would unlock it for the parent) and never touch the rest.
+        _INHERITED_SINKS.append(self._sink)
+        self._sink.forget_inherited()
+        if not self._stopping:
+            self._start()
 
     @property
     def stats(self) -> dict:
@@ -255,6 +272,22 @@ class Writer:
             if getattr(outcome, kind) and kind not in self._warned:
                 self._warned.add(kind)
                 log.warning("otel-llm writer: rows are being %s (%s)", kind, self.stats)
+
+
+# Sinks inherited from a parent process: kept referenced so their finalizers (chDB's session
+# closes the engine) never run in the child.
+_INHERITED_SINKS: list = []
+
+
+def _restart_in_forked_children(writer: Writer) -> None:
+    ref = weakref.ref(writer)
+
+    def after_fork() -> None:
+        inherited = ref()
+        if inherited is not None:
+            inherited._restart_after_fork()
+
+    os.register_at_fork(after_in_child=after_fork)
 
 
 def open_writer(url: str | None = None, **options) -> Writer:
