@@ -6,13 +6,14 @@
     writer.shutdown(timeout_s)          # flush, ingest what it can, stop the thread
     writer.stats                        # {'written': n, 'spooled': n, 'dropped': n, 'queued': n}
 
-``submit`` encodes the rows as Arrow record batches on the caller's thread (the exporter's: the
-span processor's worker, or the receiver's request) and appends them to an in-memory queue bounded
-at ``max_queue_rows``; a background thread gathers them into batches of up to ``batch_rows`` (or
-whatever is there every ``flush_interval_s``), each written once as one Arrow stream, and a second
-one hands those to the sink (``sinks.py``). If the queue is full, ``submit`` spools the rows to
-disk: the caller pays for a disk write, never for ClickHouse, and nothing is dropped unless the
-disk refuses.
+``submit`` encodes a batch of rows (a BatchSpanProcessor's export, a receiver request) as Arrow
+record batches on the caller's thread and appends them to an in-memory queue bounded at
+``max_queue_rows``; a small submit (fewer than ``SMALL_SUBMIT_ROWS``) is only staged, and the
+background thread encodes it with what follows. That thread gathers batches of up to
+``batch_rows`` (or whatever is there every ``flush_interval_s``), each written once as one Arrow
+stream, and a second one hands those to the sink (``sinks.py``). If the queue is full, ``submit``
+spools the rows to disk: the caller pays for a disk write, never for ClickHouse, and nothing is
+dropped unless the disk refuses.
 
 Why encode in ``submit``: rows are encoded while the caller just built them (hot in the CPU's
 caches), and what waits in the queue is Arrow memory, which the garbage collector never walks.
@@ -56,8 +57,10 @@ FLUSH_INTERVAL_ENV = "OTEL_LLM_WRITER_FLUSH_INTERVAL_S"
 # are lz4-compressed (cheap, chat JSON shrinks several-fold); embedded batches are inserted
 # straight from memory and compressing them would only cost CPU.
 SPOOL_COMPRESSION = "lz4"
-# Rows encoded at a time by submit() (a batch is several of these, inserted at once).
+# Rows encoded at a time (a batch is several of these, inserted at once).
 ENCODE_ROWS = 2000
+# Submits smaller than this are encoded by the writer thread, larger ones by their caller.
+SMALL_SUBMIT_ROWS = 64
 
 
 class Writer:
@@ -91,6 +94,7 @@ class Writer:
         self._sink = EmbeddedSink(self.config) if self.config.kind == "chdb" else RemoteSink(self.config)
         self._queue: collections.deque = collections.deque()  # encoded record batches
         self._queued_rows = 0
+        self._staged: list[dict] = []  # rows of small submits, for the writer thread to encode
         self._cond = threading.Condition()
         self._counts = Outcome()
         self._submitted = 0  # rows accepted by submit() into the queue
@@ -120,25 +124,38 @@ class Writer:
                 "written": self._counts.written,
                 "spooled": self._counts.spooled,
                 "dropped": self._counts.dropped,
-                "queued": self._queued_rows,
+                "queued": self._queued_rows + len(self._staged),
             }
 
     def submit(self, rows: list[dict]) -> None:
-        batches = self._encode(rows)
-        count = sum(batch.num_rows for batch in batches)
-        if not count:
+        if not rows:
             return
-        with self._cond:
-            overflow = self._stopping or self._queued_rows + count > self._max_queue_rows
-            if not overflow:
-                self._queue.extend(batches)
-                self._queued_rows += count
-                self._submitted += count
-                if self._queued_rows >= self._batch_rows:
-                    self._cond.notify()
-                return
-        payload = codec.write_stream(batches, SPOOL_COMPRESSION)
-        self._count(spool_or_drop(self._sink.spool, payload, count, _token()))
+        if len(rows) < SMALL_SUBMIT_ROWS:
+            # A trickle (a SimpleSpanProcessor's one span): staged for the writer thread, which
+            # encodes it with what follows; encoding a row alone costs ~50 Arrow calls.
+            with self._cond:
+                if not self._stopping and self._queued_rows + len(self._staged) + len(rows) <= self._max_queue_rows:
+                    self._staged.extend(rows)
+                    self._submitted += len(rows)
+                    if len(self._staged) >= self._chunk_rows:
+                        self._cond.notify()
+                    return
+            batches = self._encode(rows)
+        else:
+            batches = self._encode(rows)
+            count = sum(batch.num_rows for batch in batches)
+            with self._cond:
+                if not self._stopping and self._queued_rows + len(self._staged) + count <= self._max_queue_rows:
+                    self._queue.extend(batches)
+                    self._queued_rows += count
+                    self._submitted += count
+                    if self._queued_rows >= self._batch_rows:
+                        self._cond.notify()
+                    return
+        count = sum(batch.num_rows for batch in batches)
+        if count:  # the queue is full: the caller spools them
+            payload = codec.write_stream(batches, SPOOL_COMPRESSION)
+            self._count(spool_or_drop(self._sink.spool, payload, count, _token()))
 
     def force_flush(self, timeout_s: float = 30.0) -> bool:
         """Wait until every row submitted so far is written or durably spooled."""
@@ -178,11 +195,15 @@ class Writer:
         while True:
             with self._cond:
                 woken = self._cond.wait_for(
-                    lambda: self._stopping or self._flush_requested or self._queued_rows >= self._batch_rows,
+                    lambda: self._stopping
+                    or self._flush_requested
+                    or self._queued_rows >= self._batch_rows
+                    or len(self._staged) >= self._chunk_rows,
                     timeout=self._interval,
                 )
-                if self._queue and not pending:
+                if (self._queue or self._staged) and not pending:
                     due = time.monotonic() + self._interval
+                staged, self._staged = self._staged, []
                 while self._queue and pending_rows < self._batch_rows:
                     batch = self._queue.popleft()
                     pending.append(batch)
@@ -193,6 +214,11 @@ class Writer:
                 if not left:
                     self._flush_requested = False
                 stop = self._stopping and not left
+            if staged:
+                encoded = self._encode(staged, handled=True)
+                pending.extend(encoded)
+                pending_rows += sum(batch.num_rows for batch in encoded)
+                del staged, encoded
             # Full batches; else, once the queue is drained, on a flush, the stop or a quiet
             # interval; and, once the writer has caught up, rows that waited an interval (a
             # steady trickle is not held back until a batch fills).
@@ -217,9 +243,9 @@ class Writer:
                 self._inserter.join()
                 return
 
-    def _encode(self, rows: list[dict]) -> list:
+    def _encode(self, rows: list[dict], handled: bool = False) -> list:
         """``rows`` as record batches of at most ENCODE_ROWS rows; rows that cannot be encoded
-        are counted as dropped (and logged), the others are kept."""
+        are counted as dropped (and logged, and as handled when they were already accepted)."""
         batches = []
         for start in range(0, len(rows), self._chunk_rows):
             chunk = rows[start : start + self._chunk_rows]
@@ -227,7 +253,7 @@ class Writer:
                 batches.append(codec.record_batch(chunk))
             except Exception:
                 log.exception("otel-llm: writer failed to encode %d rows", len(chunk))
-                self._count(Outcome(dropped=len(chunk)))
+                self._count(Outcome(dropped=len(chunk)), handled=len(chunk) if handled else 0)
         return batches
 
     def _insert(self) -> None:
