@@ -69,3 +69,15 @@ def make_row(i: int, payload_bytes: int = 2048, run: str = "run") -> dict:
         "span_attributes": {"http.method": "POST"},
         "resource_attributes": {"service.name": "bench"},
     }
+
+
+def count_rows(url: str) -> tuple[int, int]:
+    """``(rows, distinct ids)`` in the store at ``url``, without FINAL: every row exactly once, not
+    merely once after deduplication."""
+    from otel_llm.storage import open_store
+
+    store = open_store(url)
+    try:
+        return store.query("SELECT count(), uniqExact(id) FROM llm_traces")[1][0]
+    finally:
+        store.close()

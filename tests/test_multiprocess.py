@@ -7,7 +7,7 @@ import sys
 import time
 
 from otel_llm.storage import open_store, open_writer
-from rows import make_row
+from rows import count_rows, make_row
 
 WORKERS = 4
 ROWS_PER_WORKER = 1000
@@ -55,7 +55,7 @@ _FORKING_APP = r"""
 import os, sys
 sys.path.insert(0, sys.argv[3])
 from otel_llm.storage import open_writer
-from rows import make_row
+from rows import count_rows, make_row
 
 url, parent_writes_first = sys.argv[1], sys.argv[2] == "1"
 writer = open_writer(url, batch_rows=200, flush_interval_s=0.2)
@@ -87,21 +87,12 @@ def _run_forking_app(chdb_url: str, parent_writes_first: bool) -> None:
     assert done.returncode == 0 and done.stdout.strip() == "[0, 0, 0]", done.stdout + done.stderr
 
 
-def _count(chdb_url: str) -> tuple[int, int]:
-    store = open_store(chdb_url)
-    try:
-        # No FINAL: every row exactly once, not merely once after deduplication.
-        return store.query("SELECT count(), uniqExact(id) FROM llm_traces")[1][0]
-    finally:
-        store.close()
-
-
 def test_writer_made_before_a_fork_works_in_every_child(chdb_url):
     _run_forking_app(chdb_url, parent_writes_first=False)
-    assert _count(chdb_url) == (1500, 1500)
+    assert count_rows(chdb_url) == (1500, 1500)
 
 
 def test_children_of_a_process_with_the_engine_open_spool_for_it(chdb_url):
     # The engine cannot be used in a forked child: the children spool, the parent ingests.
     _run_forking_app(chdb_url, parent_writes_first=True)
-    assert _count(chdb_url) == (1800, 1800)
+    assert count_rows(chdb_url) == (1800, 1800)

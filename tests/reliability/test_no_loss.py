@@ -17,7 +17,7 @@ from otel_llm import payloads
 from otel_llm.storage import open_store, open_writer, schema
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
-from rows import make_row  # noqa: E402
+from rows import count_rows, make_row  # noqa: E402
 
 ROWS = 20_000
 CHUNK = 500
@@ -36,15 +36,6 @@ def rows_of(start: int, n: int, run: str) -> list[dict]:
         row["response_json"] = template["response_json"] + str(i)
         rows.append(row)
     return rows
-
-
-def count(url: str) -> tuple[int, int]:
-    store = open_store(url)
-    try:
-        # No FINAL: every row exactly once, not merely once after deduplication.
-        return store.query("SELECT count(), uniqExact(id) FROM llm_traces")[1][0]
-    finally:
-        store.close()
 
 
 def test_store_down_under_load_every_row_arrives_once_memory_bounded(clickhouse_http):
@@ -72,7 +63,7 @@ def test_store_down_under_load_every_row_arrives_once_memory_bounded(clickhouse_
     clickhouse_http.start()
     assert writer.shutdown(120)
     assert writer.stats["dropped"] == 0
-    assert count(url) == (ROWS + 1, ROWS + 1)
+    assert count_rows(url) == (ROWS + 1, ROWS + 1)
 
 
 CHILD = textwrap.dedent(
@@ -117,7 +108,7 @@ def test_kill_9_mid_batch_loses_nothing_that_was_spooled(chdb_url, tmp_path):
     holder.close()
 
     # The next start: whoever opens the store next ingests the dead writer's spool.
-    assert count(chdb_url) == (on_disk, on_disk)
+    assert count_rows(chdb_url) == (on_disk, on_disk)
     assert not list(spool.glob("*.arrow"))
 
 
@@ -145,7 +136,7 @@ def test_one_row_with_unencodable_text_does_not_cost_its_batch(chdb_url):
     writer.submit(rows)
     assert writer.shutdown(60)
     assert writer.stats["written"] == 100 and writer.stats["dropped"] == 0
-    assert count(chdb_url) == (100, 100)
+    assert count_rows(chdb_url) == (100, 100)
     store = open_store(chdb_url)
     try:
         [(text,)] = store.query("SELECT request_json FROM llm_traces WHERE trace_id = {t:String}", {"t": f"{42:032x}"})[1]
