@@ -2,12 +2,17 @@
 
     python benchmarks/bench_receiver.py [--spans 50000] [--payload-bytes 2048] [--connections 2]
     python benchmarks/bench_receiver.py --breakdown    # CPU per span of each stage, no HTTP
+    python benchmarks/bench_receiver.py --distinct-values  # token counts and costs differ per span
 
 The receiver (HTTP transport, real LLMTraceExporter, storage writer, embedded chDB) runs in this
 process; the load comes from a separate process posting bodies the official OTLP encoder made
 (512 spans each, the BatchSpanProcessor default) over keep-alive connections, so client CPU is
 not billed to the server's GIL.  Reported: spans/s answered 200, and spans/s until every row is
 in the store (the writer's force_flush).  Target: >= 10,000 LLM spans/s on 2 cores.
+
+The spans are bench_export's: the same token counts and cost on every span, which flatters the
+receiver's cache of decoded attributes (``receiver/wire.py``); ``--distinct-values`` gives every
+span its own token counts, cost and cost details, as real traffic has.
 
 ``--breakdown`` runs the same bodies through each stage in turn, in this process, and reports
 CPU microseconds per span: protobuf parse, conversion to ReadableSpans (both the receiver's),
@@ -30,13 +35,13 @@ import time
 from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_export import BATCH, batches, make_spans  # noqa: E402  (same spans as the exporter bench)
 
 from otel_llm import LLMTraceExporter  # noqa: E402
 from otel_llm.receiver import Receiver, ReceiverConfig, build_exporter  # noqa: E402
+from otel_llm.receiver import decode  # noqa: E402
 from otel_llm.receiver.convert import to_readable_spans  # noqa: E402
 from otel_llm.receiver.server import tune_gc  # noqa: E402
 from otel_llm.storage import open_store, open_writer  # noqa: E402
@@ -77,10 +82,16 @@ def main() -> None:
         help="rows are built and dropped: the receiver's own cost, without the chDB insert",
     )
     parser.add_argument("--breakdown", action="store_true", help="CPU per span of each stage, no HTTP")
+    parser.add_argument(
+        "--distinct-values", action="store_true", help="token counts, cost and cost details differ per span"
+    )
     args = parser.parse_args()
 
     spans = make_spans(args.spans, args.payload_bytes)
-    bodies = [encode_spans(batch).SerializeToString() for batch in batches(spans)]
+    requests = [encode_spans(batch) for batch in batches(spans)]
+    if args.distinct_values:
+        _distinct_values(requests)
+    bodies = [request.SerializeToString() for request in requests]
     del spans
     if args.breakdown:
         tune_gc()
@@ -148,7 +159,7 @@ def breakdown(bodies: list[bytes], count: int) -> None:
     clock = time.thread_time
     for body in bodies:
         started = clock()
-        request = ExportTraceServiceRequest.FromString(body)
+        request = decode.parse(body, decode.PROTOBUF)
         parsed = clock()
         spans = to_readable_spans(request).spans
         converted = clock()
@@ -177,6 +188,24 @@ def breakdown(bodies: list[bytes], count: int) -> None:
         print(f"  {stage:8s} {seconds / count * 1e6:7.1f}")
     total = sum(cpu.values())
     print(f"  {'total':8s} {total / count * 1e6:7.1f}  (-> {count / total:,.0f} spans per CPU-second)")
+
+
+def _distinct_values(requests: list) -> None:
+    values = {
+        "gen_ai.usage.input_tokens": lambda i: {"int_value": 1000 + i * 7 % 5000},
+        "gen_ai.usage.output_tokens": lambda i: {"int_value": 100 + i * 13 % 900},
+        "gen_ai.usage.cache_read.input_tokens": lambda i: {"int_value": i * 3 % 1000},
+        "otel_llm.cost.usd": lambda i: {"string_value": f"0.00{i:07d}"},
+        "otel_llm.cost.details": lambda i: {"string_value": f'{{"input":"0.000{i}","output":"0.00{i}"}}'},
+    }
+    index = 0
+    for request in requests:
+        for span in request.resource_spans[0].scope_spans[0].spans:
+            index += 1
+            for kv in span.attributes:
+                if kv.key in values:
+                    for kind, value in values[kv.key](index).items():
+                        setattr(kv.value, kind, value)
 
 
 class _ListWriter:

@@ -40,12 +40,11 @@ class _TraceService:
             ingestor.count("grpc_unauthenticated")
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
-            request = decode.parse(body, decode.PROTOBUF)
+            # Conversion finishes decoding (span attributes), so it can refuse the request too.
+            outcome = ingestor.ingest(decode.parse(body, decode.PROTOBUF))
         except decode.RequestError as exc:
             ingestor.count("grpc_invalid_argument")
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        try:
-            outcome = ingestor.ingest(request)
         except Overloaded as exc:
             _abort_retryable(
                 context, grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED, str(exc)
