@@ -2,12 +2,24 @@
 
     python benchmarks/bench_receiver.py [--spans 50000] [--payload-bytes 2048] [--connections 2]
     python benchmarks/bench_receiver.py --breakdown    # CPU per span of each stage, no HTTP
+    python benchmarks/bench_receiver.py --distinct-values  # token counts and costs differ per span
+    python benchmarks/bench_receiver.py --workers 2 --connections 8   # `otel-llm serve --workers 2`
 
 The receiver (HTTP transport, real LLMTraceExporter, storage writer, embedded chDB) runs in this
 process; the load comes from a separate process posting bodies the official OTLP encoder made
 (512 spans each, the BatchSpanProcessor default) over keep-alive connections, so client CPU is
 not billed to the server's GIL.  Reported: spans/s answered 200, and spans/s until every row is
 in the store (the writer's force_flush).  Target: >= 10,000 LLM spans/s on 2 cores.
+
+The spans are bench_export's: the same token counts and cost on every span, which flatters the
+receiver's cache of decoded attributes (``receiver/wire.py``); ``--distinct-values`` gives every
+span its own token counts, cost and cost details, as real traffic has.
+
+``--workers N`` runs ``otel-llm serve --workers N`` as a process of its own instead (N = 1 is the
+single-process receiver, for a like-for-like comparison): "stored" is then when the server,
+stopped with SIGTERM right after the last answer, has exited, i.e. its graceful shutdown put
+every row in the store; CPU is that of the server and its workers from the first timed request
+to their exit.  The kernel assigns connections to workers by a hash, so give several.
 
 ``--breakdown`` runs the same bodies through each stage in turn, in this process, and reports
 CPU microseconds per span: protobuf parse, conversion to ReadableSpans (both the receiver's),
@@ -23,6 +35,9 @@ import gc
 import json
 import os
 import pickle
+import re
+import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,13 +45,13 @@ import time
 from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_export import BATCH, batches, make_spans  # noqa: E402  (same spans as the exporter bench)
 
 from otel_llm import LLMTraceExporter  # noqa: E402
 from otel_llm.receiver import Receiver, ReceiverConfig, build_exporter  # noqa: E402
+from otel_llm.receiver import decode  # noqa: E402
 from otel_llm.receiver.convert import to_readable_spans  # noqa: E402
 from otel_llm.receiver.server import tune_gc  # noqa: E402
 from otel_llm.storage import open_store, open_writer  # noqa: E402
@@ -77,14 +92,24 @@ def main() -> None:
         help="rows are built and dropped: the receiver's own cost, without the chDB insert",
     )
     parser.add_argument("--breakdown", action="store_true", help="CPU per span of each stage, no HTTP")
+    parser.add_argument("--workers", type=int, help="run `otel-llm serve --workers N` as a separate process")
+    parser.add_argument(
+        "--distinct-values", action="store_true", help="token counts, cost and cost details differ per span"
+    )
     args = parser.parse_args()
 
     spans = make_spans(args.spans, args.payload_bytes)
-    bodies = [encode_spans(batch).SerializeToString() for batch in batches(spans)]
+    requests = [encode_spans(batch) for batch in batches(spans)]
+    if args.distinct_values:
+        _distinct_values(requests)
+    bodies = [request.SerializeToString() for request in requests]
     del spans
     if args.breakdown:
         tune_gc()
         breakdown(bodies, args.spans)
+        return
+    if args.workers:
+        bench_serve(args, bodies)
         return
     # What the benchmark built up front is not the receiver's working set (see bench_export);
     # tune_gc freezes it along with the modules, and sets the collector as `otel-llm serve` does.
@@ -141,6 +166,87 @@ def main() -> None:
     print(f"  rows in store (FINAL): {counted[0][0]} (expected {args.spans + 10}); storage: {health.get('storage')}")
 
 
+def bench_serve(args: argparse.Namespace, bodies: list[bytes]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"chdb://{Path(tmp) / 'db'}"
+        env = {**os.environ, "OTEL_LLM_CLICKHOUSE_URL": url, "OTEL_LLM_HOME": str(Path(tmp) / "home")}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "otel_llm.cli", "serve", "--workers", str(args.workers), "--http-port", "0",
+             "--grpc-port", "off"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        port = None
+        for line in server.stderr:
+            found = re.search(r"OTLP/HTTP port (\d+)", line)
+            if found:
+                port = int(found.group(1))
+                break
+        assert port, f"serve did not start: {server.wait()}"
+        bodies_path = Path(tmp) / "bodies.pickle"
+        bodies_path.write_bytes(pickle.dumps(bodies))
+        # Warm every worker (connections land on workers by hash): engine, schema, code paths.
+        warm = [encode_spans(make_spans(10, args.payload_bytes)).SerializeToString()] * (4 * args.workers)
+        subprocess.run(
+            [sys.executable, "-c", _CLIENT, str(port), _pickle(Path(tmp), warm), str(4 * args.workers)],
+            check=True,
+            capture_output=True,
+        )
+        time.sleep(3)  # the writers' flush interval, and the spool's ingestion
+        server_cpu_before = _tree_cpu_s(server.pid)
+        children_before = _children_cpu_s()
+        client = subprocess.run(
+            [sys.executable, "-c", _CLIENT, str(port), str(bodies_path), str(args.connections)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        timing = json.loads(client.stdout)
+        children_after_client = _children_cpu_s()
+        server.send_signal(signal.SIGTERM)
+        server.wait(300)
+        stored = time.time()
+        server_cpu_s = _children_cpu_s() - children_after_client - server_cpu_before
+        client_cpu_s = children_after_client - children_before
+        store = open_store(url)
+        _, counted = store.query("SELECT count() FROM llm_traces FINAL")
+        store.close()
+    answered_s = timing["finished"] - timing["started"]
+    stored_s = stored - timing["started"]
+    print(
+        f"spans: {args.spans} in {len(bodies)} requests of {BATCH}, payload ~{args.payload_bytes} B each, "
+        f"otel-llm serve --workers {args.workers}, {args.connections} connections, cpus: {os.cpu_count()}, "
+        f"statuses: {timing['statuses']}"
+    )
+    print(f"  answered (200) over OTLP/HTTP protobuf:  {args.spans / answered_s:>10,.0f} spans/s  ({answered_s:.2f} s)")
+    print(f"  stored (server exited after SIGTERM):    {args.spans / stored_s:>10,.0f} spans/s  ({stored_s:.2f} s)")
+    print(f"  server CPU (all workers, to exit):       {args.spans / server_cpu_s:>10,.0f} spans/CPU-s "
+          f"({server_cpu_s:.2f} s); client CPU {client_cpu_s:.2f} s; load average {os.getloadavg()[0]:.1f}")
+    print(f"  rows in store (FINAL): {counted[0][0]} (expected {args.spans + 10})")
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds so far of a process and its children (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            pending += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def breakdown(bodies: list[bytes], count: int) -> None:
     rows_writer = _ListWriter()
     exporter = LLMTraceExporter(writer=rows_writer, forward_to=None)
@@ -148,7 +254,7 @@ def breakdown(bodies: list[bytes], count: int) -> None:
     clock = time.thread_time
     for body in bodies:
         started = clock()
-        request = ExportTraceServiceRequest.FromString(body)
+        request = decode.parse(body, decode.PROTOBUF)
         parsed = clock()
         spans = to_readable_spans(request).spans
         converted = clock()
@@ -177,6 +283,24 @@ def breakdown(bodies: list[bytes], count: int) -> None:
         print(f"  {stage:8s} {seconds / count * 1e6:7.1f}")
     total = sum(cpu.values())
     print(f"  {'total':8s} {total / count * 1e6:7.1f}  (-> {count / total:,.0f} spans per CPU-second)")
+
+
+def _distinct_values(requests: list) -> None:
+    values = {
+        "gen_ai.usage.input_tokens": lambda i: {"int_value": 1000 + i * 7 % 5000},
+        "gen_ai.usage.output_tokens": lambda i: {"int_value": 100 + i * 13 % 900},
+        "gen_ai.usage.cache_read.input_tokens": lambda i: {"int_value": i * 3 % 1000},
+        "otel_llm.cost.usd": lambda i: {"string_value": f"0.00{i:07d}"},
+        "otel_llm.cost.details": lambda i: {"string_value": f'{{"input":"0.000{i}","output":"0.00{i}"}}'},
+    }
+    index = 0
+    for request in requests:
+        for span in request.resource_spans[0].scope_spans[0].spans:
+            index += 1
+            for kv in span.attributes:
+                if kv.key in values:
+                    for kind, value in values[kv.key](index).items():
+                        setattr(kv.value, kind, value)
 
 
 class _ListWriter:

@@ -176,6 +176,15 @@ def register_serve(sub) -> None:
         help=f"OTLP protocol for --forward-endpoint {flag_env('FORWARD_PROTOCOL')}; default %(default)s; "
         "headers and compression come from the standard OTEL_EXPORTER_OTLP_* variables",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=rc.env("WORKERS", str(rc.ReceiverConfig.workers)),
+        help=f"receiver processes sharing the ports (SO_REUSEPORT), each with its own exporter "
+        f"{flag_env('WORKERS')}; default %(default)s. One process uses about one core; the kernel "
+        "spreads connections across workers, so clients need several connections. /health "
+        "answers for the worker that took the connection",
+    )
     p.set_defaults(handler=serve)
 
 
@@ -196,12 +205,17 @@ def serve(args) -> int:
         max_decompressed_bytes=args.max_decompressed_bytes,
         forward_endpoint=args.forward_endpoint or None,
         forward_protocol=args.forward_protocol,
+        workers=args.workers,
     )
     try:
         config.check()
     except (UnsafeBind, ValueError) as exc:
         print(f"otel-llm serve: {exc}", file=sys.stderr)
         return 2
+    if config.workers > 1:
+        from otel_llm.receiver.workers import serve_workers
+
+        return serve_workers(config, args.url)
     run(config, build_exporter(config, args.url))
     return 0
 

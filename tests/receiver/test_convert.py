@@ -68,6 +68,10 @@ def test_everything_the_sdk_span_carries() -> None:
     assert "empty" not in attributes
     assert readable.instrumentation_scope.name == "my.scope"
     assert readable.resource.attributes["service.name"] == "svc"
+    # ReadableSpan is built positionally: every field must be where the SDK expects it.
+    assert readable.name == span.name and readable.context.span_id == int.from_bytes(span.span_id, "big")
+    assert (readable.start_time, readable.end_time) == (span.start_time_unix_nano, span.end_time_unix_nano)
+    assert readable.start_time and readable.end_time >= readable.start_time
 
 
 @pytest.mark.parametrize(

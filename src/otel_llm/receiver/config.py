@@ -25,6 +25,9 @@ class ReceiverConfig:
     max_decompressed_bytes: int = 64 * MiB
     forward_endpoint: str | None = None
     forward_protocol: str = "http/protobuf"
+    # Processes sharing the ports (``--workers``); each worker listens with SO_REUSEPORT.
+    workers: int = 1
+    reuse_port: bool = False
 
     def check(self) -> None:
         """Raise ``UnsafeBind`` / ``ValueError`` for settings the receiver must not start with."""
@@ -37,6 +40,8 @@ class ReceiverConfig:
             )
         if self.max_body_bytes <= 0 or self.max_decompressed_bytes < self.max_body_bytes:
             raise ValueError("size limits must be positive, the decompressed one >= the body one")
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, not {self.workers}")
         if self.forward_protocol not in ("http/protobuf", "grpc"):
             raise ValueError(f"forward protocol must be http/protobuf or grpc, not {self.forward_protocol!r}")
 

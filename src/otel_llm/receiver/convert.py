@@ -5,7 +5,10 @@ mapping exists once.  This module only rebuilds what the SDK would have built: r
 attributes, events, links, status, kind, times and parent.
 
 It walks the decoded protobuf messages directly (no JSON detour per span) because it runs for
-every span the receiver accepts; throughput targets depend on it.
+every span the receiver accepts; throughput targets depend on it.  The request comes parsed with
+:mod:`otel_llm.receiver.wire`, so span attributes arrive as the bytes of their ``KeyValue``:
+each is decoded by the official message the first time and, when small, remembered by its bytes.
+Resources and scopes repeat from request to request and are built once too.
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags, TraceState
 from opentelemetry.trace.status import Status, StatusCode
+
+from otel_llm.receiver import wire
+from otel_llm.receiver.decode import BadRequest
 
 # OTLP numbers span kinds from 1 (0 = unspecified); the SDK enum starts at 0 with INTERNAL.
 _KINDS = {
@@ -62,28 +68,65 @@ class Converted:
             self.first_error = reason
 
 
-def to_readable_spans(request: ExportTraceServiceRequest) -> Converted:
+def to_readable_spans(request: Any) -> Converted:
+    """Spans of a :mod:`wire` request (an official ``ExportTraceServiceRequest`` is re-read as one).
+
+    Raises :class:`BadRequest` for an attribute that is not a valid ``KeyValue``: as when the
+    official message fails to parse, the request is refused whole.
+    """
+    if not isinstance(request, wire.ExportTraceServiceRequest):
+        request = wire.ExportTraceServiceRequest.FromString(request.SerializeToString())
     result = Converted()
     for resource_spans in request.resource_spans:
-        resource = Resource(
-            attributes_of(resource_spans.resource.attributes), resource_spans.schema_url or None
-        )
+        resource = _resource(resource_spans.resource, resource_spans.schema_url)
         for scope_spans in resource_spans.scope_spans:
-            scope = scope_spans.scope
-            instrumentation_scope = InstrumentationScope(
-                scope.name,
-                scope.version or None,
-                scope_spans.schema_url or None,
-                attributes_of(scope.attributes) or None,
-            )
+            scope = _scope(scope_spans.scope, scope_spans.schema_url)
             for span in scope_spans.spans:
-                readable = _span(span, resource, instrumentation_scope, result)
+                readable = _span(span, resource, scope, result)
                 if readable is not None:
                     result.spans.append(readable)
     return result
 
 
+# Resources and scopes by their serialized bytes: equal bytes, equal content.  Sharing one
+# Resource across requests also lets the exporter's own per-resource cache (keyed by identity)
+# work across requests, and the OTLP forwarder group spans by it.
+_CACHE_MAX = 256
+_resources: dict[tuple[bytes, str], Resource] = {}
+_scopes: dict[tuple[bytes, str], InstrumentationScope] = {}
+
+
+def _resource(message: Any, schema_url: str) -> Resource:
+    key = (message.SerializeToString(), schema_url)
+    resource = _resources.get(key)
+    if resource is None:
+        resource = Resource(attributes_of(message.attributes), schema_url or None)
+        _remember(_resources, key, resource, _CACHE_MAX)
+    return resource
+
+
+def _scope(message: Any, schema_url: str) -> InstrumentationScope:
+    key = (message.SerializeToString(), schema_url)
+    scope = _scopes.get(key)
+    if scope is None:
+        scope = InstrumentationScope(
+            message.name, message.version or None, schema_url or None, attributes_of(message.attributes) or None
+        )
+        _remember(_scopes, key, scope, _CACHE_MAX)
+    return scope
+
+
+def _remember(cache: dict, key: Any, value: Any, limit: int) -> None:
+    # Emptied when full rather than LRU: what repeats is back in the cache after one span.
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
+
+
 def _span(span: Any, resource: Resource, scope: InstrumentationScope, result: Converted):
+    # First, even for a span rejected below: a malformed attribute refuses the whole request,
+    # as the official message's parse would have.
+    attributes = _span_attributes(span.attributes)
     trace_id = _id(span.trace_id, 16)
     span_id = _id(span.span_id, 8)
     if trace_id is None or span_id is None:
@@ -93,35 +136,40 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope, result: Co
     if start > _MAX_TIME_NS or end > _MAX_TIME_NS:
         result.reject(f"span {span.name!r}: timestamps beyond the year 2262")
         return None
+    flags = span.flags
     parent = None
-    if span.parent_span_id:
-        parent_id = _id(span.parent_span_id, 8)
+    parent_span_id = span.parent_span_id
+    if parent_span_id:
+        parent_id = _id(parent_span_id, 8)
         if parent_id is None:
             result.reject(f"span {span.name!r}: parent_span_id must be 8 bytes, not all zero")
             return None
-        parent = SpanContext(trace_id, parent_id, is_remote=_is_remote(span.flags))
-    trace_state = TraceState.from_header([span.trace_state]) if span.trace_state else None
-    events, links = span.events, span.links
+        parent = SpanContext(trace_id, parent_id, _is_remote(flags))
+    trace_state = span.trace_state
+    # Positional arguments throughout: a class called with keywords builds a kwargs dict,
+    # which made these two constructors half of this function's cost.
     context = SpanContext(
         trace_id,
         span_id,
-        is_remote=False,
-        trace_flags=_TRACE_FLAGS[span.flags & _TRACE_FLAGS_MASK],
-        trace_state=trace_state,
+        False,
+        _TRACE_FLAGS[flags & _TRACE_FLAGS_MASK],
+        TraceState.from_header([trace_state]) if trace_state else None,
     )
+    events, links = span.events, span.links
     return ReadableSpan(
-        name=span.name,
-        context=context,
-        parent=parent,
-        resource=resource,
-        attributes=attributes_of(span.attributes),
-        events=[_event(event) for event in events] if events else [],
-        links=[link for link in map(_link, links) if link is not None] if links else [],
-        kind=_KINDS.get(span.kind, SpanKind.INTERNAL),
-        status=_status(span.status),
-        start_time=start,
-        end_time=end,
-        instrumentation_scope=scope,
+        span.name,
+        context,
+        parent,
+        resource,
+        attributes,
+        [_event(event) for event in events] if events else [],
+        [link for link in map(_link, links) if link is not None] if links else [],
+        _KINDS.get(span.kind, SpanKind.INTERNAL),
+        None,  # instrumentation_info, deprecated for instrumentation_scope
+        _status(span.status),
+        start,
+        end,
+        scope,
     )
 
 
@@ -164,11 +212,50 @@ def _status(status: Any) -> Status:
     return _OK_STATUS if code is StatusCode.OK else _UNSET_STATUS
 
 
+# Span attributes by the bytes of their KeyValue -> (key, value, or _NULL).  Only small ones:
+# payloads rarely repeat, and hashing them would cost more than it saves.  Values are immutable
+# (str, int, float, bool, tuple), so spans can share them.
+_KEY_VALUES_MAX = 8192
+_KEY_VALUE_MAX_BYTES = 256
+_key_values: dict[bytes, tuple[str, Any]] = {}
+_NULL = object()
+
+
+def _span_attributes(raw_key_values: Any) -> dict[str, Any]:
+    found = {}
+    cache = _key_values
+    for raw in raw_key_values:
+        small = len(raw) <= _KEY_VALUE_MAX_BYTES
+        item = cache.get(raw) if small else None
+        if item is None:
+            item = _key_value(raw)
+            if small:
+                _remember(cache, raw, item, _KEY_VALUES_MAX)
+        key, value = item
+        if value is not _NULL:  # OTLP's null: the SDK has no null attribute, so the key is left out
+            found[key] = value
+    return found
+
+
+def _key_value(raw: bytes) -> tuple[str, Any]:
+    try:
+        kv = KeyValue.FromString(raw)
+    except (DecodeError, ValueError, RuntimeError, RecursionError) as exc:
+        raise BadRequest(f"body is not a valid ExportTraceServiceRequest: attribute: {exc}") from None
+    value = kv.value
+    text = value.string_value
+    if text:
+        return kv.key, text
+    kind = value.WhichOneof("value")
+    if kind in _SCALAR_KINDS:
+        return kv.key, getattr(value, kind)
+    if kind is None:
+        return kv.key, _NULL
+    return kv.key, value_of(value)
+
+
 def attributes_of(key_values: Any) -> dict[str, Any]:
-    # The scalar cases are inlined: this loop runs for every attribute of every span, and each
-    # call into a upb message costs ~0.5 us here.  Most GenAI attributes are strings, so a
-    # non-empty string_value settles them with one call instead of WhichOneof + getattr
-    # (attributes_of: ~30 -> ~21 us per 20-attribute span).
+    """Official ``KeyValue`` messages (resource, scope, event and link attributes) as a dict."""
     found = {}
     for kv in key_values:
         value = kv.value

@@ -18,6 +18,8 @@ from google.protobuf.message import DecodeError
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from otel_llm.receiver import wire
+
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _READ_CHUNK = 64 * 1024
@@ -88,14 +90,14 @@ def decompress(body: bytes, content_encoding: str | None, max_bytes: int) -> byt
     return data
 
 
-def parse(body: bytes, kind: str) -> ExportTraceServiceRequest:
-    request = ExportTraceServiceRequest()
+def parse(body: bytes, kind: str) -> Any:
+    """The request as a :mod:`wire` message (span attributes still bytes, decoded on conversion)."""
     if kind == PROTOBUF:
         try:
-            request.ParseFromString(body)
+            return wire.ExportTraceServiceRequest.FromString(body)
         except (DecodeError, ValueError, RuntimeError, RecursionError) as exc:
             raise BadRequest(f"body is not a valid ExportTraceServiceRequest: {exc}") from None
-        return request
+    request = ExportTraceServiceRequest()
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -106,7 +108,7 @@ def parse(body: bytes, kind: str) -> ExportTraceServiceRequest:
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
     except (json_format.ParseError, TypeError, AttributeError, ValueError, RecursionError) as exc:
         raise BadRequest(f"body is not a valid OTLP/JSON ExportTraceServiceRequest: {exc}") from None
-    return request
+    return wire.ExportTraceServiceRequest.FromString(request.SerializeToString())
 
 
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")

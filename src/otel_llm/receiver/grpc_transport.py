@@ -40,12 +40,11 @@ class _TraceService:
             ingestor.count("grpc_unauthenticated")
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
-            request = decode.parse(body, decode.PROTOBUF)
+            # Conversion finishes decoding (span attributes), so it can refuse the request too.
+            outcome = ingestor.ingest(decode.parse(body, decode.PROTOBUF))
         except decode.RequestError as exc:
             ingestor.count("grpc_invalid_argument")
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        try:
-            outcome = ingestor.ingest(request)
         except Overloaded as exc:
             _abort_retryable(
                 context, grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED, str(exc)
@@ -72,15 +71,21 @@ def _abort_retryable(
 
 
 def start_grpc_server(
-    address: str, ingestor: Ingestor, *, max_message_bytes: int, max_workers: int = 8
+    address: str, ingestor: Ingestor, *, max_message_bytes: int, max_workers: int = 8, reuse_port: bool = False
 ) -> tuple[grpc.Server, int]:
-    """Start serving on ``address`` ("host:port"); returns the server and the bound port."""
+    """Start serving on ``address`` ("host:port"); returns the server and the bound port.
+
+    ``reuse_port``: for the workers of ``serve --workers N``, which all bind the port.  grpcio
+    sets SO_REUSEPORT by default, so it is turned off otherwise: a second receiver on a port
+    in use must fail to start, not silently take half of the traffic.
+    """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="otel-llm-grpc"),
         maximum_concurrent_rpcs=max_workers * 4,
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", 1024 * 1024),
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
         ],
     )
     export = grpc.unary_unary_rpc_method_handler(

@@ -57,7 +57,10 @@ class OTLPHTTPServer(ThreadingHTTPServer):
         max_body_bytes: int,
         max_decompressed_bytes: int,
         socket_timeout_s: float = 30.0,
+        reuse_port: bool = False,
     ) -> None:
+        # Workers of one `serve --workers N` each bind the port; the kernel spreads connections.
+        self.allow_reuse_port = reuse_port
         self.ingestor = ingestor
         self.health = health
         self.max_body_bytes = max_body_bytes

@@ -1,7 +1,8 @@
 """What both transports share: authentication, span conversion, export, back-pressure, counters.
 
 One request is one ``exporter.export()`` call, made only after the whole request decoded and
-converted, so a request is written entirely or (on a decode error) not at all.  Exports are
+converted, so a request is written entirely or (on a decode error, which conversion may raise
+too: ``decode.BadRequest``) not at all.  Exports are
 serialized because a ``SpanExporter`` is written for one caller (the batch processor's thread);
 decoding and conversion still run concurrently on the transports' threads.
 """
@@ -12,8 +13,8 @@ import hmac
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_llm.receiver.convert import to_readable_spans
@@ -62,7 +63,8 @@ class Ingestor:
             credentials.strip().encode(), self._token
         )
 
-    def ingest(self, request: ExportTraceServiceRequest) -> Outcome:
+    def ingest(self, request: Any) -> Outcome:
+        """``request``: a :mod:`otel_llm.receiver.wire` message (an official one is converted)."""
         if not self._slots.acquire(timeout=self._queue_timeout_s):
             self.count("overloaded")
             raise Overloaded("receiver is busy exporting earlier requests")

@@ -6,7 +6,7 @@ import gc
 import signal
 import sys
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -19,10 +19,12 @@ from otel_llm.receiver.ingest import Ingestor
 class Receiver:
     """Start with :meth:`start`, stop with :meth:`stop` (which flushes the exporter)."""
 
-    def __init__(self, config: ReceiverConfig, exporter: SpanExporter) -> None:
+    def __init__(self, config: ReceiverConfig, exporter: SpanExporter, worker: dict | None = None) -> None:
         config.check()
         self.config = config
         self.exporter = exporter
+        # Which of `serve --workers N` this is ({"index", "workers", "pid"}); in /health.
+        self.worker = worker
         self.ingestor = Ingestor(exporter, token=config.token)
         self.http_port: int | None = None
         self.grpc_port: int | None = None
@@ -41,6 +43,7 @@ class Receiver:
                     health=self.health,
                     max_body_bytes=config.max_body_bytes,
                     max_decompressed_bytes=config.max_decompressed_bytes,
+                    reuse_port=config.reuse_port,
                 )
                 self.http_port = self._http.server_address[1]
                 # A short poll interval only makes shutdown() return sooner.
@@ -54,6 +57,7 @@ class Receiver:
                     f"{host}:{config.grpc_port}",
                     self.ingestor,
                     max_message_bytes=config.max_decompressed_bytes,
+                    reuse_port=config.reuse_port,
                 )
         except BaseException:
             self.stop()
@@ -63,6 +67,9 @@ class Receiver:
     def health(self) -> dict:
         """Receiver counters, plus the exporter's and its storage writer's when it has them."""
         report: dict[str, Any] = dict(self.ingestor.counters())
+        if self.worker is not None:
+            # Each worker answers for itself: counters are this process's, not the receiver's.
+            report["worker"] = dict(self.worker)
         exporter_stats = getattr(self.exporter, "stats", None)
         if isinstance(exporter_stats, dict):
             report["exporter"] = dict(exporter_stats)
@@ -134,27 +141,44 @@ def tune_gc() -> None:
 def serve(config: ReceiverConfig, exporter: SpanExporter) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully (the exporter is flushed)."""
     tune_gc()
-    receiver = Receiver(config, exporter).start()
-    # On stderr, unconditionally: operators and scripts (and tests using port 0) read it.
-    print(
-        f"otel-llm serve: listening on {config.host}: OTLP/HTTP port {receiver.http_port or 'off'}, "
-        f"OTLP/gRPC port {receiver.grpc_port or 'off'}",
-        file=sys.stderr,
-        flush=True,
-    )
-    received: list[int] = []
-    done = threading.Event()
+    with StopSignals() as stop:
+        receiver = Receiver(config, exporter).start()
+        try:
+            # On stderr, unconditionally: operators and scripts (and tests using port 0) read it.
+            print(
+                f"otel-llm serve: listening on {config.host}: OTLP/HTTP port {receiver.http_port or 'off'}, "
+                f"OTLP/gRPC port {receiver.grpc_port or 'off'}",
+                file=sys.stderr,
+                flush=True,
+            )
+            reason = stop.wait()
+            print(f"otel-llm serve: {reason}, flushing and shutting down", file=sys.stderr, flush=True)
+        finally:
+            receiver.stop()
 
-    def on_signal(signum: int, _frame: Any) -> None:
-        received.append(signum)
-        done.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        done.wait()
-        name = signal.Signals(received[0]).name
-        print(f"otel-llm serve: {name}, flushing and shutting down", file=sys.stderr, flush=True)
-    finally:
-        receiver.stop()
-        for sig, handler in previous.items():
+class StopSignals:
+    """SIGTERM and SIGINT set a flag instead of killing, while inside ``with`` (so a second
+    signal cannot cut a flush short either)."""
+
+    def __enter__(self) -> "StopSignals":
+        self.received: list[int] = []
+        self._done = threading.Event()
+        self._previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        return self
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.received.append(signum)
+        self._done.set()
+
+    def wait(self, poll: Callable[[], str | None] | None = None, interval_s: float = 0.5) -> str:
+        """Until a signal (its name is returned) or until ``poll()`` returns a reason."""
+        while not self._done.wait(interval_s if poll is not None else None):
+            reason = poll()
+            if reason:
+                return reason
+        return signal.Signals(self.received[0]).name
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, handler in self._previous.items():
             signal.signal(sig, handler)
