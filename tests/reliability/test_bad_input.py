@@ -18,8 +18,7 @@ from opentelemetry.trace import SpanKind
 
 from otel_llm.storage import open_writer
 from receiver.conftest import RowSink, Running, start
-
-from .test_no_loss import count
+from rows import count_rows
 
 USAGE = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o"}
 
@@ -158,7 +157,7 @@ GARBAGE = [
 def test_cli_garbage_flags_are_one_line_errors(seeded, capsys, argv, code):
     got, err, _ = cli(capsys, *argv, "--url", seeded)
     assert got == code and one_line_error(got, err), err
-    assert count(seeded) == (5, 5)  # nothing dropped, nothing added
+    assert count_rows(seeded) == (5, 5)  # nothing dropped, nothing added
 
 
 BAD_URLS = [
