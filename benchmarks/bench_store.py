@@ -3,16 +3,19 @@
     python benchmarks/bench_store.py [ROWS]
 
 Prints rows/s for: encoding alone (Arrow, and JSONEachRow for comparison), a bare chDB insert of
-already-encoded bytes (the engine's ceiling), our store insert (encode + insert), and the Writer
-end to end (submit in span-sized chunks until shutdown returns, data committed).
+already-encoded bytes (the engine's ceiling), our store insert (encode + insert), the same insert
+while another Python thread keeps running (as an app's do), and the Writer end to end (submit in
+span-sized chunks until shutdown returns, data committed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -50,6 +53,23 @@ def json_each_row(rows: list[dict]) -> bytes:
     return "\n".join(out).encode()
 
 
+@contextlib.contextmanager
+def busy_python_thread():
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            sum(range(100))
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
     rows = [make_row(i, run="bench") for i in range(n)]
@@ -80,6 +100,10 @@ def main() -> None:
         print(f"bare chDB insert, ArrowStream {rate(n, timed(lambda: bare(arrow, 'ArrowStream')))}  (pre-encoded)")
         print(f"bare chDB insert, JSONEachRow {rate(n, timed(lambda: bare(jsons, 'JSONEachRow')))}  (pre-encoded)")
         print(f"store insert (encode+insert)  {rate(n, timed(lambda: [store.insert_arrow(codec.encode(b), uuid.uuid4().hex) for b in batches]))}")
+        # An app's threads keep running Python while the writer inserts; every append into the
+        # engine gives up the GIL and has to win it back from them.
+        with busy_python_thread():
+            print(f"store insert, busy thread     {rate(n, timed(lambda: [store.insert_arrow(p, uuid.uuid4().hex) for p in arrow]))}  (pre-encoded, one Python thread spinning)")
         store.close()
 
         def end_to_end():
