@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+from json import encoder as _json_encoder
 from collections import OrderedDict
 from typing import Any
 
@@ -81,7 +82,9 @@ def take(trace_id: int, span_id: int) -> dict[str, str] | None:
 
 def to_json(value: Any) -> str:
     """Compact JSON of a payload: SDK models as the fields they were given, unknowns by type name."""
-    return _ENCODER.encode(value)
+    if _encode is None:
+        return _ENCODER.encode(value)
+    return "".join(_encode(value, 0))
 
 
 def _jsonable(value: Any) -> Any:
@@ -99,3 +102,13 @@ def _jsonable(value: Any) -> Any:
 
 # One encoder for every payload: json.dumps with options builds a new one per call.
 _ENCODER = json.JSONEncoder(default=_jsonable, ensure_ascii=False, separators=(",", ":"))
+# What _ENCODER.encode runs, built once: encode() makes a new C encoder per call, which costs as
+# much as encoding a chat request.  Same output, with one difference: no circular-reference
+# bookkeeping (a shared ``markers`` dict would be wrong across threads), so a payload that
+# contains itself fails with RecursionError instead of ValueError; callers catch either.
+_c_make_encoder = getattr(_json_encoder, "c_make_encoder", None)
+_encode = (
+    _c_make_encoder(None, _jsonable, _json_encoder.encode_basestring, None, ":", ",", False, False, True)
+    if _c_make_encoder is not None
+    else None
+)

@@ -24,6 +24,7 @@ still sends none when the user disabled its tracing.  Without our instrumentor, 
 
 from __future__ import annotations
 
+import functools
 from contextvars import ContextVar
 from typing import Any, Callable, Mapping
 
@@ -61,14 +62,25 @@ def _is_messages_call(options: Any) -> bool:
     return str(getattr(options, "method", "")).lower() == "post" and url.split("?", 1)[0] == MESSAGES_PATH
 
 
+@functools.cache
+def _sdk_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(placeholders for unset parameters, streams, raw responses) of the SDK.
+
+    Imported on first use, not with this module (``import otel_llm`` must work without the SDK),
+    and only once: an import statement in a function costs microseconds on every call.
+    """
+    from anthropic import APIResponse, AsyncAPIResponse, AsyncStream, NotGiven, Omit, Stream
+
+    return (Omit, NotGiven), (Stream, AsyncStream), (APIResponse, AsyncAPIResponse)
+
+
 def _request_body(options: Any) -> dict[str, Any]:
     """The request body as the caller gave it: the SDK's placeholders for unset parameters left out."""
-    from anthropic import NotGiven, Omit
-
+    placeholders = _sdk_types()[0]
     body = getattr(options, "json_data", None)
     if not isinstance(body, Mapping):
         return {}
-    return {key: value for key, value in body.items() if not isinstance(value, (Omit, NotGiven))}
+    return {key: value for key, value in body.items() if not isinstance(value, placeholders)}
 
 
 def _start_call(telemetry: Telemetry, client: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> LLMCall | None:
@@ -101,13 +113,12 @@ def _start_call(telemetry: Telemetry, client: Any, args: tuple[Any, ...], kwargs
 
 def _observe(call: LLMCall, result: Any, telemetry: Telemetry, sync: bool) -> Any:
     """What the caller gets back: ``result`` itself, or a proxy watching a body still to be read."""
-    from anthropic import APIResponse, AsyncAPIResponse, AsyncStream, Stream
-
+    _, streams, raw_responses = _sdk_types()
     try:
-        if isinstance(result, (Stream, AsyncStream)):
+        if isinstance(result, streams):
             proxy = SyncStreamProxy if sync else AsyncStreamProxy
             return proxy(result, call, MessageEventsHandler(telemetry.capture_content))
-        if isinstance(result, (APIResponse, AsyncAPIResponse)):
+        if isinstance(result, raw_responses):
             if result.http_response.is_closed:
                 finish_from_body(call, result.http_response)  # with_raw_response: body already read
                 return result

@@ -207,9 +207,9 @@ class LLMCall:
         self._span.set_attributes(values)
 
     def _record_tokens(self, usage: Usage, response_model: str | None) -> None:
-        metric_attributes = dict(self._metric_attributes)
+        metric_attributes = self._metric_attributes  # only read: each record gets its own dict
         if response_model:
-            metric_attributes[attr.RESPONSE_MODEL] = response_model
+            metric_attributes = {**metric_attributes, attr.RESPONSE_MODEL: response_model}
         histogram = self._telemetry.token_usage
         if usage.input_tokens is not None:
             histogram.record(usage.input_tokens, {**metric_attributes, "gen_ai.token.type": "input"})

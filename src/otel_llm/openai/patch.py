@@ -104,20 +104,20 @@ class _Started:
         request = extract.given(kwargs)
         streaming = request.get("stream") is True
         client = getattr(instance, "_client", None)
+        address, port, provider, accepts_stream_options = _endpoint_of(client)
         self.hide_usage_chunk = False
-        if streaming and operation.needs_usage_option and _may_add_usage_option(request, client):
+        if streaming and operation.needs_usage_option and accepts_stream_options and _may_add_usage_option(request):
             stream_options = request.get("stream_options") or {}
             if stream_options.get("include_usage") is not True:
                 # Usage arrives only if asked for; ask, and hide the answer from the caller.
                 request["stream_options"] = {**stream_options, "include_usage": True}
                 kwargs = {**kwargs, "stream_options": request["stream_options"]}
                 self.hide_usage_chunk = True
-        address, port = extract.server_of(client)
         model = request.get("model")
         self.call = LLMCall(
             telemetry,
             operation=operation.name,
-            provider=extract.provider_of(client, address),
+            provider=provider,
             request_model=model if isinstance(model, str) else None,
             request=request,
             spec=operation.spec,
@@ -154,12 +154,33 @@ class _Started:
         return value
 
 
-def _may_add_usage_option(request: Mapping[str, Any], client: Any) -> bool:
+def _may_add_usage_option(request: Mapping[str, Any]) -> bool:
     # with_streaming_response hands the caller the raw bytes: an extra chunk there cannot be hidden.
     headers = request.get("extra_headers")
-    if isinstance(headers, Mapping) and headers.get(RAW_RESPONSE_HEADER) == "stream":
-        return False
-    return extract.accepts_stream_options(client)
+    return not (isinstance(headers, Mapping) and headers.get(RAW_RESPONSE_HEADER) == "stream")
+
+
+# id(client) -> (client type, base URL object, API version, endpoint): what a client's calls go
+# to is the same for every call until its base URL changes, and reading it (URL parts, provider
+# markers, Azure API version) costs more than this check.  The URL object is kept, so its id
+# cannot be reused by another URL while the entry lives.
+_ENDPOINTS: dict[int, tuple[Any, Any, Any, tuple[str | None, int | None, str, bool]]] = {}
+
+
+def _endpoint_of(client: Any) -> tuple[str | None, int | None, str, bool]:
+    """(server address, port, provider name, accepts stream_options) of ``client``."""
+    url = getattr(client, "_base_url", None)
+    api_version = getattr(client, "_api_version", None)
+    cached = _ENDPOINTS.get(id(client))
+    if cached is not None and cached[0] is type(client) and cached[1] is url and cached[2] == api_version:
+        return cached[3]
+    address, port = extract.server_of(client)
+    endpoint = (address, port, extract.provider_of(client, address), extract.accepts_stream_options(client))
+    if url is not None:
+        if len(_ENDPOINTS) >= 1024:  # clients made per request: forget, rather than grow
+            _ENDPOINTS.clear()
+        _ENDPOINTS[id(client)] = (type(client), url, api_version, endpoint)
+    return endpoint
 
 
 def _start(telemetry: Telemetry, operation: Operation, instance: Any, kwargs: dict[str, Any]) -> _Started | None:

@@ -110,8 +110,12 @@ def _body_if_read(response: Any) -> Any:
         return None
 
 
+_NO_DICT: dict[str, Any] = {}
+
+
 def _pending_of(response: Any) -> _Pending | None:
-    return getattr(response, "__dict__", {}).get(_PENDING)
+    # Runs in every SDK call's parse(), raw or not: no new dict for objects without a __dict__.
+    return getattr(response, "__dict__", _NO_DICT).get(_PENDING)
 
 
 def _parse(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

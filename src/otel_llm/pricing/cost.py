@@ -20,7 +20,7 @@ from typing import Mapping, NamedTuple
 
 from ..usage import Usage
 from .loader import OVERRIDE_ENV, current_table
-from .schema import CACHE_WRITE_RATES
+from .schema import CACHE_WRITE_RATES, ModelPrice, PriceEntry
 
 # Our own context, so an application that changed the thread's decimal context cannot change costs.
 _EXACT = Context(prec=50, rounding=ROUND_HALF_EVEN)
@@ -101,16 +101,37 @@ def _nanos(provider: str | None, model: str | None, usage: Usage, at: datetime |
         return NanoCost(None, {}, table.version, None, reason)
     if not _has_tokens(usage):
         return NanoCost(None, {}, table.version, price.key, "no token usage reported")
-    at = _utc(at)
-    entry = price.entry_at(at)
+    entry = _settled_entry(price) if at is None else None
     if entry is None:
-        reason = f"no price for {price.key} in force at {at.isoformat()}"
-        return NanoCost(None, {}, table.version, price.key, reason)
+        at = _utc(at)
+        entry = price.entry_at(at)
+        if entry is None:
+            reason = f"no price for {price.key} in force at {at.isoformat()}"
+            return NanoCost(None, {}, table.version, price.key, reason)
     scaled = entry.scaled_rates_for(usage.input_tokens or 0)
     shift = scaled.scale - 3  # units are 10**-(scale + 6) USD; the column counts 10**-9 USD
     units = _components(scaled.rates, usage)
     components = {name: _nano(value, shift) for name, value in units.items()}
     return NanoCost(_nano(sum(units.values()), shift), components, table.version, price.key, None)
+
+
+# id(model price) -> (that price, its last entry) once that entry is in force: entries only ever
+# take over from earlier ones, so from then on it is the entry for every call priced "now",
+# without reading the clock.  The price is kept so that a reused id cannot match a stale entry.
+_SETTLED: dict[int, tuple[ModelPrice, PriceEntry]] = {}
+
+
+def _settled_entry(price: ModelPrice) -> PriceEntry | None:
+    settled = _SETTLED.get(id(price))
+    if settled is not None and settled[0] is price:
+        return settled[1]
+    last = price.entries[-1] if price.entries else None
+    if last is None or (last.effective_from is not None and last.effective_from > _utc(None)):
+        return None  # a price change still to come: decided by the clock, call by call
+    if len(_SETTLED) >= 4096:  # reloads and override files make new prices; forget old ones
+        _SETTLED.clear()
+    _SETTLED[id(price)] = (price, last)
+    return last
 
 
 def _has_tokens(usage: Usage) -> bool:
@@ -129,7 +150,11 @@ def _components(rates: Mapping[str, int], usage: Usage) -> dict[str, int]:
     input_rate = rates["input"]
     write_rate = rates.get("cache_write_5m", input_rate)
     details = usage.details
-    split = {ttl: n for ttl in CACHE_WRITE_RATES if (n := details.get(ttl))} if details else {}
+    # Most calls write no cache: one C-level check instead of a lookup per TTL.
+    if details and not details.keys().isdisjoint(CACHE_WRITE_RATES):
+        split = {ttl: n for ttl in CACHE_WRITE_RATES if (n := details.get(ttl))}
+    else:
+        split = {}
     split_total = sum(split.values())
     # Trust the larger of the reported total and its split if a provider's numbers disagree.
     writes = max(usage.cache_write_tokens or 0, split_total)
@@ -151,12 +176,20 @@ def _components(rates: Mapping[str, int], usage: Usage) -> dict[str, int]:
     return costs
 
 
+# Powers of ten for _nano, which runs once per cost component of every call: a table lookup
+# costs half of computing 10**shift and 10**(shift - 1).
+_POW10 = tuple(10**n for n in range(40))
+
+
 def _nano(units: int, shift: int) -> int:
     """``units * 10**-shift`` rounded half to even: the column's nine decimal places."""
     if shift <= 0:
         return units * 10**-shift
-    quotient, remainder = divmod(units, 10**shift)
-    half = 5 * 10 ** (shift - 1)
+    if shift < len(_POW10):
+        divisor, half = _POW10[shift], 5 * _POW10[shift - 1]
+    else:
+        divisor, half = 10**shift, 5 * 10 ** (shift - 1)
+    quotient, remainder = divmod(units, divisor)
     if remainder > half or (remainder == half and quotient & 1):
         quotient += 1
     return quotient

@@ -1,0 +1,131 @@
+"""Our per-call work alone, in a loop: for callgrind instruction counts and profilers.
+
+What one instrumented call adds, without the SDK's own work: the OpenAI wrapper's start and
+result on an already parsed ``ChatCompletion``, and the Anthropic wrapper's start and observe on
+an already parsed ``Message`` (request and response as in ``bench_instrumentation.py``, content
+capture on, a ``BatchSpanProcessor`` with an exporter that only counts).  ``bare`` is the
+yardstick: a span with 20 attributes on the same provider.
+
+    python benchmarks/loop_instrumentation.py                        # CPU us per call, all three
+    PYTHONHASHSEED=0 valgrind --tool=callgrind --toggle-collect=functools_reduce \\
+        python benchmarks/loop_instrumentation.py openai --calls 150 --once
+
+With ``--once`` the chosen loop runs twice inside ``functools.reduce`` (so callgrind can count only
+there) and nothing is printed: instructions per call = collected / (2 * calls).  Instruction
+counts miss what cache misses cost, which end to end is as much again; they are steady on a busy
+machine, so they are for before/after comparisons of our own code, not for the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Any, Callable
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import bench_instrumentation as bench  # noqa: E402
+
+
+def loops() -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
+    import anthropic
+    import openai
+    from anthropic.types import Message
+    from openai.types.chat import ChatCompletion
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    from otel_llm.anthropic import patch as anthropic_patch
+    from otel_llm.instrumentation.telemetry import Telemetry
+    from otel_llm.openai import patch as openai_patch
+
+    class CountingExporter(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(CountingExporter()))
+    telemetry = Telemetry.create("bench", tracer_provider=provider, capture_content=True)
+    tracer = provider.get_tracer("bench")
+    attributes = {f"bench.attribute.{i}": f"value {i}" if i % 2 else i for i in range(20)}
+
+    completion = ChatCompletion.model_validate(json.loads(bench._openai_bodies()[0]))
+    completions = openai.OpenAI(api_key="sk-bench", base_url="https://api.openai.com/v1").chat.completions
+    message = Message.model_validate(json.loads(bench._anthropic_bodies()[0]))
+    anthropic_client = anthropic.Anthropic(api_key="sk-ant-bench")
+
+    class Options:  # what SyncAPIClient.request receives for messages.create
+        method = "post"
+        url = "/v1/messages"
+        json_data = {
+            "model": bench.ANTHROPIC_MODEL,
+            "system": bench.MESSAGES[0]["content"],
+            "messages": bench.MESSAGES[1:],
+            "max_tokens": 64,
+        }
+
+    def bare() -> None:
+        tracer.start_span("chat bench", kind=trace.SpanKind.CLIENT, attributes=attributes).end()
+
+    def openai_chat() -> None:
+        kwargs = {"model": bench.OPENAI_MODEL, "messages": bench.MESSAGES, "temperature": 0.2, "max_tokens": 64}
+        openai_patch._Started(telemetry, openai_patch.CHAT, completions, kwargs).result(completion)
+
+    def anthropic_messages() -> None:
+        call = anthropic_patch._start_call(telemetry, anthropic_client, (None, Options()), {})
+        anthropic_patch._observe(call, message, telemetry, True)
+
+    return {"bare": bare, "openai": openai_chat, "anthropic": anthropic_messages}, provider.shutdown
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("which", nargs="*", help="bare, openai and/or anthropic (default: all three)")
+    parser.add_argument("--calls", type=int, default=2000, help="calls per loop")
+    parser.add_argument("--repeats", type=int, default=7, help="loops timed per function (median taken)")
+    parser.add_argument("--once", action="store_true", help="run one loop twice inside functools.reduce, print nothing")
+    args = parser.parse_args()
+    functions, shutdown = loops()
+    unknown = set(args.which) - set(functions)
+    if unknown:
+        parser.error(f"unknown loop(s) {sorted(unknown)}: choose from {sorted(functions)}")
+    chosen = {name: functions[name] for name in args.which or functions}
+    for fn in chosen.values():
+        for _ in range(300):  # warm-up: caches filled, price table loaded
+            fn()
+    gc.collect()
+    gc.freeze()
+    if args.once:
+        (fn,) = chosen.values()
+
+        def loop(*_: Any) -> None:
+            for _ in range(args.calls):
+                fn()
+
+        functools.reduce(loop, [0, 0, 0])  # two calls of loop(): reduce folds three items
+        shutdown()
+        return
+    times: dict[str, list[float]] = {name: [] for name in chosen}
+    for _ in range(args.repeats):
+        for name, fn in chosen.items():
+            gc.collect()
+            started = time.process_time_ns()
+            for _ in range(args.calls):
+                fn()
+            times[name].append((time.process_time_ns() - started) / args.calls / 1000)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    bare = medians.get("bare")
+    for name, us in medians.items():
+        print(f"{name:<10} {us:8.1f} us CPU per call" + (f"  ({us / bare:.2f} bare spans)" if bare else ""))
+    shutdown()
+
+
+if __name__ == "__main__":
+    main()
