@@ -25,3 +25,39 @@ def test_stash_serializes_on_take_and_forgets_oldest_past_bound():
         assert payloads.take(7, payloads.MAX_SPANS + 4) == {"otel_llm.response.json": '{"id":10004}'}
     finally:
         payloads.disable()
+
+
+def test_stash_works_in_a_child_forked_while_another_thread_held_its_lock():
+    import os
+    import threading
+    import time
+
+    payloads.enable()
+    payloads.stash(7, 7, "otel_llm.request.json", "the parent's")
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_lock():
+        with payloads._lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    held.wait(10)
+    pid = os.fork()
+    if pid == 0:  # the holder thread does not exist here; its lock must not be held for good
+        payloads.stash(1, 2, "otel_llm.request.json", "{}")
+        os._exit(0 if payloads.take(1, 2) == {"otel_llm.request.json": "{}"} and payloads.take(7, 7) is None else 1)
+    try:
+        deadline = time.monotonic() + 20
+        while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if done == (0, 0):
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        assert done != (0, 0), "the child hung on the payload stash's lock"
+        assert os.waitstatus_to_exitcode(done[1]) == 0
+    finally:
+        release.set()
+        holder.join()
+        payloads.disable()

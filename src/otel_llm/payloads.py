@@ -13,6 +13,7 @@ would leave entries behind, so the stash holds at most ``MAX_SPANS`` spans, olde
 from __future__ import annotations
 
 import json
+import os
 import threading
 from json import encoder as _json_encoder
 from collections import OrderedDict
@@ -25,6 +26,17 @@ MAX_SPANS = 10_000
 _lock = threading.Lock()
 _by_span: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
 _exporters = 0  # live exporters wanting payloads; 0 = instrumentors put payloads on spans
+
+
+def _reset_after_fork() -> None:
+    # A forked child inherits the lock as it was: held for good if another thread held it at the
+    # fork. What is stashed belongs to the parent's spans, which the child never exports.
+    global _lock
+    _lock = threading.Lock()
+    _by_span.clear()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def enable() -> None:

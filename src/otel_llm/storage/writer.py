@@ -332,6 +332,14 @@ _TOTALS = Outcome()
 _TOTALS_LOCK = threading.Lock()
 
 
+def _new_totals_lock() -> None:
+    global _TOTALS_LOCK
+    _TOTALS_LOCK = threading.Lock()  # the inherited one may be held by a thread the child lacks
+
+
+os.register_at_fork(after_in_child=_new_totals_lock)
+
+
 def _observe(_options):
     with _TOTALS_LOCK:
         counts = Outcome(_TOTALS.written, _TOTALS.spooled, _TOTALS.dropped)
