@@ -46,9 +46,9 @@ def env(tmp_path: Path) -> dict:
     }
 
 
-def start_serve(env: dict) -> tuple[subprocess.Popen, int, int]:
+def start_serve(env: dict, *flags: str) -> tuple[subprocess.Popen, int, int]:
     process = subprocess.Popen(
-        OTEL_LLM + ["serve", "--http-port", "0", "--grpc-port", "0"],
+        OTEL_LLM + ["serve", "--http-port", "0", "--grpc-port", "0", *flags],
         env=env,
         stderr=subprocess.PIPE,
         text=True,

@@ -22,25 +22,15 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from .payloads import llm_spans
-from .test_serve_cli import OTEL_LLM, TOKEN, env, query, run_cli  # noqa: F401  (env is a fixture)
+from .test_serve_cli import TOKEN, env, query, run_cli, start_serve  # noqa: F401  (env is a fixture)
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 
 
-def start_workers(env: dict, workers: int, *ports: str) -> tuple[subprocess.Popen, int, int]:
-    http_port, grpc_port = ports or ("0", "0")
-    process = subprocess.Popen(
-        OTEL_LLM + ["serve", "--workers", str(workers), "--http-port", http_port, "--grpc-port", grpc_port],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    for line in process.stderr:
-        found = re.search(r"OTLP/HTTP port (\d+), OTLP/gRPC port (\d+) \((\d+) workers\)", line)
-        if found:
-            assert int(found.group(3)) == workers
-            return process, int(found.group(1)), int(found.group(2))
-    raise AssertionError(f"serve exited without listening: {process.wait()}")
+def start_workers(env: dict, workers: int) -> tuple[subprocess.Popen, int, int]:
+    process, http_port, grpc_port = start_serve(env, "--workers", str(workers))
+    assert health(http_port)["worker"]["workers"] == workers
+    return process, http_port, grpc_port
 
 
 def health(port: int) -> dict:
