@@ -151,19 +151,25 @@ def main() -> None:
             _, counted = store.query("SELECT count() FROM llm_traces FINAL")
             store.close()
 
-    answered_s = timing["finished"] - timing["started"]
-    stored_s = stored - timing["started"]
-    print(
-        f"spans: {args.spans} in {len(bodies)} requests of {BATCH}, payload ~{args.payload_bytes} B each, "
-        f"{args.connections} connections, cpus: {os.cpu_count()}, statuses: {timing['statuses']}"
-    )
-    print(f"  answered (200) over OTLP/HTTP protobuf:  {args.spans / answered_s:>10,.0f} spans/s  ({answered_s:.2f} s)")
-    print(f"  stored (writer force_flush done):        {args.spans / stored_s:>10,.0f} spans/s  ({stored_s:.2f} s)")
+    _print_rates(args, bodies, timing, stored, "", "stored (writer force_flush done):      ")
     print(f"  receiver process CPU (all its threads):  {args.spans / cpu_s:>10,.0f} spans/CPU-s, load average "
           f"{os.getloadavg()[0]:.1f}")
     print(f"  garbage collector: {gc_clock.seconds:.2f} s in {gc_clock.collections} collections "
           f"({gc_clock.seconds / cpu_s:.0%} of the receiver's CPU)")
     print(f"  rows in store (FINAL): {counted[0][0]} (expected {args.spans + 10}); storage: {health.get('storage')}")
+
+
+def _print_rates(
+    args: argparse.Namespace, bodies: list[bytes], timing: dict, stored: float, server: str, stored_label: str
+) -> None:
+    answered_s = timing["finished"] - timing["started"]
+    stored_s = stored - timing["started"]
+    print(
+        f"spans: {args.spans} in {len(bodies)} requests of {BATCH}, payload ~{args.payload_bytes} B each, "
+        f"{server}{args.connections} connections, cpus: {os.cpu_count()}, statuses: {timing['statuses']}"
+    )
+    print(f"  answered (200) over OTLP/HTTP protobuf:  {args.spans / answered_s:>10,.0f} spans/s  ({answered_s:.2f} s)")
+    print(f"  {stored_label}  {args.spans / stored_s:>10,.0f} spans/s  ({stored_s:.2f} s)")
 
 
 def bench_serve(args: argparse.Namespace, bodies: list[bytes]) -> None:
@@ -212,15 +218,9 @@ def bench_serve(args: argparse.Namespace, bodies: list[bytes]) -> None:
         store = open_store(url)
         _, counted = store.query("SELECT count() FROM llm_traces FINAL")
         store.close()
-    answered_s = timing["finished"] - timing["started"]
-    stored_s = stored - timing["started"]
-    print(
-        f"spans: {args.spans} in {len(bodies)} requests of {BATCH}, payload ~{args.payload_bytes} B each, "
-        f"otel-llm serve --workers {args.workers}, {args.connections} connections, cpus: {os.cpu_count()}, "
-        f"statuses: {timing['statuses']}"
+    _print_rates(
+        args, bodies, timing, stored, f"otel-llm serve --workers {args.workers}, ", "stored (server exited after SIGTERM):  "
     )
-    print(f"  answered (200) over OTLP/HTTP protobuf:  {args.spans / answered_s:>10,.0f} spans/s  ({answered_s:.2f} s)")
-    print(f"  stored (server exited after SIGTERM):    {args.spans / stored_s:>10,.0f} spans/s  ({stored_s:.2f} s)")
     print(f"  server CPU (all workers, to exit):       {args.spans / server_cpu_s:>10,.0f} spans/CPU-s "
           f"({server_cpu_s:.2f} s); client CPU {client_cpu_s:.2f} s; load average {os.getloadavg()[0]:.1f}")
     print(f"  rows in store (FINAL): {counted[0][0]} (expected {args.spans + 10})")
