@@ -130,30 +130,27 @@ class Writer:
     def submit(self, rows: list[dict]) -> None:
         if not rows:
             return
-        if len(rows) < SMALL_SUBMIT_ROWS:
-            # A trickle (a SimpleSpanProcessor's one span): staged for the writer thread, which
-            # encodes it with what follows; encoding a row alone costs ~50 Arrow calls.
-            with self._cond:
-                if not self._stopping and self._queued_rows + len(self._staged) + len(rows) <= self._max_queue_rows:
+        # A trickle (a SimpleSpanProcessor's one span) is staged for the writer thread, which
+        # encodes it with what follows (encoding a row alone costs ~50 Arrow calls); a batch is
+        # encoded here.
+        staged = len(rows) < SMALL_SUBMIT_ROWS
+        batches = [] if staged else self._encode(rows)
+        count = len(rows) if staged else sum(batch.num_rows for batch in batches)
+        with self._cond:
+            if not self._stopping and self._queued_rows + len(self._staged) + count <= self._max_queue_rows:
+                self._submitted += count
+                if staged:
                     self._staged.extend(rows)
-                    self._submitted += len(rows)
-                    if len(self._staged) >= self._chunk_rows:
-                        self._cond.notify()
-                    return
-            batches = self._encode(rows)
-        else:
-            batches = self._encode(rows)
-            count = sum(batch.num_rows for batch in batches)
-            with self._cond:
-                if not self._stopping and self._queued_rows + len(self._staged) + count <= self._max_queue_rows:
+                else:
                     self._queue.extend(batches)
                     self._queued_rows += count
-                    self._submitted += count
-                    if self._queued_rows >= self._batch_rows:
-                        self._cond.notify()
-                    return
-        count = sum(batch.num_rows for batch in batches)
-        if count:  # the queue is full: the caller spools them
+                if self._queued_rows >= self._batch_rows or len(self._staged) >= self._chunk_rows:
+                    self._cond.notify()
+                return
+        if staged:  # the queue is full: the caller spools the rows itself
+            batches = self._encode(rows)
+            count = sum(batch.num_rows for batch in batches)
+        if count:
             payload = codec.write_stream(batches, SPOOL_COMPRESSION)
             self._count(spool_or_drop(self._sink.spool, payload, count, _token()))
 
