@@ -7,6 +7,9 @@ import time
 import uuid
 from decimal import Decimal
 
+from otel_llm.storage import codec
+from otel_llm.storage.columns import COLUMN_NAMES
+
 
 def make_row(i: int, payload_bytes: int = 2048, run: str = "run") -> dict:
     """Row number ``i``; ``run`` namespaces the deterministic id so separate tests don't collide."""
@@ -81,3 +84,8 @@ def count_rows(url: str) -> tuple[int, int]:
         return store.query("SELECT count(), uniqExact(id) FROM llm_traces")[1][0]
     finally:
         store.close()
+
+
+def as_dicts(rows: list) -> list[dict]:
+    """Rows as the exporter submits them (tuples in column order) -> dicts of the stored values."""
+    return [dict(zip(COLUMN_NAMES, codec.coerce_row(row))) for row in rows]

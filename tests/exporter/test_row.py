@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from otel_llm import attributes as attr
 from otel_llm.exporter import span_to_row
-from otel_llm.exporter.row import row_id
+from otel_llm.exporter.row import build_row, row_id, span_attributes
 from otel_llm.exporter.sources import normalize
+from otel_llm.storage.columns import COLUMN_NAMES
 
 from .spans import ANTHROPIC_SDK, OPENINFERENCE, OPENLLMETRY, OURS, emit, make_provider
 
@@ -229,9 +230,10 @@ def test_row_values_are_not_tracked_by_the_garbage_collector() -> None:
     # Each tracked object in a queued row is more work for every collection the app runs.
     span = emit(OURS, parent=True)
     gc.collect()  # as for any span that lived through a collection: its tuples are untracked
-    row = span_to_row(span)
-    assert row is not None and row["agent_tags"] == ("triage", "beta")
-    assert [column for column, value in row.items() if gc.is_tracked(value)] == []
+    row = build_row(span, normalize(span_attributes(span)), None)
+    named = dict(zip(COLUMN_NAMES, row))
+    assert len(row) == len(COLUMN_NAMES) and named["agent_tags"] == ("triage", "beta")
+    assert [column for column, value in named.items() if gc.is_tracked(value)] == []
 
 
 def test_out_of_range_numbers_become_null_rather_than_failing_the_batch() -> None:

@@ -12,6 +12,8 @@ import pytest
 from otel_llm.exporter import LLMTraceExporter
 from otel_llm.receiver import Receiver, ReceiverConfig
 
+from rows import as_dicts
+
 TOKEN = "test-token-123"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 
@@ -28,7 +30,7 @@ class RowSink:
         if self.fail:
             raise ConnectionError("storage down")
         with self.lock:
-            self.batches.append(list(rows))
+            self.batches.append(as_dicts(rows))
 
     @property
     def rows(self) -> list[dict]:

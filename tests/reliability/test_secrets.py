@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import otel_llm
 from otel_llm import LLMTraceExporter, redaction
 from otel_llm.storage import open_store, schema
+from rows import as_dicts
 
 from .conftest import ANTHROPIC_KEY, OPENAI_KEY, anthropic_client, instrumented, openai_client
 
@@ -194,8 +195,8 @@ class _Rows:
     def __init__(self) -> None:
         self.rows: list[dict] = []
 
-    def submit(self, rows: list[dict]) -> None:
-        self.rows.extend(rows)
+    def submit(self, rows: list[tuple]) -> None:
+        self.rows.extend(as_dicts(rows))
 
     def force_flush(self, timeout_s: float = 30.0) -> bool:
         return True

@@ -23,6 +23,8 @@ from otel_llm import payloads, redaction
 from otel_llm.exporter import sources
 from otel_llm.exporter.offload import Offloader
 from otel_llm.exporter.row import build_row, span_attributes
+from otel_llm.storage import codec
+from otel_llm.storage.columns import COLUMN_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +87,8 @@ class LLMTraceExporter(SpanExporter):
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
-    def _rows_and_forward(self, spans: Sequence[ReadableSpan]) -> tuple[list[dict], list[ReadableSpan]]:
-        rows: list[dict] = []
+    def _rows_and_forward(self, spans: Sequence[ReadableSpan]) -> tuple[list[tuple], list[ReadableSpan]]:
+        rows: list[tuple] = []
         forward: list[ReadableSpan] = []
         forwarding = self._forward is not None
         normalize, take, slim = sources.normalize, payloads.take, self._offloader.slim
@@ -102,7 +104,10 @@ class LLMTraceExporter(SpanExporter):
                 full_payloads = take(context.trace_id, context.span_id)
                 row = build_row(span, attributes, full_payloads)
                 if redacting:
-                    redaction.redact_row(row)
+                    # Coerced first, so every text column holds a str the redactor sees.
+                    named = dict(zip(COLUMN_NAMES, codec.coerce_row(row)))
+                    redaction.redact_row(named)
+                    row = tuple(named.values())
             except Exception:
                 # One malformed span must not cost the batch its other rows.
                 self.stats["row_errors"] += 1
@@ -113,14 +118,14 @@ class LLMTraceExporter(SpanExporter):
             rows.append(row)
             if forwarding:
                 try:
-                    forward.append(slim(span, str(uuid.UUID(bytes=row["id"])), full_payloads, redacting))
+                    forward.append(slim(span, str(uuid.UUID(bytes=row[0])), full_payloads, redacting))
                 except Exception:
                     logger.warning("otel-llm could not slim span %r; forwarding it whole", span.name, exc_info=True)
                     forward.append(span)
         self.stats["rows"] += len(rows)
         return rows, forward
 
-    def _submit(self, rows: list[dict]) -> bool:
+    def _submit(self, rows: list[tuple]) -> bool:
         if self._writer is None:
             return False
         try:

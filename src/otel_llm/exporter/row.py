@@ -1,17 +1,17 @@
-"""One LLM span -> one ``llm_traces`` row (a dict keyed by column name, all but ``inserted_at``).
+"""One LLM span -> one ``llm_traces`` row: a tuple of every column's value in ``COLUMNS`` order.
 
 Hot path: the exporter calls this for every LLM span, so it reads each attribute once by key,
 walks the attribute dict once for the leftovers, parses JSON only for the two small maps
 (``usage_details``, ``cost_details``), and builds the payload columns by string concatenation.
-Values follow the storage codec's contract (``otel_llm.storage.codec``): ``id`` the UUID's 16
-bytes, timestamps int nanoseconds since the epoch, ``None`` for NULL, ``Decimal`` costs with at
-most nine decimal places (the column's scale; more would fail the whole batch's Arrow encoding),
-``agent_tags`` a tuple.
+It does not check or convert values it only passes on: the storage codec
+(``otel_llm.storage.codec``) does that a column at a time in C, and coerces by the column's type
+only a column Arrow refuses. Computed values follow the codec's contract: ``id`` the UUID's 16
+bytes, timestamps int nanoseconds since the epoch, ``None`` for NULL.
 
-Apart from the row dict itself, rows hold no object the garbage collector tracks (no
-``uuid.UUID``, no list): the tens of thousands of rows a writer queues were three tracked objects
-each, which made the app's collections (full ones walking the whole queue) cost the exporter
-~10 us a row.
+A tuple rather than a dict: built in one step, transposed into columns by one ``zip``. Apart
+from the tuple itself, rows hold no object the garbage collector tracks (no ``uuid.UUID``, no
+list): rows queued by the thousand were three tracked objects each, which made the app's
+collections cost the exporter ~10 us a row.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import re
 import uuid
 from hashlib import blake2b
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from collections import ChainMap
 from typing import Any, Mapping
 
@@ -33,6 +33,7 @@ from opentelemetry.trace import StatusCode
 from otel_llm import attributes as attr
 from otel_llm.exporter import sources
 from otel_llm.pricing import compute_call_cost
+from otel_llm.storage import codec
 from otel_llm.storage.columns import COLUMN_NAMES
 from otel_llm.usage import Usage
 
@@ -110,7 +111,6 @@ MAPPED_SPAN_KEYS = frozenset(
     | CREDENTIAL_ATTRIBUTES
 )
 _MAPPED_RESOURCE_KEYS = _CONTEXT_KEYS | {_SERVICE_NAME} | CREDENTIAL_ATTRIBUTES
-_ROW_TEMPLATE = dict.fromkeys(COLUMN_NAMES)
 
 
 def row_id(trace_id: int, span_id: int) -> uuid.UUID:
@@ -152,7 +152,8 @@ def span_attributes(span: ReadableSpan) -> Mapping[str, Any]:
 
 
 def span_to_row(span: ReadableSpan, full_payloads: Mapping[str, str] | None = None) -> dict | None:
-    """The ``llm_traces`` row for an LLM span, ``None`` for any other span.
+    """The ``llm_traces`` row for an LLM span as a dict, values as stored; ``None`` for any
+    other span.
 
     ``full_payloads`` (attribute name -> untruncated text, from :mod:`otel_llm.payloads`) wins
     over the span's own, possibly truncated, payload attributes.
@@ -160,7 +161,7 @@ def span_to_row(span: ReadableSpan, full_payloads: Mapping[str, str] | None = No
     attributes = sources.normalize(span_attributes(span))
     if attributes is None:
         return None
-    return build_row(span, attributes, full_payloads)
+    return dict(zip(COLUMN_NAMES, codec.coerce_row(build_row(span, attributes, full_payloads))))
 
 
 def _span_fields(span: ReadableSpan) -> tuple:
@@ -184,150 +185,164 @@ def _span_fields(span: ReadableSpan) -> tuple:
     return span.name, span.context, span.parent, span.start_time, span.end_time, span.resource, span.status, span.events
 
 
-def build_row(
-    span: ReadableSpan, attributes: Mapping[str, Any], full_payloads: Mapping[str, str] | None
-) -> dict:
-    """The row for ``span`` whose attributes were already :func:`sources.normalize`-d."""
+def build_row(span: ReadableSpan, attributes: Mapping[str, Any], full_payloads: Mapping[str, str] | None) -> tuple:
+    """The row tuple (``COLUMNS`` order) for ``span`` whose attributes were already
+    :func:`sources.normalize`-d.
+
+    Values are mostly the attributes as they are: the storage codec checks and coerces them a
+    column at a time, in C (``otel_llm.storage.codec``). Only values this function computes
+    with are coerced here.
+    """
     get = attributes.get
     name, context, parent, start, end, resource, status, events = _span_fields(span)
     # SpanContext is a tuple; its trace_id / span_id properties are Python calls.
-    trace_id, span_id = context[0], context[1]
+    ids = _ids_bytes(context[0], context[1])
+    # bytes.hex() of the ids: int formatting with padding costs several times more.
+    ids_hex = ids.hex()
     start = start or 0
     end = end or start
     service_name, resource_context, resource_leftover = _resource_info(resource)
-
-    # A copy of a dict that already has every column: filling it never resizes it, whereas
-    # growing a literal to 53 keys rehashed it three times (~8% of this function).
-    row: dict[str, Any] = _ROW_TEMPLATE.copy()
-    ids = _ids_bytes(trace_id, span_id)
-    row["id"] = _row_id_of(ids)
-    row["timestamp"] = start
-    row["end_timestamp"] = end
-    # bytes.hex() of the ids: int formatting with padding costs several times more.
-    ids_hex = ids.hex()
-    row["trace_id"] = ids_hex[:32]
-    row["span_id"] = ids_hex[32:]
-    row["parent_span_id"] = f"{parent[1]:016x}" if parent is not None else ""
-    row["span_name"] = name
-    row["service_name"] = service_name
-
     # Span values win; the resource's (usually none) fill the gaps.
     context_get = ChainMap(attributes, resource_context).get if resource_context else get
-    for column, key in _CONTEXT_COLUMNS:
-        value = context_get(key)
-        row[column] = "" if value is None else value if type(value) is str else str(value)
-    row["agent_tags"] = _tags(context_get(attr.AGENT_TAGS))
+    tags = context_get(attr.AGENT_TAGS)
     byok = context_get(attr.IS_BYOK)
-    row["is_byok"] = byok is True or (type(byok) is str and byok.lower() == "true")
-
-    provider = _str(get(attr.PROVIDER_NAME))
-    request_model = _str(get(attr.REQUEST_MODEL))
-    response_model = _str(get(attr.RESPONSE_MODEL))
     finish_reasons = get(attr.RESPONSE_FINISH_REASONS)
-    if type(finish_reasons) is str:
-        finish_reason = finish_reasons
-    else:
-        finish_reason = _str(finish_reasons[0]) if finish_reasons else ""
-    row["provider"] = provider
-    row["operation"] = _str(get(attr.OPERATION_NAME))
-    row["request_model"] = request_model
-    row["response_model"] = response_model
-    row["response_id"] = _str(get(attr.RESPONSE_ID))
-    row["is_stream"] = get(attr.REQUEST_STREAM) is True
-    row["finish_reason"] = finish_reason
-    row["server_address"] = _str(get(attr.SERVER_ADDRESS))
 
-    input_tokens = _int(get(attr.USAGE_INPUT_TOKENS))
-    output_tokens = _int(get(attr.USAGE_OUTPUT_TOKENS))
-    row["prompt_tokens"] = input_tokens
-    row["completion_tokens"] = output_tokens
+    input_tokens = codec.count(get(attr.USAGE_INPUT_TOKENS))
+    output_tokens = codec.count(get(attr.USAGE_OUTPUT_TOKENS))
     if input_tokens is None and output_tokens is None:
-        row["total_tokens"] = _int(get(sources.TOTAL_TOKENS))
+        total_tokens = get(sources.TOTAL_TOKENS)
     else:
-        # _int again: a sum of in-range counts can still overflow UInt64.
-        row["total_tokens"] = _int((input_tokens or 0) + (output_tokens or 0))
-    row["cached_input_tokens"] = _int(get(attr.USAGE_CACHE_READ_INPUT_TOKENS))
-    row["cache_write_tokens"] = _int(get(attr.USAGE_CACHE_CREATION_INPUT_TOKENS))
-    row["reasoning_tokens"] = _int(get(attr.USAGE_REASONING_OUTPUT_TOKENS))
-    row["usage_details"] = _usage_details(get(attr.USAGE_DETAILS))
+        total_tokens = (input_tokens or 0) + (output_tokens or 0)
+    usage_details = get(attr.USAGE_DETAILS)
+    usage_details = _usage_details(usage_details) if usage_details else _EMPTY
 
     span_leftover = _leftover(attributes)
-    _fill_cost(row, attributes, provider, request_model, response_model, start, span_leftover)
+    if attr.COST_PRICING_VERSION in attributes or attr.COST_USD in attributes:
+        cost_usd = get(attr.COST_USD)
+        cost_details = _cost_details(get(attr.COST_DETAILS))
+        pricing_version = get(attr.COST_PRICING_VERSION)
+    else:
+        cost_usd, cost_details, pricing_version = _priced_here(
+            attributes, input_tokens, output_tokens, usage_details, start, span_leftover
+        )
 
-    row["latency_ms"] = (end - start) / 1e6
     ttfc = get(attr.RESPONSE_TIME_TO_FIRST_CHUNK)
-    row["ttft_ms"] = ttfc * 1000.0 if isinstance(ttfc, (int, float)) else None
-    _fill_outcome(row, status, events, get)
+    is_error, error_type, error_message = _outcome(status, events, get)
+    request, response, config, truncated = _payloads(span, attributes, full_payloads or _EMPTY)
+    return (
+        _row_id_of(ids),
+        start,
+        end,
+        ids_hex[:32],
+        ids_hex[32:],
+        f"{parent[1]:016x}" if parent is not None else "",
+        name,
+        service_name,
+        context_get(attr.ORGANIZATION_ID),
+        context_get(attr.PROJECT_ID),
+        context_get(attr.USER_ID),
+        context_get(attr.CONVERSATION_ID),
+        context_get(attr.AGENT_ID),
+        tags if type(tags) is tuple else _tags(tags),
+        context_get(attr.RUN_ID),
+        context_get(attr.STEP_ID),
+        context_get(attr.CALL_TYPE),
+        context_get(attr.BILLING_PLAN_TYPE),
+        context_get(attr.BILLING_COST_SOURCE),
+        context_get(attr.BILLING_CUSTOMER_ID),
+        byok is True or (type(byok) is str and byok.lower() == "true"),
+        get(attr.PROVIDER_NAME),
+        get(attr.OPERATION_NAME),
+        get(attr.REQUEST_MODEL),
+        get(attr.RESPONSE_MODEL),
+        get(attr.RESPONSE_ID),
+        get(attr.REQUEST_STREAM) is True,
+        finish_reasons if type(finish_reasons) is str else finish_reasons[0] if finish_reasons else "",
+        get(attr.SERVER_ADDRESS),
+        input_tokens,
+        output_tokens,
+        total_tokens,
+        get(attr.USAGE_CACHE_READ_INPUT_TOKENS),
+        get(attr.USAGE_CACHE_CREATION_INPUT_TOKENS),
+        get(attr.USAGE_REASONING_OUTPUT_TOKENS),
+        usage_details,
+        cost_usd,
+        cost_details,
+        pricing_version,
+        (end - start) / 1e6,
+        ttfc * 1000.0 if isinstance(ttfc, (int, float)) else None,
+        is_error,
+        error_type,
+        error_message,
+        get(attr.HTTP_RESPONSE_STATUS_CODE),
+        len(request) if request.isascii() else _utf8_len(request),
+        len(response) if response.isascii() else _utf8_len(response),
+        truncated,
+        request,
+        response,
+        config,
+        span_leftover,
+        resource_leftover,
+    )
 
-    _fill_payloads(row, span, attributes, full_payloads or {})
-    row["span_attributes"] = span_leftover
-    row["resource_attributes"] = resource_leftover
-    return row
+
+_EMPTY: dict = {}
 
 
-def _fill_cost(
-    row: dict,
+def _priced_here(
     attributes: Mapping[str, Any],
-    provider: str,
-    request_model: str,
-    response_model: str,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    usage_details: dict,
     start_ns: int,
     span_leftover: dict[str, str],
-) -> None:
-    """Cost as the instrumentor priced it; spans of other instrumentations are priced here."""
+) -> tuple[Decimal | None, dict, str]:
+    """(cost, its components, pricing version) for a span of another instrumentation, which
+    carries tokens but no cost."""
+    if input_tokens is None and output_tokens is None:
+        return None, _EMPTY, ""
     get = attributes.get
-    if attr.COST_PRICING_VERSION in attributes or attr.COST_USD in attributes:
-        row["cost_usd"] = _decimal(get(attr.COST_USD))
-        row["cost_details"] = _cost_details(get(attr.COST_DETAILS))
-        row["pricing_version"] = _str(get(attr.COST_PRICING_VERSION))
-        return
-    row["cost_usd"], row["cost_details"], row["pricing_version"] = None, {}, ""
-    if row["prompt_tokens"] is None and row["completion_tokens"] is None:
-        return
+    provider = codec.text(get(attr.PROVIDER_NAME))
     usage = Usage(
-        input_tokens=row["prompt_tokens"],
-        output_tokens=row["completion_tokens"],
-        cache_read_tokens=row["cached_input_tokens"],
-        cache_write_tokens=row["cache_write_tokens"],
-        reasoning_tokens=row["reasoning_tokens"],
-        details=row["usage_details"],
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_read_tokens=codec.count(get(attr.USAGE_CACHE_READ_INPUT_TOKENS)),
+        cache_write_tokens=codec.count(get(attr.USAGE_CACHE_CREATION_INPUT_TOKENS)),
+        reasoning_tokens=codec.count(get(attr.USAGE_REASONING_OUTPUT_TOKENS)),
+        details=usage_details,
     )
     at = datetime.fromtimestamp(start_ns / 1e9, tz=timezone.utc)
+    request_model, response_model = codec.text(get(attr.REQUEST_MODEL)), codec.text(get(attr.RESPONSE_MODEL))
     try:
         cost = compute_call_cost(provider, response_model, request_model, usage, at)
     except Exception:  # a pricing bug must not cost us the row
         logger.debug("compute_cost failed for %s/%s", provider, request_model, exc_info=True)
-        return
-    row["pricing_version"] = cost.pricing_version or ""
+        return None, _EMPTY, ""
     if cost.usd is None:
         span_leftover[attr.COST_UNPRICED_REASON] = cost.unpriced_reason or "unpriced"
-        return
-    row["cost_usd"] = cost.usd
-    row["cost_details"] = dict(cost.components)
+        return None, _EMPTY, cost.pricing_version or ""
+    return cost.usd, dict(cost.components), cost.pricing_version or ""
 
 
-def _fill_outcome(row: dict, status: Any, events: Any, get: Any) -> None:
-    error_type = _str(get(attr.ERROR_TYPE))
-    message = _str(get(attr.ERROR_MESSAGE))
+def _outcome(status: Any, events: Any, get: Any) -> tuple[bool, str, str]:
+    error_type = codec.text(get(attr.ERROR_TYPE))
+    message = codec.text(get(attr.ERROR_MESSAGE))
     is_error = status.status_code is StatusCode.ERROR or bool(error_type)
     if is_error and not (error_type and message):
         # An exception recorded on the span says what the attributes may not.
         for event in events:
             if event.name == "exception" and event.attributes:
-                error_type = error_type or _str(event.attributes.get("exception.type"))
-                message = message or _str(event.attributes.get("exception.message"))
+                error_type = error_type or codec.text(event.attributes.get("exception.type"))
+                message = message or codec.text(event.attributes.get("exception.message"))
                 break
     if is_error and not message:
         message = status.description or ""
-    row["is_error"] = is_error
-    row["error_type"] = error_type
-    row["error_message"] = message
-    row["http_status_code"] = _int(get(attr.HTTP_RESPONSE_STATUS_CODE), _MAX_STATUS)
+    return is_error, error_type, message
 
 
-def _fill_payloads(
-    row: dict, span: ReadableSpan, attributes: Mapping[str, Any], full: Mapping[str, str]
-) -> None:
+def _payloads(span: ReadableSpan, attributes: Mapping[str, Any], full: Mapping[str, str]) -> tuple[str, str, str, bool]:
+    """(request JSON, response JSON, config JSON, whether a payload was cut) of the row."""
     # A value exactly as long as the SDK's attribute length limit was (almost surely) cut by it.
     # The SDK hands exporters its BoundedAttributes, which knows the limit it applied.
     limit = getattr(getattr(span, "_attributes", None), "max_value_len", None) or 0
@@ -343,12 +358,7 @@ def _fill_payloads(
     config = _payload(attr.LLM_CONFIG_JSON, full, attributes, limit, cut)
     if config is None:
         config = _config_from_request_attributes(attributes)
-    row["request_bytes"] = _utf8_len(request)
-    row["response_bytes"] = _utf8_len(response)
-    row["payload_truncated"] = any(cut)
-    row["request_json"] = request
-    row["response_json"] = response
-    row["llm_config_json"] = config
+    return request, response, config, any(cut)
 
 
 def _payload(key: str, full: Mapping[str, str], attributes: Mapping[str, Any], limit: int, cut: list) -> str | None:
@@ -413,7 +423,7 @@ def _resource_info(resource: Resource | None) -> tuple[str, dict[str, Any], dict
         return cached[1]
     values = resource.attributes
     info = (
-        _str(values.get(_SERVICE_NAME)),
+        codec.text(values.get(_SERVICE_NAME)),
         {k: v for k, v in values.items() if k in _CONTEXT_KEYS},
         {k: v if type(v) is str else _stringify(v) for k, v in values.items() if k not in _MAPPED_RESOURCE_KEYS},
     )
@@ -433,65 +443,18 @@ def _stringify(value: Any) -> str:
     return str(value)
 
 
-def _str(value: Any) -> str:
-    return "" if value is None else value if type(value) is str else str(value)
-
-
-# Counts outside UInt64 (or a status outside UInt16) would fail the Arrow encoding of the whole
-# batch in the writer, losing every other row with it: such values become NULL instead.
-_MAX_COUNT = 2**64 - 1
-_MAX_STATUS = 2**16 - 1
-
-
-def _int(value: Any, maximum: int = _MAX_COUNT) -> int | None:
-    if type(value) is not int:  # a plain int (nearly always) takes one check
-        if value is None:
-            return None
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        elif isinstance(value, str) and value.isdigit():
-            value = int(value)
-        elif not isinstance(value, int) or isinstance(value, bool):
-            return None
-    return value if 0 <= value <= maximum else None
-
-
-_COST_SCALE = Decimal("1e-9")  # Decimal(18, 9)
-_COST_LIMIT = Decimal("1e9")  # Decimal(18, 9) holds nine integer digits
-
-
-# How otel-llm's instrumentors write USD (``instrumentation.call._usd_text``): already at the
-# column's scale and within its range, so Decimal() alone gives the value (no quantize, no checks).
+# How otel-llm's instrumentors write USD (``instrumentation.call._usd_text``): fixed-point text
+# at the column's scale, which the codec's Arrow cast parses.
 _USD = r"\d{1,9}\.\d{9}"
-_CANONICAL_USD = re.compile(_USD, re.ASCII)
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if type(value) is str and _CANONICAL_USD.fullmatch(value):
-        return Decimal(value)
-    if value is None or value == "":
-        return None
-    try:
-        number = Decimal(value if type(value) is str else str(value))
-        if not number.is_finite():
-            return None
-        # Checked after rounding: 999999999.9999999999 rounds up to ten integer digits.
-        number = number.quantize(_COST_SCALE)
-    except InvalidOperation:  # not a number
-        return None
-    return number if abs(number) < _COST_LIMIT else None
-
-
-def _tags(value: Any) -> tuple[str, ...]:
+def _tags(value: Any) -> tuple:
+    """Agent tags that are not the SDK's tuple already: comma-separated text, or a list."""
     if not value:
         return ()
     if isinstance(value, str):
         return tuple(tag for tag in value.split(",") if tag)
-    if type(value) is tuple and _all_str(value):
-        # The SDK keeps sequence attributes as tuples, which the collector soon stops tracking;
-        # reusing the span's own keeps the row untracked too.
-        return value
-    return tuple(str(tag) for tag in value)
+    return tuple(value)
 
 
 def _json_mapping(value: Any) -> Mapping:
@@ -505,14 +468,6 @@ def _json_mapping(value: Any) -> Mapping:
         except ValueError:
             return {}
     return value if isinstance(value, Mapping) else {}
-
-
-def _all_str(values: tuple) -> bool:
-    try:
-        "".join(values)  # one C pass that fails on the first item that is not a str
-    except TypeError:
-        return False
-    return True
 
 
 # The flat maps our instrumentors write (``instrumentation.call._json_object``): keys are
@@ -531,13 +486,14 @@ def _usage_details(value: Any) -> dict[str, int]:
         return {}
     if type(value) is str and _USAGE_OBJECT.fullmatch(value):
         return {key: int(count) for key, count in _USAGE_MEMBER.findall(value)}
-    return {str(k): n for k, v in _json_mapping(value).items() if (n := _int(v)) is not None}
+    return {str(k): n for k, v in _json_mapping(value).items() if (n := codec.count(v)) is not None}
 
 
-def _cost_details(value: Any) -> dict[str, Decimal]:
+def _cost_details(value: Any) -> dict[str, Any]:
+    """Component -> USD; values as given (usually fixed-point text), for the codec to convert."""
     if type(value) is str and _COST_OBJECT.fullmatch(value):
-        return {key: Decimal(usd) for key, usd in _COST_MEMBER.findall(value)}
-    return {str(k): d for k, v in _json_mapping(value).items() if (d := _decimal(v)) is not None}
+        return dict(_COST_MEMBER.findall(value))
+    return {str(k): v for k, v in _json_mapping(value).items()}
 
 
 def _utf8_len(text: str) -> int:

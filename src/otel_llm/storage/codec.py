@@ -1,4 +1,4 @@
-"""Row dicts -> one Arrow IPC stream: the single encoding of a batch, both for inserting into
+"""Rows -> one Arrow IPC stream: the single encoding of a batch, both for inserting into
 ClickHouse (``FORMAT ArrowStream``) and for the spool file that holds it until then.
 
 Why Arrow: building one Arrow array per column is done in C by pyarrow, the stream carries its own
@@ -6,25 +6,34 @@ schema (a spool file written by an older version still loads by column name), Cl
 it without a per-row parser, and pyarrow is already installed with chDB. Measured against
 JSONEachRow and clickhouse-connect's Native serializer in benchmarks/bench_store.py.
 
-Row values (the contract with the exporter):
+A row is a tuple of every column's value in ``COLUMNS`` order (what the exporter builds), or a
+dict by column name in which a missing key means the column's default. Values:
 
-- ``UUID``: its 16 bytes (what the exporter's rows carry) or a ``uuid.UUID``
-- ``DateTime64``: ``int`` nanoseconds since the Unix epoch (what OTel spans carry)
-- ``Nullable(...)``: ``None`` for NULL
-- ``Map``: ``dict``; ``Array``: ``list`` or ``tuple``; ``Decimal``: ``decimal.Decimal``; ``Bool``: ``bool``
-- a missing key means the column's default (``''``, ``0``, ``False``, empty map/array, NULL)
+- ``UUID``: its 16 bytes or a ``uuid.UUID``; ``DateTime64``: ``int`` nanoseconds since the epoch
+- ``Nullable(...)``: ``None`` for NULL; ``Map``: ``dict``; ``Array``: ``tuple`` or ``list``
+- anything else is coerced by the column's type, as :func:`coerce_row` shows: counts outside the
+  column's range, non-numeric text and non-finite numbers become NULL (or the default), other
+  values of a text column become their ``str``, text with surrogates gets U+FFFD, and map entries
+  whose value cannot be coerced are left out. So one odd value never costs a batch its rows.
+
+Each column is first handed to pyarrow as it is, which checks every value in C; only a column
+that pyarrow refuses is coerced value by value in Python and converted again. Costs usually
+arrive as fixed-point text (what the instrumentors write), which Arrow's own string -> decimal
+cast parses without a ``Decimal`` object per value.
 """
 
 from __future__ import annotations
 
 import itertools
-import operator
 import re
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import pyarrow as pa
 
-from otel_llm.storage.columns import COLUMNS
+from otel_llm.storage.columns import COLUMN_NAMES, COLUMNS
 
 _SCALARS = {
     "String": pa.string(),
@@ -60,22 +69,167 @@ def arrow_type(ch_type: str) -> pa.DataType:
     return _SCALARS[ch_type]
 
 
+# --- coercion: what a value pyarrow refuses becomes ----------------------------------------
+
+# Surrogate code points: a Python str may hold them (json.loads('"\\ud800"'), surrogateescape-
+# decoded names), UTF-8 cannot.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text(value: Any) -> str:
+    if type(value) is not str:
+        return "" if value is None else text(str(value))
+    return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+
+
+# Counts outside UInt64 (or a status outside UInt16) would fail the column's conversion: NULL.
+MAX_COUNT = 2**64 - 1
+MAX_STATUS = 2**16 - 1
+
+
+def count(value: Any, maximum: int = MAX_COUNT) -> int | None:
+    """A non-negative integer up to ``maximum``: ints, integral floats and digit strings."""
+    if type(value) is not int:  # a plain int (nearly always) takes one check
+        if value is None:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif isinstance(value, str) and value.isdigit():
+            value = int(value)
+        elif not isinstance(value, int) or isinstance(value, bool):
+            return None
+    return value if 0 <= value <= maximum else None
+
+
+def _status(value: Any) -> int | None:
+    return count(value, MAX_STATUS)
+
+
+_USD_SCALE = Decimal("1e-9")  # Decimal(18, 9)
+_USD_LIMIT = Decimal("1e9")  # Decimal(18, 9) holds nine integer digits
+
+
+def usd(value: Any) -> Decimal | None:
+    """A Decimal(18, 9): numbers and numeric text, rounded to nine places; else None."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(value if isinstance(value, (str, Decimal, int)) else str(value))
+        if not number.is_finite():
+            return None
+        # Checked after rounding: 999999999.9999999999 rounds up to ten integer digits.
+        number = number.quantize(_USD_SCALE)
+    except (InvalidOperation, ValueError, TypeError):  # not a number
+        return None
+    return number if abs(number) < _USD_LIMIT else None
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _bool(value: Any) -> bool:
+    return value.lower() == "true" if type(value) is str else bool(value)
+
+
+def _timestamp(value: Any) -> Any:
+    return 0 if value is None else value
+
+
+def _uuid(value: Any) -> Any:
+    return value.bytes if isinstance(value, uuid.UUID) else value
+
+
+def _rule(ch_type: str) -> Callable[[Any], Any]:
+    """The value-by-value coercion of a column type (its NULL-free default for ``None``)."""
+    nullable = _unwrap(ch_type, "Nullable")
+    inner = nullable or _unwrap(ch_type, "LowCardinality") or ch_type
+    element = _unwrap(inner, "Array")
+    if element is not None:
+        item = _rule(element)
+        return lambda value: () if not value else (text(value),) if isinstance(value, str) else tuple(map(item, value))
+    entries = _unwrap(inner, "Map")
+    if entries is not None:
+        key_type, item_type = entries.split(", ", 1)
+        key, item = _rule(key_type), _rule(f"Nullable({item_type})")
+        return lambda value: {key(k): v for k, v in zip(value, map(item, value.values())) if v is not None} if value else {}
+    scalar = {
+        "String": text,
+        "UInt64": count,
+        "UInt16": _status,
+        "Decimal(18, 9)": usd,
+        "Float64": _float,
+        "Bool": _bool,
+        "DateTime64(6, 'UTC')": _timestamp,
+        "UUID": _uuid,
+    }[inner]
+    if nullable is not None or scalar is _bool or scalar is text:
+        return scalar
+    default = {"UInt64": 0, "UInt16": 0, "Float64": 0.0}.get(inner)
+    return lambda value: default if (coerced := scalar(value)) is None else coerced
+
+
 def _default(ch_type: str):
     if ch_type.startswith("Nullable("):
         return None
     if ch_type.startswith("Map("):
         return {}
     if ch_type.startswith("Array("):
-        return []
+        return ()
     inner = _unwrap(ch_type, "LowCardinality") or ch_type
     return {"String": "", "Bool": False}.get(inner, 0)
 
 
-_FIELDS = [(name, arrow_type(ch_type), _default(ch_type)) for name, ch_type in COLUMNS]
-SCHEMA = pa.schema([(name, typ) for name, typ, _ in _FIELDS])
+_FIELDS = [(name, arrow_type(ch_type), _default(ch_type), _rule(ch_type), ch_type.startswith("Nullable(")) for name, ch_type in COLUMNS]
+SCHEMA = pa.schema([(name, typ) for name, typ, *_ in _FIELDS])
+_DEFAULTS = tuple(default for _, _, default, _, _ in _FIELDS)
+_RULES = tuple(rule for _, _, _, rule, _ in _FIELDS)
 
 
-def _map_array(values: Sequence[dict | None], typ: pa.MapType) -> pa.Array:
+def coerce_row(row: Sequence[Any]) -> tuple:
+    """A row tuple's values as the batch stores them (what the fast path gives too)."""
+    return tuple(rule(value) for rule, value in zip(_RULES, row))
+
+
+def as_tuple(row: dict) -> tuple:
+    """A dict row (missing keys: the column's default) as a row tuple."""
+    return tuple(map(row.get, COLUMN_NAMES, _DEFAULTS))
+
+
+# --- conversion -----------------------------------------------------------------------------
+
+# What pyarrow raises for a value of the wrong kind or range (UnicodeEncodeError: surrogates).
+_REFUSED = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError)
+_STRING = pa.string()
+
+
+def _fast_array(values: Sequence[Any], typ: pa.DataType, nullable: bool) -> pa.Array:
+    """pyarrow's conversion, checked in C; raises one of ``_REFUSED`` if a value needs coercing."""
+    try:
+        array = pa.array(values, typ)
+    except _REFUSED:
+        if not pa.types.is_decimal(typ):
+            raise
+        # Fixed-point text: Arrow's cast parses it, and refuses what would lose digits.
+        array = pa.array(values, _STRING).cast(typ)
+    if array.null_count and not nullable:
+        raise ValueError("NULL in a column that has none")
+    return array
+
+
+def _array(values: Sequence[Any], typ: pa.DataType, rule: Callable[[Any], Any], nullable: bool) -> pa.Array:
+    try:
+        return _fast_array(values, typ, nullable)
+    except _REFUSED:
+        return pa.array(list(map(rule, values)), typ)
+
+
+def _map_array(values: Sequence[dict | None], typ: pa.MapType, rule: Callable[[Any], Any], nullable: bool) -> pa.Array:
     # Flattening to offsets/keys/items is several times faster than letting pyarrow convert
     # each dict (measured: ~5 us/row -> ~1 us/row for two-entry maps).
     if not any(values):
@@ -83,78 +237,53 @@ def _map_array(values: Sequence[dict | None], typ: pa.MapType) -> pa.Array:
         offsets = pa.repeat(pa.scalar(0, pa.int32()), len(values) + 1)
         return pa.MapArray.from_arrays(offsets, pa.array([], typ.key_type), pa.array([], typ.item_type))
     values = [d or _EMPTY for d in values]
+    try:
+        # chain/map iterate in C: no Python frame per entry.
+        keys = _fast_array(list(itertools.chain.from_iterable(values)), typ.key_type, False)
+        items = _fast_array(list(itertools.chain.from_iterable(map(dict.values, values))), typ.item_type, False)
+    except _REFUSED:
+        # Coercing leaves out the entries whose value cannot be stored, so offsets come after.
+        values = list(map(rule, values))
+        keys = pa.array(list(itertools.chain.from_iterable(values)), typ.key_type)
+        items = pa.array(list(itertools.chain.from_iterable(map(dict.values, values))), typ.item_type)
     offsets = pa.array(list(itertools.accumulate(map(len, values), initial=0)), pa.int32())
-    # chain/map iterate in C: no Python frame per entry.
-    keys = pa.array(list(itertools.chain.from_iterable(values)), typ.key_type)
-    items = pa.array(list(itertools.chain.from_iterable(map(dict.values, values))), typ.item_type)
     return pa.MapArray.from_arrays(offsets, keys, items)
 
 
 _EMPTY: dict = {}
 
 
-def _shared_map_array(values: list[dict | None], typ: pa.MapType) -> pa.Array:
+def _shared_map_array(values: Sequence[dict | None], typ: pa.MapType, rule: Callable[[Any], Any], nullable: bool) -> pa.Array:
     """A map column that is usually one dict for the whole batch: converted once, repeated in C.
 
     The exporter gives every row of a resource the same ``resource_attributes`` dict; converting
-    it row by row cost ~0.8 us a row, this ~0.1 us. (``list.count`` compares by identity first.)
+    it row by row cost ~0.8 us a row, this ~0.1 us. (``count`` compares by identity first.)
     """
     if values and values.count(values[0]) == len(values):
-        return _map_array(values[:1], typ).take(pa.repeat(pa.scalar(0, pa.int32()), len(values)))
-    return _map_array(values, typ)
+        return _map_array(values[:1], typ, rule, nullable).take(pa.repeat(pa.scalar(0, pa.int32()), len(values)))
+    return _map_array(values, typ, rule, nullable)
 
 
 def _converter(name: str, typ: pa.DataType):
     if pa.types.is_map(typ):
         return _shared_map_array if name == "resource_attributes" else _map_array
-    # pyarrow takes both 16-byte bytes and uuid.UUID objects for binary(16) (the bytes 8x faster).
-    return pa.array
+    return _array
 
 
-_ENCODERS = [(name, default, operator.itemgetter(name), _converter(name, typ), typ) for name, typ, default in _FIELDS]
+_ENCODERS = [(_converter(name, typ), typ, rule, nullable) for name, typ, _, rule, nullable in _FIELDS]
 
 
-def _column_values(rows: Sequence[dict], name: str, default, get: operator.itemgetter) -> list:
-    # map() with an itemgetter reads a column in C (~30 ns a row), and builds one list per column
-    # rather than a tuple per row: fewer objects for the garbage collector, which otherwise
-    # walks every queued row each time the encoding's allocations trigger it.
-    try:
-        return list(map(get, rows))
-    except KeyError:  # rows written by hand may leave columns out
-        return [row.get(name, default) for row in rows]
-
-
-# Surrogate code points: a Python str may hold them (json.loads('"\\ud800"'), surrogateescape-
-# decoded names), UTF-8 cannot.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _scrubbed(value):
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, dict):
-        return {_scrubbed(k): _scrubbed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrubbed(v) for v in value]
-    return value
-
-
-def _arrays(rows: Sequence[dict]) -> list[pa.Array]:
-    return [convert(_column_values(rows, name, default, get), typ) for name, default, get, convert, typ in _ENCODERS]
-
-
-def record_batch(rows: Sequence[dict]) -> pa.RecordBatch:
+def record_batch(rows: Sequence[tuple | dict]) -> pa.RecordBatch:
     """``rows`` as Arrow columns, ready for :func:`write_stream`."""
-    try:
-        arrays = _arrays(rows)
-    except UnicodeEncodeError:
-        # One unencodable string would otherwise cost the whole batch: store it with U+FFFD.
-        # Only on this rare path, so the common one pays nothing.
-        arrays = _arrays([{k: _scrubbed(v) for k, v in row.items()} for row in rows])
+    if set(map(type, rows)) != {tuple}:
+        rows = [row if type(row) is tuple else as_tuple(row) for row in rows]
+    # zip transposes in C, one tuple per column.
+    columns = zip(*rows) if rows else ((),) * len(_ENCODERS)
+    arrays = [convert(values, typ, rule, nullable) for (convert, typ, rule, nullable), values in zip(_ENCODERS, columns)]
     return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
 
 
-def encode(rows: Sequence[dict], compression: str | None = None) -> pa.Buffer:
+def encode(rows: Sequence[tuple | dict], compression: str | None = None) -> pa.Buffer:
     """Encode ``rows`` as one Arrow IPC stream (``compression``: None, "lz4" or "zstd" buffers)."""
     return write_stream([record_batch(rows)], compression)
 
