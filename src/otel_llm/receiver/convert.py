@@ -217,23 +217,28 @@ def _status(status: Any) -> Status:
 # (str, int, float, bool, tuple), so spans can share them.
 _KEY_VALUES_MAX = 8192
 _KEY_VALUE_MAX_BYTES = 256
-_key_values: dict[bytes, tuple[str, Any]] = {}
 _NULL = object()
 
 
+class _KeyValues(dict):
+    """The cache: looking an attribute up is one C call when it is there (nearly always, for
+    all but the payloads and ids); a miss decodes it and remembers it if it is small."""
+
+    def __missing__(self, raw: bytes) -> tuple[str, Any]:
+        item = _key_value(raw)
+        if len(raw) <= _KEY_VALUE_MAX_BYTES:
+            _remember(self, raw, item, _KEY_VALUES_MAX)
+        return item
+
+
+_key_values = _KeyValues()
+
+
 def _span_attributes(raw_key_values: Any) -> dict[str, Any]:
-    found = {}
-    cache = _key_values
-    for raw in raw_key_values:
-        small = len(raw) <= _KEY_VALUE_MAX_BYTES
-        item = cache.get(raw) if small else None
-        if item is None:
-            item = _key_value(raw)
-            if small:
-                _remember(cache, raw, item, _KEY_VALUES_MAX)
-        key, value = item
-        if value is not _NULL:  # OTLP's null: the SDK has no null attribute, so the key is left out
-            found[key] = value
+    # map + dict() walk the attributes in C; Python runs only on a cache miss.
+    found = dict(map(_key_values.__getitem__, raw_key_values))
+    if _NULL in found.values():  # OTLP's null: the SDK has no null attribute, so the key is left out
+        return {key: value for key, value in found.items() if value is not _NULL}
     return found
 
 
