@@ -237,8 +237,10 @@ _key_values = _KeyValues()
 def _span_attributes(raw_key_values: Any) -> dict[str, Any]:
     # map + dict() walk the attributes in C; Python runs only on a cache miss.
     found = dict(map(_key_values.__getitem__, raw_key_values))
-    if _NULL in found.values():  # OTLP's null: the SDK has no null attribute, so the key is left out
-        return {key: value for key, value in found.items() if value is not _NULL}
+    if _NULL in found.values():
+        # OTLP's null: the SDK has no null attribute, so it is skipped (an earlier value of the
+        # same key stays, as the official message decoded one by one gives).
+        return {key: value for key, value in map(_key_values.__getitem__, raw_key_values) if value is not _NULL}
     return found
 
 
