@@ -226,20 +226,24 @@ class _KeyValues(dict):
 
     def __missing__(self, raw: bytes) -> tuple[str, Any]:
         item = _key_value(raw)
+        if item[1] is _NULL:
+            _remember(_null_key_values, raw, None, _KEY_VALUES_MAX)
         if len(raw) <= _KEY_VALUE_MAX_BYTES:
             _remember(self, raw, item, _KEY_VALUES_MAX)
         return item
 
 
 _key_values = _KeyValues()
+# KeyValues seen with OTLP's null, which is rare: only spans holding one take the slow path.
+_null_key_values: dict[bytes, None] = {}
 
 
 def _span_attributes(raw_key_values: Any) -> dict[str, Any]:
     # map + dict() walk the attributes in C; Python runs only on a cache miss.
     found = dict(map(_key_values.__getitem__, raw_key_values))
-    if _NULL in found.values():
-        # OTLP's null: the SDK has no null attribute, so it is skipped (an earlier value of the
-        # same key stays, as the official message decoded one by one gives).
+    if _null_key_values and not _null_key_values.keys().isdisjoint(raw_key_values):
+        # The SDK has no null attribute, so it is skipped: the key keeps an earlier value, and
+        # a later one takes its place in the order, as decoding one by one gives.
         return {key: value for key, value in map(_key_values.__getitem__, raw_key_values) if value is not _NULL}
     return found
 

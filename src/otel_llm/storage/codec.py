@@ -232,13 +232,12 @@ _STRING = pa.string()
 
 def _fast_array(values: Sequence[Any], typ: pa.DataType, nullable: bool, fill: pa.Scalar | None = None) -> pa.Array:
     """pyarrow's conversion, checked in C; raises one of ``_REFUSED`` if a value needs coercing."""
-    try:
-        array = pa.array(values, typ)
-    except _REFUSED:
-        if not pa.types.is_decimal(typ):
-            raise
-        # Fixed-point text: Arrow's cast parses it, and refuses what would lose digits.
+    if pa.types.is_decimal(typ) and values and type(values[0]) is str:
+        # Fixed-point text, as costs usually come: Arrow's cast parses it, and refuses what
+        # would lose digits.
         array = pa.array(values, _STRING).cast(typ)
+    else:
+        array = pa.array(values, typ)
     if array.null_count and not nullable:
         if fill is None:
             raise ValueError("NULL in a column that has none")
