@@ -223,9 +223,11 @@ def build_row(span: ReadableSpan, attributes: Mapping[str, Any], full_payloads: 
         cost_details = _cost_details(get(attr.COST_DETAILS))
         pricing_version = get(attr.COST_PRICING_VERSION)
     else:
-        cost_usd, cost_details, pricing_version = _priced_here(
-            attributes, input_tokens, output_tokens, usage_details, start, span_leftover
+        cost_usd, cost_details, pricing_version, unpriced = _priced_here(
+            attributes, input_tokens, output_tokens, usage_details, start
         )
+        if unpriced:
+            span_leftover = {**span_leftover, attr.COST_UNPRICED_REASON: unpriced}
 
     ttfc = get(attr.RESPONSE_TIME_TO_FIRST_CHUNK)
     is_error, error_type, error_message = _outcome(status, events, get)
@@ -296,12 +298,11 @@ def _priced_here(
     output_tokens: int | None,
     usage_details: dict,
     start_ns: int,
-    span_leftover: dict[str, str],
-) -> tuple[Decimal | None, dict, str]:
-    """(cost, its components, pricing version) for a span of another instrumentation, which
-    carries tokens but no cost."""
+) -> tuple[Decimal | None, dict, str, str]:
+    """(cost, its components, pricing version, why unpriced) for a span of another
+    instrumentation, which carries tokens but no cost."""
     if input_tokens is None and output_tokens is None:
-        return None, _EMPTY, ""
+        return None, _EMPTY, "", ""
     get = attributes.get
     provider = codec.text(get(attr.PROVIDER_NAME))
     usage = Usage(
@@ -318,11 +319,10 @@ def _priced_here(
         cost = compute_call_cost(provider, response_model, request_model, usage, at)
     except Exception:  # a pricing bug must not cost us the row
         logger.debug("compute_cost failed for %s/%s", provider, request_model, exc_info=True)
-        return None, _EMPTY, ""
+        return None, _EMPTY, "", ""
     if cost.usd is None:
-        span_leftover[attr.COST_UNPRICED_REASON] = cost.unpriced_reason or "unpriced"
-        return None, _EMPTY, cost.pricing_version or ""
-    return cost.usd, dict(cost.components), cost.pricing_version or ""
+        return None, _EMPTY, cost.pricing_version or "", cost.unpriced_reason or "unpriced"
+    return cost.usd, dict(cost.components), cost.pricing_version or "", ""
 
 
 def _outcome(status: Any, events: Any, get: Any) -> tuple[bool, str, str]:
@@ -401,8 +401,10 @@ def _config_from_request_attributes(attributes: Mapping[str, Any]) -> str:
 
 def _leftover(attributes: Mapping[str, Any]) -> dict[str, str]:
     # Most attributes of an LLM span have a column; often all do, and one C-level check says so.
+    # The empty map is shared: rows are read-only once built, and one dict fewer per row is one
+    # object fewer for the garbage collector to count and walk.
     if MAPPED_SPAN_KEYS.issuperset(attributes):
-        return {}
+        return _EMPTY
     mapped = MAPPED_SPAN_KEYS
     return {key: value if type(value) is str else _stringify(value) for key, value in attributes.items() if key not in mapped}
 
