@@ -445,9 +445,10 @@ def _stringify(value: Any) -> str:
     return str(value)
 
 
-# How otel-llm's instrumentors write USD (``instrumentation.call._usd_text``): fixed-point text
-# at the column's scale, which the codec's Arrow cast parses.
-_USD = r"\d{1,9}\.\d{9}"
+# USD as fixed-point text (our instrumentors write nine places, ``instrumentation.call._usd_text``):
+# passed on as text, for the codec's Arrow cast, which also refuses what the column cannot hold
+# (the codec then rounds or drops it value by value).
+_USD = r"-?\d+(?:\.\d+)?"
 
 
 def _tags(value: Any) -> tuple:

@@ -1,0 +1,77 @@
+"""The codec's two paths agree: what pyarrow accepts as it is, and what is coerced value by value.
+
+A column goes to pyarrow untouched and is coerced in Python only when pyarrow refuses it, so the
+stored value must not depend on which path a value took, nor on the other rows of its batch.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from otel_llm.storage import codec
+from otel_llm.storage.columns import COLUMN_NAMES
+
+from rows import make_row
+
+CLEAN = codec.as_tuple(make_row(1))
+
+ODD_VALUES = [
+    ("prompt_tokens", "12", 12),
+    ("prompt_tokens", 7.0, 7),
+    ("prompt_tokens", -1, None),
+    ("prompt_tokens", 2**70, None),
+    ("prompt_tokens", True, None),
+    ("http_status_code", 70000, None),
+    ("cost_usd", "0.004250000", Decimal("0.00425")),
+    ("cost_usd", "1e-3", Decimal("0.001")),
+    ("cost_usd", "0.1234567891", Decimal("0.123456789")),
+    ("cost_usd", " 0.5", Decimal("0.5")),
+    ("cost_usd", "abc", None),
+    ("cost_usd", 0.25, Decimal("0.25")),
+    ("cost_usd", "1000000000", None),
+    ("cost_usd", Decimal("NaN"), None),
+    ("customer_id", 5, "5"),
+    ("customer_id", None, ""),
+    ("customer_id", "x\ud800y", "x\ufffdy"),
+    ("agent_tags", ("a", 1), ("a", "1")),
+    ("agent_tags", None, ()),
+    ("ttft_ms", True, 1.0),
+    ("is_byok", "true", True),
+    ("cost_details", {"input": "0.1234567891", "bad": "abc", "output": 0.25}, {"input": Decimal("0.123456789"), "output": Decimal("0.25")}),
+    ("usage_details", {"input": "3", "bad": -1}, {"input": 3}),
+    ("span_attributes", {"note": "x\ud800"}, {"note": "x\ufffd"}),
+]
+
+
+def stored(batch: pa.RecordBatch) -> list[tuple]:
+    """The batch's rows as Python values in the shapes coerce_row gives."""
+    columns = []
+    for name, column in zip(batch.schema.names, batch.columns):
+        if pa.types.is_timestamp(column.type):
+            column = column.cast(pa.int64())
+        values = column.to_pylist()
+        if pa.types.is_map(column.type):
+            values = [dict(value) for value in values]
+        elif pa.types.is_list(column.type):
+            values = [tuple(value) for value in values]
+        columns.append(values)
+    return list(zip(*columns))
+
+
+@pytest.mark.parametrize(("column", "value", "expected"), ODD_VALUES)
+def test_a_value_is_stored_the_same_alone_and_beside_clean_rows(column: str, value, expected) -> None:
+    index = COLUMN_NAMES.index(column)
+    odd = CLEAN[:index] + (value,) + CLEAN[index + 1 :]
+    assert codec.coerce_row(odd)[index] == expected
+    for rows in ([odd], [CLEAN, odd, CLEAN]):
+        assert stored(codec.record_batch(rows)) == [codec.coerce_row(row) for row in rows], rows
+
+
+def test_clean_values_are_kept_as_they_are() -> None:
+    [row] = stored(codec.record_batch([CLEAN]))
+    kept = {name: value for name, value, given in zip(COLUMN_NAMES, row, CLEAN) if value != given}
+    # Only the UUID (given as uuid.UUID, stored as its bytes) and the list of tags (a tuple) differ.
+    assert kept == {"id": CLEAN[0].bytes, "agent_tags": tuple(CLEAN[COLUMN_NAMES.index("agent_tags")])}
