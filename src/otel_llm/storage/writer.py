@@ -1,7 +1,7 @@
 """``Writer``: what the exporter hands rows to. Never blocks the caller on ClickHouse.
 
     writer = open_writer()              # OTEL_LLM_CLICKHOUSE_URL, or the embedded default
-    writer.submit(rows)                 # list of row dicts (value types: see otel_llm.storage.codec)
+    writer.submit(rows)                 # row tuples in column order, or dicts (see otel_llm.storage.codec)
     writer.force_flush(timeout_s)       # True once every row so far is in the store or the spool
     writer.shutdown(timeout_s)          # flush, ingest what it can, stop the thread
     writer.stats                        # {'written': n, 'spooled': n, 'dropped': n, 'queued': n}
@@ -17,7 +17,7 @@ dropped unless the disk refuses.
 
 Why encode in ``submit``: rows are encoded while the caller just built them (hot in the CPU's
 caches), and what waits in the queue is Arrow memory, which the garbage collector never walks.
-Queued row dicts made the app's collections walk up to a queue of them (~10 us a row end to end)
+Queued rows made the app's collections walk up to a queue of them (~10 us a row end to end)
 and the writer thread's encoding competed with the exporter for the GIL.
 
 Counts:
@@ -94,7 +94,7 @@ class Writer:
         self._sink = EmbeddedSink(self.config) if self.config.kind == "chdb" else RemoteSink(self.config)
         self._queue: collections.deque = collections.deque()  # encoded record batches
         self._queued_rows = 0
-        self._staged: list[dict] = []  # rows of small submits, for the writer thread to encode
+        self._staged: list[tuple | dict] = []  # rows of small submits, for the writer thread to encode
         self._cond = threading.Condition()
         self._counts = Outcome()
         self._submitted = 0  # rows accepted by submit() into the queue
@@ -127,7 +127,7 @@ class Writer:
                 "queued": self._queued_rows + len(self._staged),
             }
 
-    def submit(self, rows: list[dict]) -> None:
+    def submit(self, rows: list[tuple | dict]) -> None:
         if not rows:
             return
         # A trickle (a SimpleSpanProcessor's one span) is staged for the writer thread, which
@@ -240,7 +240,7 @@ class Writer:
                 self._inserter.join()
                 return
 
-    def _encode(self, rows: list[dict], handled: bool = False) -> list:
+    def _encode(self, rows: list[tuple | dict], handled: bool = False) -> list:
         """``rows`` as record batches of at most ENCODE_ROWS rows; rows that cannot be encoded
         are counted as dropped (and logged, and as handled when they were already accepted)."""
         batches = []
