@@ -43,6 +43,8 @@ ODD_VALUES = [
     ("cost_details", {"input": "0.1234567891", "bad": "abc", "output": 0.25}, {"input": Decimal("0.123456789"), "output": Decimal("0.25")}),
     ("usage_details", {"input": "3", "bad": -1}, {"input": 3}),
     ("span_attributes", {"note": "x\ud800"}, {"note": "x\ufffd"}),
+    ("span_attributes", {"x\ud800": "note"}, {"x\ufffd": "note"}),
+    ("span_attributes", '{"as": "text"}', {}),
 ]
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -158,7 +158,12 @@ def _rule(ch_type: str) -> Callable[[Any], Any]:
     if entries is not None:
         key_type, item_type = entries.split(", ", 1)
         key, item = _rule(key_type), _rule(f"Nullable({item_type})")
-        return lambda value: {key(k): v for k, v in zip(value, map(item, value.values())) if v is not None} if value else {}
+        # Anything but a mapping (a hand-written row's JSON text, say) is an empty map.
+        return lambda value: (
+            {key(k): v for k, v in zip(value, map(item, value.values())) if v is not None}
+            if isinstance(value, Mapping)
+            else {}
+        )
     scalar = {
         "String": text,
         "UInt64": count,
