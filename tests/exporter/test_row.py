@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import json
+
+import pytest
 from decimal import Decimal
 
 from otel_llm import attributes as attr
@@ -250,3 +252,20 @@ def test_cost_that_rounds_past_the_column_becomes_null() -> None:
         emit({attr.OPERATION_NAME: "chat", attr.COST_USD: "999999999.9999999999", attr.COST_PRICING_VERSION: "v"})
     )
     assert row["cost_usd"] is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"input":"0.000500000","output":"0.003"}', {"input": Decimal("0.0005"), "output": Decimal("0.003")}),
+        ('{"input":"0.0001234567891","bad":"abc","empty":""}', {"input": Decimal("0.000123457")}),
+        ('{"input":0.25,"output":"0.5"}', {"input": Decimal("0.25"), "output": Decimal("0.5")}),  # JSON path
+        ('{"a\\"b":"0.5"}', {'a"b': Decimal("0.5")}),  # escapes: JSON path
+        ('{"a"."b"}', {}),  # not JSON
+        ('{"a","b"}', {}),
+        ("", {}),
+    ],
+)
+def test_cost_details_from_any_flat_object_text(text: str, expected: dict) -> None:
+    row = span_to_row(emit({attr.OPERATION_NAME: "chat", attr.COST_USD: "0.5", attr.COST_DETAILS: text}))
+    assert row["cost_details"] == expected
