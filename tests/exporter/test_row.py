@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import gc
 import json
+from decimal import Decimal
 
 import pytest
-from decimal import Decimal
 
 from otel_llm import attributes as attr
 from otel_llm.exporter import span_to_row
