@@ -265,7 +265,8 @@ def _map_array(values: Sequence[dict | None], column: _Column) -> pa.Array:
         # Usually so for usage_details and span_attributes: no per-row work at all.
         offsets = pa.repeat(pa.scalar(0, pa.int32()), len(values) + 1)
         return pa.MapArray.from_arrays(offsets, pa.array([], typ.key_type), pa.array([], typ.item_type))
-    values = [d or _EMPTY for d in values]
+    if None in values:
+        values = [d or _EMPTY for d in values]
     try:
         # chain/map iterate in C: no Python frame per entry.
         keys = _fast_array(list(itertools.chain.from_iterable(values)), typ.key_type, False)
