@@ -79,7 +79,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def text(value: Any) -> str:
     if type(value) is not str:
-        return "" if value is None else text(str(value))
+        if value is None:
+            return ""
+        value = str(value)
     return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
 
 
