@@ -212,9 +212,9 @@ def _status(status: Any) -> Status:
     return _OK_STATUS if code is StatusCode.OK else _UNSET_STATUS
 
 
-# Span attributes by the bytes of their KeyValue -> (key, value, or _NULL).  Only small ones:
-# payloads rarely repeat, and hashing them would cost more than it saves.  Values are immutable
-# (str, int, float, bool, tuple), so spans can share them.
+# Span attributes by the bytes of their KeyValue -> (key, value, or _NULL).  Only small ones
+# are kept: payloads rarely repeat, and 8,192 of them would hold megabytes.  Values are
+# immutable (str, int, float, bool, tuple), so spans can share them.
 _KEY_VALUES_MAX = 8192
 _KEY_VALUE_MAX_BYTES = 256
 _NULL = object()
@@ -226,24 +226,21 @@ class _KeyValues(dict):
 
     def __missing__(self, raw: bytes) -> tuple[str, Any]:
         item = _key_value(raw)
-        if item[1] is _NULL:
-            _remember(_null_key_values, raw, None, _KEY_VALUES_MAX)
         if len(raw) <= _KEY_VALUE_MAX_BYTES:
             _remember(self, raw, item, _KEY_VALUES_MAX)
         return item
 
 
 _key_values = _KeyValues()
-# KeyValues seen with OTLP's null, which is rare: only spans holding one take the slow path.
-_null_key_values: dict[bytes, None] = {}
 
 
 def _span_attributes(raw_key_values: Any) -> dict[str, Any]:
     # map + dict() walk the attributes in C; Python runs only on a cache miss.
     found = dict(map(_key_values.__getitem__, raw_key_values))
-    if _null_key_values and not _null_key_values.keys().isdisjoint(raw_key_values):
-        # The SDK has no null attribute, so it is skipped: the key keeps an earlier value, and
-        # a later one takes its place in the order, as decoding one by one gives.
+    if len(found) != len(raw_key_values) or _NULL in found.values():
+        # A repeated key or OTLP's null (both rare): decoded one by one, as the official message
+        # gives them. The SDK has no null attribute, so a null is skipped: its key keeps an
+        # earlier value, or takes the position of a later one.
         return {key: value for key, value in map(_key_values.__getitem__, raw_key_values) if value is not _NULL}
     return found
 
