@@ -278,8 +278,8 @@ def build_row(span: ReadableSpan, attributes: Mapping[str, Any], full_payloads: 
         error_type,
         error_message,
         get(attr.HTTP_RESPONSE_STATUS_CODE),
-        len(request) if request.isascii() else _utf8_len(request),
-        len(response) if response.isascii() else _utf8_len(response),
+        _utf8_len(request),
+        _utf8_len(response),
         truncated,
         request,
         response,
@@ -489,7 +489,7 @@ def _cost_details(value: Any) -> dict[str, Any]:
     """Component -> USD; values as given (usually fixed-point text), for the codec to convert."""
     if type(value) is str and value.startswith('{"') and value.endswith('"}') and "\\" not in value:
         # A flat object of strings, as our instrumentors write it, split without a parser
-        # (a regex match and findall cost ~10k instructions a row): with no escapes, and 4 quotes
+        # (~7.6k instructions, a validating regex and findall ~9k): with no escapes, and 4 quotes
         # per member, every quote is structural, so '","' and '":"' can only separate.
         members = value[2:-2].split('","')
         if value.count('"') == 4 * len(members):
