@@ -86,6 +86,22 @@ def test_attributes_match_the_official_message_decoded_or_cached(spans) -> None:
     assert received_attributes(body) == expected  # now from the cache
 
 
+def test_null_attributes_stay_out_however_many_have_been_seen() -> None:
+    # A small null attribute cached, then more null attributes too long to cache than the cache
+    # holds entries, then the cached one again: it must still be left out.
+    message = ExportTraceServiceRequest.FromString(THREE_SPANS)
+    spans = message.resource_spans[0].scope_spans[0].spans
+    for span in spans:
+        del span.attributes[:]
+        span.attributes.add(key="null.small").value.CopyFrom(AnyValue())
+        span.attributes.add(key="kept").value.CopyFrom(AnyValue(string_value="yes"))
+    long_key = "x" * (convert._KEY_VALUE_MAX_BYTES + 1)
+    for index in range(convert._KEY_VALUES_MAX + 10):
+        spans[1].attributes.add(key=f"{long_key}{index}").value.CopyFrom(AnyValue())
+    body = message.SerializeToString()
+    assert received_attributes(body) == [[("kept", "yes")]] * 3
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=mutated(protobuf_body(2)))
 def test_refuses_exactly_what_the_official_message_refuses(body: bytes) -> None:
