@@ -5,7 +5,7 @@ import pytest
 from otel_llm.cli import main
 from otel_llm.storage import open_store
 from otel_llm.storage.columns import COLUMNS
-from otel_llm.storage.schema import Layout, render_all
+from otel_llm.storage.schema import Layout, apply, migrations, render_all
 
 
 def test_init_db_twice_on_chdb(chdb_url, capsys):
@@ -16,8 +16,25 @@ def test_init_db_twice_on_chdb(chdb_url, capsys):
     assert "nothing to do" in capsys.readouterr().out
     store = open_store(chdb_url)
     try:
-        assert store.query("SELECT version FROM schema_migrations")[1] == [(1,)]
+        assert store.query("SELECT version FROM schema_migrations ORDER BY version")[1] == [(1,), (2,)]
         assert store.query("SELECT count() FROM llm_traces")[1] == [(0,)]
+    finally:
+        store.close()
+
+
+def test_a_store_made_at_version_1_is_migrated_and_inserts_compact_parts(chdb_url, capsys):
+    store = open_store(chdb_url)
+    try:
+        layout = Layout()
+        store.command(layout.migrations_table_ddl())
+        for statement in migrations(layout)[0].statements:
+            store.command(statement)
+        store.command("INSERT INTO schema_migrations (version, name) VALUES (1, 'create llm_traces')")
+        assert apply(store) == ["applied migration 2: 0002_compact_inserted_parts"]
+        _, [(ddl,)] = store.query("SHOW CREATE TABLE llm_traces")
+        assert "min_bytes_for_wide_part = 268435456" in ddl
+        store.command("INSERT INTO llm_traces (id, provider) VALUES (generateUUIDv4(), 'openai')")
+        assert store.query("SELECT part_type FROM system.parts WHERE table = 'llm_traces' AND active")[1] == [("Compact",)]
     finally:
         store.close()
 
@@ -66,11 +83,13 @@ def test_cluster_ddl():
     assert "CREATE TABLE IF NOT EXISTS `obs`.llm_traces_local ON CLUSTER `prod_cluster`" in text
     assert "ENGINE = ReplicatedReplacingMergeTree(inserted_at)" in text
     assert "TTL toDateTime(timestamp) + INTERVAL 90 DAY" in text
-    assert statements[-1] == (
+    assert (
         "CREATE TABLE IF NOT EXISTS `obs`.llm_traces ON CLUSTER `prod_cluster`\n"
         "AS `obs`.llm_traces_local\n"
         "ENGINE = Distributed(`prod_cluster`, `obs`, llm_traces_local, cityHash64(trace_id))"
-    )
+    ) in statements
+    # Table settings belong to the shards' tables, not to the Distributed one.
+    assert "ALTER TABLE `obs`.llm_traces_local ON CLUSTER `prod_cluster` MODIFY SETTING" in statements[-1]
 
 
 def test_single_node_ddl_has_no_cluster_bits():
