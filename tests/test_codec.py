@@ -45,6 +45,10 @@ ODD_VALUES = [
     ("span_attributes", {"note": "x\ud800"}, {"note": "x\ufffd"}),
     ("span_attributes", {"x\ud800": "note"}, {"x\ufffd": "note"}),
     ("span_attributes", '{"as": "text"}', {}),
+    ("id", "4bd4f5d1-04b6-4f5e-9c1d-5d4f6b1e2a3c", bytes.fromhex("4bd4f5d104b64f5e9c1d5d4f6b1e2a3c")),
+    ("id", b"short", bytes(16)),
+    ("id", None, bytes(16)),
+    ("id", 0, bytes(16)),
 ]
 
 
@@ -70,6 +74,12 @@ def test_a_value_is_stored_the_same_alone_and_beside_clean_rows(column: str, val
     assert codec.coerce_row(odd)[index] == expected
     for rows in ([odd], [CLEAN, odd, CLEAN]):
         assert stored(codec.record_batch(rows)) == [codec.coerce_row(row) for row in rows], rows
+
+
+def test_a_dict_row_without_an_id_is_stored_with_the_default_one() -> None:
+    [row] = stored(codec.record_batch([codec.as_tuple({"request_json": "{}"})]))
+    assert row[COLUMN_NAMES.index("id")] == bytes(16)
+    assert row[COLUMN_NAMES.index("request_json")] == "{}"
 
 
 def test_clean_values_are_kept_as_they_are() -> None:

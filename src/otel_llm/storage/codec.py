@@ -14,7 +14,8 @@ dict by column name in which a missing key means the column's default. Values:
 - anything else is coerced by the column's type, as :func:`coerce_row` shows: counts outside the
   column's range, non-numeric text and non-finite numbers become NULL (or the default), other
   values of a text column become their ``str``, text with surrogates gets U+FFFD, and map entries
-  whose value cannot be coerced are left out. So one odd value never costs a batch its rows.
+  whose value cannot be coerced are left out, and a UUID that is neither 16 bytes nor UUID text
+  is the zero UUID. So one odd value never costs a batch its rows.
 
 Each column is first handed to pyarrow as it is, which checks every value in C; only a column
 that pyarrow refuses is coerced value by value in Python and converted again. Costs usually
@@ -144,8 +145,18 @@ def _timestamp(value: Any) -> Any:
     return 0 if value is None else value
 
 
-def _uuid(value: Any) -> Any:
-    return value.bytes if isinstance(value, uuid.UUID) else value
+_ZERO_UUID = bytes(16)  # ClickHouse's default UUID
+
+
+def _uuid(value: Any) -> bytes:
+    if isinstance(value, uuid.UUID):
+        return value.bytes
+    if isinstance(value, bytes) and len(value) == 16:
+        return value
+    try:
+        return uuid.UUID(str(value)).bytes
+    except ValueError:
+        return _ZERO_UUID
 
 
 def _rule(ch_type: str) -> Callable[[Any], Any]:
@@ -190,7 +201,7 @@ def _default(ch_type: str):
     if ch_type.startswith("Array("):
         return ()
     inner = _unwrap(ch_type, "LowCardinality") or ch_type
-    return {"String": "", "Bool": False}.get(inner, 0)
+    return {"String": "", "Bool": False, "UUID": _ZERO_UUID}.get(inner, 0)
 
 
 @dataclass(frozen=True)
