@@ -1,12 +1,13 @@
 """Exporter throughput and memory.
 
-    python benchmarks/bench_export.py [--spans 50000] [--payload-bytes 2048]
+    python benchmarks/bench_export.py [--spans 50000] [--payload-bytes 2048] [--rounds 5]
 
 1. LLM spans/s end to end: finished SDK spans -> LLMTraceExporter.export (row building, stash
    take, writer) -> embedded chDB, timed until force_flush says every row is stored; against a
    bare insert of the same rows (the row tuples the exporter builds): the writer alone, and one
    direct insert into the store, encoding included (the target's yardstick: what inserting those
-   rows from Python takes at least), with the engine's share alone beside it.
+   rows from Python takes at least), with the engine's share alone beside it. Each of
+   ``--rounds`` runs the export and then its yardsticks; figures are medians over the rounds.
 2. Peak RSS for one span carrying a 10 MB request payload (target: at most 3x the payload),
    measured in a fresh process after the store is warm, so the engine's own baseline is excluded.
 """
@@ -18,6 +19,7 @@ import gc
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,13 +86,15 @@ def batches(items: list, size: int = BATCH):
         yield items[start : start + size]
 
 
-def bench_throughput(count: int, payload_bytes: int, freeze: bool) -> None:
+def bench_throughput(count: int, payload_bytes: int, freeze: bool, rounds: int) -> None:
     spans = make_spans(count, payload_bytes)
+    rows = [build_row(span, normalize(span_attributes(span)), None) for span in spans]
     if freeze:
-        # The pre-built spans (~1M objects) exist only because the benchmark builds them all up
-        # front; an app exports spans as they end. Left to the collector they make every full
-        # collection during the run walk them (~15% of the end-to-end CPU).
+        # The pre-built spans and rows (~1M objects) exist only because the benchmark builds
+        # them all up front; an app exports spans as they end. Left to the collector they make
+        # every full collection during the run walk them (~15% of the end-to-end CPU).
         gc.freeze()
+    figures = []
     with tempfile.TemporaryDirectory() as tmp:
         url = f"chdb://{Path(tmp) / 'db'}"
         # Warm the engine and the schema outside the timings.
@@ -98,66 +102,106 @@ def bench_throughput(count: int, payload_bytes: int, freeze: bool) -> None:
         warm.export(spans[:10])
         warm.force_flush(60_000)
         warm.shutdown()
-
-        exporter = LLMTraceExporter(url, forward_to=None)
-        started, cpu_started = time.perf_counter(), time.process_time()
-        export_cpu = time.thread_time()
-        for batch in batches(spans):
-            exporter.export(batch)
-        export_done, export_cpu_s = time.perf_counter(), time.thread_time() - export_cpu
-        assert exporter.force_flush(300_000)
-        stored, cpu_stored = time.perf_counter(), time.process_time()
-        writer_threads_cpu_s = _threads_cpu_s(("otel-llm-writer", "otel-llm-inserter"))
-        exporter.shutdown()
-
-        rows = [build_row(span, normalize(span_attributes(span)), None) for span in spans]
-        writer = open_writer(url)
-        writer_started, writer_cpu = time.perf_counter(), time.process_time()
-        for batch in batches(rows):
-            writer.submit(batch)
-        assert writer.force_flush(300)
-        writer_s, writer_cpu_s = time.perf_counter() - writer_started, time.process_time() - writer_cpu
-        writer.shutdown(60)
-
-        # This thread's CPU only: chDB may still be merging the parts just written.
-        row_started = time.thread_time()
-        for span in spans:
-            build_row(span, normalize(span_attributes(span)), None)
-        row_cpu_s = time.thread_time() - row_started
-
+        encode(rows[:10])  # pyarrow's first conversion imports pandas (~0.5 s): not per row
+        # Rounds alternate the exporter and the yardsticks, so a drift in the machine's speed
+        # (this VM's swings by a third within minutes) moves both sides of a ratio alike.
+        for _ in range(rounds):
+            _truncate(url)
+            figures.append(_round(url, spans, rows))
         store = open_store(url)
-        encode_started, encode_cpu = time.perf_counter(), time.thread_time()
-        encoded = encode(rows)
-        insert_started, encode_cpu_s = time.perf_counter(), time.thread_time() - encode_cpu
-        store.insert_arrow(encoded)
-        inserted = time.perf_counter()
-        insert_s, engine_s = inserted - encode_started, inserted - insert_started
-        del encoded
         _, counted = store.query("SELECT count() FROM llm_traces FINAL")
         store.close()
 
-    total_s, total_cpu_s = stored - started, cpu_stored - cpu_started
     print(f"spans: {count}, payload ~{payload_bytes} B each, batches of {BATCH}, cpus: {os.cpu_count()}, "
-          f"load average: {os.getloadavg()[0]:.1f}")
-    print("  wall clock (depends on what else the machine runs):")
-    print(f"    exporter end to end (export + force_flush): {count / total_s:>9,.0f} spans/s")
-    print(f"      of which export() calls:                  {count / (export_done - started):>9,.0f} spans/s")
-    print(f"    bare insert, same rows via writer:          {count / writer_s:>9,.0f} rows/s")
-    print(f"    bare insert, one Arrow batch into chDB:     {count / insert_s:>9,.0f} rows/s")
-    print(f"      of which chDB's insert of the encoded batch: {count / engine_s:>6,.0f} rows/s")
-    print(f"    end to end / bare Arrow insert (target >= 80%): {insert_s / total_s:>5.0%}")
+          f"rounds: {rounds}, load average: {os.getloadavg()[0]:.1f}")
+    print("  wall clock (depends on what else the machine runs); median of the rounds [min - max]:")
+    rate = lambda key: median_range([count / f[key] for f in figures], ",.0f")  # noqa: E731
+    print(f"    exporter end to end (export + force_flush): {rate('total_s')} spans/s")
+    print(f"      of which export() calls:                  {rate('export_s')} spans/s")
+    print(f"    bare insert, same rows via writer:          {rate('writer_s')} rows/s")
+    print(f"    bare insert, one Arrow batch into chDB:     {rate('insert_s')} rows/s")
+    print(f"      of which chDB's insert of the encoded batch: {rate('engine_s')} rows/s")
+    ratios = [f["insert_s"] / f["total_s"] * 100 for f in figures]
+    print(f"    end to end / bare Arrow insert, per round (target >= 80%): {median_range(ratios, '.0f')} %")
     print("  per CPU-second (all threads, chDB's included; steadier on a shared machine):")
-    print(f"    exporter end to end:                        {count / total_cpu_s:>9,.0f} spans/CPU-s")
-    print(f"    bare insert via writer:                     {count / writer_cpu_s:>9,.0f} rows/CPU-s")
-    print(f"    row building alone (normalize + build_row): {count / row_cpu_s:>9,.0f} spans/CPU-s")
-    print(f"    encoding alone (one Arrow batch):           {count / encode_cpu_s:>9,.0f} rows/CPU-s")
+    cpu_rate = lambda key: median_range([count / f[key] for f in figures], ",.0f")  # noqa: E731
+    print(f"    exporter end to end:                        {cpu_rate('total_cpu_s')} spans/CPU-s")
+    print(f"    bare insert via writer:                     {cpu_rate('writer_cpu_s')} rows/CPU-s")
+    print(f"    row building alone (normalize + build_row): {cpu_rate('row_cpu_s')} spans/CPU-s")
+    print(f"    encoding alone (one Arrow batch):           {cpu_rate('encode_cpu_s')} rows/CPU-s")
     print("  end to end CPU per span, by thread (the first two hold the GIL most of the time):")
-    print(f"    export() calls (row building):              {export_cpu_s / count * 1e6:>9.1f} us")
-    for name, cpu_s in writer_threads_cpu_s.items():
-        print(f"    {name + ' thread:':<44}{cpu_s / count * 1e6:>9.1f} us")
-    other_s = total_cpu_s - export_cpu_s - sum(writer_threads_cpu_s.values())
-    print(f"    everything else (chDB's own threads):        {other_s / count * 1e6:>9.1f} us")
-    print(f"  distinct rows in store (FINAL): {counted[0][0]} (expected {count})")
+    per_span = lambda values: median_range([v / count * 1e6 for v in values], ".1f")  # noqa: E731
+    print(f"    export() calls (row building):              {per_span([f['export_cpu_s'] for f in figures])} us")
+    for name in ("otel-llm-writer", "otel-llm-inserter"):
+        print(f"    {name + ' thread:':<44}{per_span([f['threads'].get(name, 0.0) for f in figures])} us")
+    print(f"    everything else (chDB's own threads):        {per_span([f['other_cpu_s'] for f in figures])} us")
+    print(f"  distinct rows in store after the last round (FINAL): {counted[0][0]} (expected {count})")
+
+
+def _round(url: str, spans: list[ReadableSpan], rows: list[tuple]) -> dict:
+    """One end-to-end export and its yardsticks, in seconds."""
+    count = len(spans)
+    exporter = LLMTraceExporter(url, forward_to=None)
+    started, cpu_started, export_cpu = time.perf_counter(), time.process_time(), time.thread_time()
+    for batch in batches(spans):
+        exporter.export(batch)
+    export_done, export_cpu_s = time.perf_counter(), time.thread_time() - export_cpu
+    assert exporter.force_flush(300_000)
+    stored, cpu_stored = time.perf_counter(), time.process_time()
+    threads = _threads_cpu_s(("otel-llm-writer", "otel-llm-inserter"))
+    exporter.shutdown()
+    total_cpu_s = cpu_stored - cpu_started
+    _truncate(url)
+
+    writer = open_writer(url)
+    writer_started, writer_cpu = time.perf_counter(), time.process_time()
+    for batch in batches(rows):
+        writer.submit(batch)
+    assert writer.force_flush(300)
+    writer_s, writer_cpu_s = time.perf_counter() - writer_started, time.process_time() - writer_cpu
+    writer.shutdown(60)
+    _truncate(url)
+
+    # This thread's CPU only: chDB may still be merging the parts just written.
+    row_started = time.thread_time()
+    for span in spans:
+        build_row(span, normalize(span_attributes(span)), None)
+    row_cpu_s = time.thread_time() - row_started
+
+    store = open_store(url)
+    encode_started, encode_cpu = time.perf_counter(), time.thread_time()
+    encoded = encode(rows)
+    insert_started, encode_cpu_s = time.perf_counter(), time.thread_time() - encode_cpu
+    store.insert_arrow(encoded)
+    inserted = time.perf_counter()
+    del encoded
+    store.close()
+    assert count == len(rows)
+    return {
+        "total_s": stored - started,
+        "export_s": export_done - started,
+        "writer_s": writer_s,
+        "insert_s": inserted - encode_started,
+        "engine_s": inserted - insert_started,
+        "total_cpu_s": total_cpu_s,
+        "writer_cpu_s": writer_cpu_s,
+        "row_cpu_s": row_cpu_s,
+        "encode_cpu_s": encode_cpu_s,
+        "export_cpu_s": export_cpu_s,
+        "threads": threads,
+        "other_cpu_s": total_cpu_s - export_cpu_s - sum(threads.values()),
+    }
+
+
+def _truncate(url: str) -> None:
+    store = open_store(url)
+    store.command("TRUNCATE TABLE llm_traces")
+    store.close()
+
+
+def median_range(values: list[float], spec: str) -> str:
+    middle = format(statistics.median(values), spec)
+    return middle if len(values) == 1 else f"{middle} [{min(values):{spec}} - {max(values):{spec}}]"
 
 
 def _threads_cpu_s(names: tuple[str, ...]) -> dict[str, float]:
@@ -234,9 +278,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=50_000)
     parser.add_argument("--payload-bytes", type=int, default=2048)
+    parser.add_argument("--rounds", type=int, default=5, help="end-to-end runs, each beside its yardsticks")
     parser.add_argument("--no-freeze", action="store_true", help="leave the pre-built spans to the garbage collector")
     args = parser.parse_args()
-    bench_throughput(args.spans, args.payload_bytes, freeze=not args.no_freeze)
+    bench_throughput(args.spans, args.payload_bytes, freeze=not args.no_freeze, rounds=args.rounds)
     bench_rss()
 
 
