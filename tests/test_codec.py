@@ -44,7 +44,17 @@ ODD_VALUES = [
     ("usage_details", {"input": "3", "bad": -1}, {"input": 3}),
     ("span_attributes", {"note": "x\ud800"}, {"note": "x\ufffd"}),
     ("span_attributes", {"x\ud800": "note"}, {"x\ufffd": "note"}),
-    ("span_attributes", '{"as": "text"}', {}),
+    ("span_attributes", '{"as": "text"}', {"as": "text"}),
+    ("span_attributes", "not json", {}),
+    ("cost_details", '{"input":"0.0005","output":"0.003"}', {"input": Decimal("0.0005"), "output": Decimal("0.003")}),
+    ("cost_details", '{"input":"0.1234567891"}', {"input": Decimal("0.123456789")}),
+    ("cost_details", '{"input":"abc","output":""}', {}),
+    ("cost_details", '{"input":"1","input":"2"}', {"input": Decimal("2")}),
+    ("cost_details", '{"input":0.25}', {"input": Decimal("0.25")}),
+    ("cost_details", '{"a\\"b":"0.5"}', {'a"b': Decimal("0.5")}),
+    ("cost_details", '{"ab","c":"d":"e"}', {}),
+    ("cost_details", "[1, 2]", {}),
+    ("cost_details", "", {}),
     ("id", "4bd4f5d1-04b6-4f5e-9c1d-5d4f6b1e2a3c", bytes.fromhex("4bd4f5d104b64f5e9c1d5d4f6b1e2a3c")),
     ("id", b"short", bytes(16)),
     ("id", None, bytes(16)),
@@ -74,6 +84,32 @@ def test_a_value_is_stored_the_same_alone_and_beside_clean_rows(column: str, val
     assert codec.coerce_row(odd)[index] == expected
     for rows in ([odd], [CLEAN, odd, CLEAN]):
         assert stored(codec.record_batch(rows)) == [codec.coerce_row(row) for row in rows], rows
+
+
+COST_TEXTS = [
+    '{"input":"0.0005","output":"0.003"}',
+    None,
+    "",
+    '{"cache_read":"0.00125"}',
+]
+
+
+@pytest.mark.parametrize("odd", [value for column, value, _ in ODD_VALUES if column == "cost_details"])
+def test_cost_texts_are_stored_the_same_among_texts(odd) -> None:
+    """Columns of JSON texts are taken apart in C, unless one text needs the value-by-value path."""
+    index = COLUMN_NAMES.index("cost_details")
+    rows = [CLEAN[:index] + (value,) + CLEAN[index + 1 :] for value in [*COST_TEXTS, odd, *COST_TEXTS]]
+    assert stored(codec.record_batch(rows)) == [codec.coerce_row(row) for row in rows]
+
+
+def test_flat_cost_texts_are_taken_apart_a_column_at_a_time() -> None:
+    typ = codec.SCHEMA.field("cost_details").type
+    array = codec._text_map_array(COST_TEXTS, typ)  # raises if it would need the value-by-value path
+    assert [dict(value) for value in array.to_pylist()] == [
+        {"input": Decimal("0.0005"), "output": Decimal("0.003")}, {}, {}, {"cache_read": Decimal("0.00125")}
+    ]
+    with pytest.raises(ValueError):
+        codec._text_map_array(['{"input":"1","input":"2"}'], typ)
 
 
 def test_a_dict_row_without_an_id_is_stored_with_the_default_one() -> None:

@@ -1,8 +1,9 @@
 """One LLM span -> one ``llm_traces`` row: a tuple of every column's value in ``COLUMNS`` order.
 
 Hot path: the exporter calls this for every LLM span, so it reads each attribute once by key,
-walks the attribute dict once for the leftovers, parses JSON only for the two small maps
-(``usage_details``, ``cost_details``), and builds the payload columns by string concatenation.
+walks the attribute dict once for the leftovers, parses JSON only for the small usage map (the
+cost map's text goes to the codec as it is), and builds the payload columns by string
+concatenation.
 It does not check or convert values it only passes on: the storage codec
 (``otel_llm.storage.codec``) does that a column at a time in C, and coerces by the column's type
 only a column Arrow refuses. Computed values follow the codec's contract: ``id`` the UUID's 16
@@ -220,7 +221,9 @@ def build_row(span: ReadableSpan, attributes: Mapping[str, Any], full_payloads: 
     span_leftover = _leftover(attributes)
     if attr.COST_PRICING_VERSION in attributes or attr.COST_USD in attributes:
         cost_usd = get(attr.COST_USD)
-        cost_details = _cost_details(get(attr.COST_DETAILS))
+        # As given (usually the JSON text our instrumentors write): the codec takes texts apart
+        # a column at a time in C, and a text is one object fewer per row for the collector.
+        cost_details = get(attr.COST_DETAILS)
         pricing_version = get(attr.COST_PRICING_VERSION)
     else:
         cost_usd, cost_details, pricing_version, unpriced = _priced_here(
@@ -483,21 +486,6 @@ def _usage_details(value: Any) -> dict[str, int]:
     if type(value) is str and _USAGE_OBJECT.fullmatch(value):
         return {key: int(count) for key, count in _USAGE_MEMBER.findall(value)}
     return {str(k): n for k, v in _json_mapping(value).items() if (n := codec.count(v)) is not None}
-
-
-def _cost_details(value: Any) -> dict[str, Any]:
-    """Component -> USD; values as given (usually fixed-point text), for the codec to convert."""
-    if type(value) is str and value.startswith('{"') and value.endswith('"}') and "\\" not in value:
-        # A flat object of strings, as our instrumentors write it, split without a parser
-        # (~7.6k instructions, a validating regex and findall ~9k): with no escapes, and 4 quotes
-        # per member, every quote is structural, so '","' and '":"' can only separate.
-        members = value[2:-2].split('","')
-        if value.count('"') == 4 * len(members):
-            try:
-                return dict(member.split('":"') for member in members)
-            except ValueError:  # a member that is not one key and one value
-                pass
-    return {str(k): v for k, v in _json_mapping(value).items()}
 
 
 def _utf8_len(text: str) -> int:

@@ -26,6 +26,7 @@ cast parses without a ``Decimal`` object per value.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -33,7 +34,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from otel_llm.storage.columns import COLUMN_NAMES, COLUMNS
 
@@ -159,6 +162,27 @@ def _uuid(value: Any) -> bytes:
         return _ZERO_UUID
 
 
+def map_from_text(value: str) -> Mapping:
+    """A map given as JSON object text, as instrumentors write cost details; anything but an
+    object, malformed text included, is empty (a foreign span's odd attribute must not cost its
+    row). Values as given: the column's rule converts them."""
+    if value.startswith('{"') and value.endswith('"}') and "\\" not in value:
+        # A flat object of strings (what our instrumentors write), split without a parser: with
+        # no escapes, and 4 quotes per member, every quote is structural, so '","' and '":"' can
+        # only separate.
+        members = value[2:-2].split('","')
+        if value.count('"') == 4 * len(members):
+            try:
+                return dict(member.split('":"') for member in members)
+            except ValueError:  # a member that is not one key and one value
+                pass
+    try:
+        parsed = json.loads(value) if value else None
+    except (ValueError, RecursionError):
+        return {}
+    return {str(k): v for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+
+
 def _rule(ch_type: str) -> Callable[[Any], Any]:
     """The value-by-value coercion of a column type (its NULL-free default for ``None``)."""
     nullable = _unwrap(ch_type, "Nullable")
@@ -171,12 +195,15 @@ def _rule(ch_type: str) -> Callable[[Any], Any]:
     if entries is not None:
         key_type, item_type = entries.split(", ", 1)
         key, item = _rule(key_type), _rule(f"Nullable({item_type})")
-        # Anything but a mapping (a hand-written row's JSON text, say) is an empty map.
-        return lambda value: (
-            {key(k): v for k, v in zip(value, map(item, value.values())) if v is not None}
-            if isinstance(value, Mapping)
-            else {}
-        )
+
+        def entries_rule(value: Any) -> dict:
+            if isinstance(value, str):
+                value = map_from_text(value)
+            if not isinstance(value, Mapping):
+                return {}
+            return {key(k): v for k, v in zip(value, map(item, value.values())) if v is not None}
+
+        return entries_rule
     scalar = {
         "String": text,
         "UInt64": count,
@@ -270,7 +297,7 @@ def _array(values: Sequence[Any], column: _Column) -> pa.Array:
         return pa.array(list(map(column.rule, values)), column.typ)
 
 
-def _map_array(values: Sequence[dict | None], column: _Column) -> pa.Array:
+def _map_array(values: Sequence[Any], column: _Column) -> pa.Array:
     # Flattening to offsets/keys/items is several times faster than letting pyarrow convert
     # each dict (measured: ~5 us/row -> ~1 us/row for two-entry maps).
     typ = column.typ
@@ -278,6 +305,14 @@ def _map_array(values: Sequence[dict | None], column: _Column) -> pa.Array:
         # Usually so for usage_details and span_attributes: no per-row work at all.
         offsets = pa.repeat(pa.scalar(0, pa.int32()), len(values) + 1)
         return pa.MapArray.from_arrays(offsets, pa.array([], typ.key_type), pa.array([], typ.item_type))
+    kinds = set(map(type, values))
+    if str in kinds:
+        if kinds <= _TEXT_KINDS:
+            try:
+                return _text_map_array(values, typ)
+            except _REFUSED:
+                pass
+        values = [map_from_text(value) if type(value) is str else value for value in values]
     if None in values:
         values = [d or _EMPTY for d in values]
     try:
@@ -294,6 +329,61 @@ def _map_array(values: Sequence[dict | None], column: _Column) -> pa.Array:
 
 
 _EMPTY: dict = {}
+_TEXT_KINDS = frozenset((str, type(None)))
+
+
+class _NotFlat(ValueError):
+    """A text in the column is not a flat object of strings with distinct keys."""
+
+
+def _text_map_array(values: Sequence[Any], typ: pa.MapType) -> pa.Array:
+    """A map column given as JSON texts (cost details, as instrumentors write them), taken
+    apart by Arrow's kernels in C: the split :func:`map_from_text` makes in Python, for the
+    whole column at once. Raises one of ``_REFUSED`` unless every text is ``None``, empty or a
+    flat object of strings with distinct keys and values the item type takes as they are, so
+    that the result is what the value-by-value path would give."""
+    texts = pa.array(values, _STRING).fill_null("")
+    empty = pc.equal(texts, "")
+    members = pc.split_pattern(pc.utf8_slice_codeunits(texts, 2, -2), '","')
+    counts = pc.if_else(empty, 0, pc.list_value_length(members))
+    if pc.any(empty).as_py():
+        present = pc.invert(empty)
+        texts, members = texts.filter(present), members.filter(present)
+    pairs = pc.split_pattern(members.flatten(), '":"')
+    parts = pc.min_max(pc.list_value_length(pairs)).as_py()
+    # Each member holds one '":"' (two quotes) and the braces and separators two per member,
+    # so 4 quotes per member in all means no quote anywhere else: the same test as
+    # map_from_text's, made on the column's bytes at once.
+    data = _string_bytes(texts)
+    flat = (
+        parts["min"] in (2, None)
+        and parts["max"] in (2, None)
+        and b"\\" not in data
+        and data.count(b'"') == 4 * len(pairs)
+        and pc.all(pc.starts_with(texts, '{"')).as_py() is not False
+        and pc.all(pc.ends_with(texts, '"}')).as_py() is not False
+    )
+    if not flat:
+        raise _NotFlat("not a flat object of strings")
+    entries = pairs.flatten()
+    keys = entries.take(np.arange(0, len(entries), 2))
+    items = entries.take(np.arange(1, len(entries), 2))
+    # A repeated key: the dict of the value-by-value path keeps the last one, a map both.
+    encoded = pc.dictionary_encode(keys)
+    owners = pc.list_parent_indices(members)
+    entry_ids = pc.add(pc.multiply(owners, len(encoded.dictionary)), encoded.indices.cast(pa.int64()))
+    if pc.count_distinct(entry_ids).as_py() != len(keys):
+        raise _NotFlat("a key repeats within a map")
+    if typ.item_type != _STRING:
+        items = items.cast(typ.item_type)
+    offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(counts).cast(pa.int32())])
+    return pa.MapArray.from_arrays(offsets, keys, items)
+
+
+def _string_bytes(texts: pa.StringArray) -> bytes:
+    """The UTF-8 bytes of all of a string array's values, back to back."""
+    offsets = np.frombuffer(texts.buffers()[1], np.int32, len(texts) + 1, texts.offset * 4)
+    return memoryview(texts.buffers()[2] or b"")[offsets[0] : offsets[-1]].tobytes()
 
 
 def _shared_map_array(values: Sequence[dict | None], column: _Column) -> pa.Array:
