@@ -10,7 +10,7 @@ A row is a tuple of every column's value in ``COLUMNS`` order (what the exporter
 dict by column name in which a missing key means the column's default. Values:
 
 - ``UUID``: its 16 bytes or a ``uuid.UUID``; ``DateTime64``: ``int`` nanoseconds since the epoch
-- ``Nullable(...)``: ``None`` for NULL; ``Map``: ``dict``; ``Array``: ``tuple`` or ``list``
+- ``Nullable(...)``: ``None`` for NULL; ``Map``: ``dict`` or JSON object text; ``Array``: ``tuple`` or ``list``
 - anything else is coerced by the column's type, as :func:`coerce_row` shows: counts outside the
   column's range, non-numeric text and non-finite numbers become NULL (or the default), other
   values of a text column become their ``str``, text with surrogates gets U+FFFD, and map entries
