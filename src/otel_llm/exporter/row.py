@@ -457,19 +457,6 @@ def _tags(value: Any) -> tuple:
     return tuple(value)
 
 
-def _json_mapping(value: Any) -> Mapping:
-    """A JSON object given as text (or already a mapping); anything else, malformed included, is
-    empty: a foreign span's odd attribute must not cost its row."""
-    if not value:
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
-    return value if isinstance(value, Mapping) else {}
-
-
 # The flat maps our instrumentors write (``instrumentation.call._json_object``): keys are
 # identifiers, values fixed-point USD strings or plain integers, no whitespace. json.loads of
 # such a short object costs several microseconds, mostly setting up the decoder; for the usage
@@ -483,9 +470,13 @@ _USAGE_MEMBER = re.compile(rf'"(\w+)":({_COUNT})', re.ASCII)
 def _usage_details(value: Any) -> dict[str, int]:
     if not value:
         return {}
-    if type(value) is str and _USAGE_OBJECT.fullmatch(value):
-        return {key: int(count) for key, count in _USAGE_MEMBER.findall(value)}
-    return {str(k): n for k, v in _json_mapping(value).items() if (n := codec.count(v)) is not None}
+    if type(value) is str:
+        if _USAGE_OBJECT.fullmatch(value):
+            return {key: int(count) for key, count in _USAGE_MEMBER.findall(value)}
+        value = codec.map_from_text(value)  # a foreign span's odd text is an empty map
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): n for k, v in value.items() if (n := codec.count(v)) is not None}
 
 
 def _utf8_len(text: str) -> int:
