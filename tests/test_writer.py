@@ -4,12 +4,13 @@ import time
 import uuid
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from otel_llm.storage import open_store, open_writer
+from otel_llm.storage import codec, open_store, open_writer, schema
 from otel_llm.storage.columns import COLUMN_NAMES
 from rows import make_row
 
@@ -94,6 +95,25 @@ def test_missing_keys_take_column_defaults(chdb_url):
     assert writer.shutdown(30)
     [row] = read_rows(chdb_url).values()
     assert (row["provider"], row["request_json"], row["prompt_tokens"], row["usage_details"]) == ("openai", "", None, {})
+
+
+def test_batch_encoded_without_newer_columns_still_inserts(chdb_url):
+    # A spool file written before a column existed: the columns it has are matched by name.
+    row = make_row(1, run="old-spool")
+    batch = codec.record_batch([row])
+    kept = [name for name in batch.schema.names if name not in ("cost_details", "agent_tags")][::-1]
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.select(kept).schema) as stream:
+        stream.write_batch(batch.select(kept))
+    store = open_store(chdb_url)
+    try:
+        schema.apply(store)
+        store.insert_arrow(sink.getvalue())
+    finally:
+        store.close()
+    [back] = read_rows(chdb_url).values()
+    assert (back["id"], back["run_id"], back["cost_details"], back["agent_tags"]) == (row["id"], row["run_id"], {}, [])
+    assert back["request_json"] == row["request_json"] and back["prompt_tokens"] == row["prompt_tokens"]
 
 
 def test_store_down_rows_spooled_then_replayed_once(clickhouse_http):

@@ -50,9 +50,9 @@ def rows_as_dicts(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list
     return [dict(zip(columns, row)) for row in rows]
 
 
-def insert_target(database: str) -> str:
-    """``db.llm_traces (col, ...)``: fixed names only, the database checked as an identifier."""
-    return f"{quote_identifier(database, 'database')}.{TABLE} ({', '.join(COLUMN_NAMES)})"
+def insert_target(database: str, columns: Sequence[str] = COLUMN_NAMES) -> str:
+    """``db.llm_traces (col, ...)``: the database checked as an identifier, ``columns`` names of ours."""
+    return f"{quote_identifier(database, 'database')}.{TABLE} ({', '.join(columns)})"
 
 
 def insert_settings(token: str | None) -> dict:
