@@ -11,7 +11,16 @@ yardstick: a span with 20 attributes on the same provider.
         python benchmarks/loop_instrumentation.py openai --calls 150 --once
 
 With ``--once`` the chosen loop runs twice inside ``functools.reduce`` (so callgrind can count only
-there) and nothing is printed: instructions per call = collected / (2 * calls).  Instruction
+there) and nothing is printed: instructions per call = collected / (2 * calls).
+
+``--in-place SCENARIO`` counts whole SDK calls instead (a scenario of ``bench_instrumentation.py``,
+e.g. "openai chat", through its in-process transport): ``bare`` uninstrumented, ``ours`` with both
+instrumentors on, ``span`` with a bare 20-attribute span wrapped around each call; the difference
+from ``bare`` is what each adds where it runs, between the SDK's own work::
+
+    for which in bare ours span; do PYTHONHASHSEED=0 valgrind --tool=callgrind \
+        --toggle-collect=functools_reduce python benchmarks/loop_instrumentation.py $which \
+        --in-place "openai chat" --calls 100 --once; done  Instruction
 counts miss what cache misses cost, which end to end is as much again; they are steady on a busy
 machine, so they are for before/after comparisons of our own code, not for the targets.
 """
@@ -85,20 +94,53 @@ def loops() -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
     return {"bare": bare, "openai": openai_chat, "anthropic": anthropic_messages}, provider.shutdown
 
 
+def in_place(scenario: str) -> dict[str, Callable[[], Any]]:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    import otel_llm
+
+    class CountingExporter(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    os.environ.update(bench.WORKER_ENV)
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(CountingExporter()))
+    call = bench._scenarios(("openai", "anthropic"))[scenario]
+    tracer = provider.get_tracer("bench")
+    attributes = {f"bench.attribute.{i}": f"value {i}" if i % 2 else i for i in range(20)}
+
+    def ours() -> Any:
+        for instrumentor in (otel_llm.OpenAIInstrumentor(), otel_llm.AnthropicInstrumentor()):
+            if not instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.instrument(tracer_provider=provider)
+        return call()
+
+    def span() -> None:  # as bench_instrumentation.py's "span us"
+        span = tracer.start_span("chat bench", kind=trace.SpanKind.CLIENT, attributes=attributes)
+        call()
+        span.end()
+
+    return {"bare": call, "ours": ours, "span": span}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("which", nargs="*", help="bare, openai and/or anthropic (default: all three)")
     parser.add_argument("--calls", type=int, default=2000, help="calls per loop")
     parser.add_argument("--repeats", type=int, default=7, help="loops timed per function (median taken)")
     parser.add_argument("--once", action="store_true", help="run one loop twice inside functools.reduce, print nothing")
+    parser.add_argument("--in-place", metavar="SCENARIO", help="whole SDK calls: bare, ours or span (see above)")
     args = parser.parse_args()
-    functions, shutdown = loops()
+    functions, shutdown = (in_place(args.in_place), lambda: None) if args.in_place else loops()
     unknown = set(args.which) - set(functions)
     if unknown:
         parser.error(f"unknown loop(s) {sorted(unknown)}: choose from {sorted(functions)}")
     chosen = {name: functions[name] for name in args.which or functions}
     for fn in chosen.values():
-        for _ in range(300):  # warm-up: caches filled, price table loaded
+        for _ in range(30 if args.in_place else 300):  # warm-up: caches filled, price table loaded
             fn()
     gc.collect()
     gc.freeze()
@@ -123,7 +165,10 @@ def main() -> None:
     medians = {name: statistics.median(values) for name, values in times.items()}
     bare = medians.get("bare")
     for name, us in medians.items():
-        print(f"{name:<10} {us:8.1f} us CPU per call" + (f"  ({us / bare:.2f} bare spans)" if bare else ""))
+        if args.in_place:  # "bare" is the uninstrumented call: show what the others add to it
+            print(f"{name:<10} {us:8.1f} us CPU per call" + (f"  (+{us - bare:.1f})" if bare and name != "bare" else ""))
+        else:
+            print(f"{name:<10} {us:8.1f} us CPU per call" + (f"  ({us / bare:.2f} bare spans)" if bare else ""))
     shutdown()
 
 
