@@ -11,18 +11,21 @@ yardstick: a span with 20 attributes on the same provider.
         python benchmarks/loop_instrumentation.py openai --calls 150 --once
 
 With ``--once`` the chosen loop runs twice inside ``functools.reduce`` (so callgrind can count only
-there) and nothing is printed: instructions per call = collected / (2 * calls).
+there) and nothing is printed: instructions per call = collected / (2 * calls).  Instruction
+counts miss what cache misses cost, which end to end is as much again; they are steady on a busy
+machine, so they are for before/after comparisons of our own code, not for the targets.
 
 ``--in-place SCENARIO`` counts whole SDK calls instead (a scenario of ``bench_instrumentation.py``,
 e.g. "openai chat", through its in-process transport): ``bare`` uninstrumented, ``ours`` with both
-instrumentors on, ``span`` with a bare 20-attribute span wrapped around each call; the difference
-from ``bare`` is what each adds where it runs, between the SDK's own work::
+instrumentors installed before the loop, ``span`` with a bare 20-attribute span wrapped around
+each call; the difference from ``bare`` is what each adds where it runs, between the SDK's own
+work::
 
     for which in bare ours span; do PYTHONHASHSEED=0 valgrind --tool=callgrind \
         --toggle-collect=functools_reduce python benchmarks/loop_instrumentation.py $which \
-        --in-place "openai chat" --calls 100 --once; done  Instruction
-counts miss what cache misses cost, which end to end is as much again; they are steady on a busy
-machine, so they are for before/after comparisons of our own code, not for the targets.
+        --in-place "openai chat" --calls 100 --once; done
+
+One of the three per process: instrumentors patch the SDK's classes for everything in it.
 """
 
 from __future__ import annotations
@@ -41,19 +44,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_instrumentation as bench  # noqa: E402
 
+BARE_ATTRIBUTES = {f"bench.attribute.{i}": f"value {i}" if i % 2 else i for i in range(20)}
+IN_PLACE = ("bare", "ours", "span")
 
-def loops() -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
-    import anthropic
-    import openai
-    from anthropic.types import Message
-    from openai.types.chat import ChatCompletion
-    from opentelemetry import trace
+
+def counting_provider() -> Any:
+    """A TracerProvider whose BatchSpanProcessor exports to an exporter that only says yes."""
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-
-    from otel_llm.anthropic import patch as anthropic_patch
-    from otel_llm.instrumentation.telemetry import Telemetry
-    from otel_llm.openai import patch as openai_patch
 
     class CountingExporter(SpanExporter):
         def export(self, spans: Any) -> SpanExportResult:
@@ -61,9 +59,23 @@ def loops() -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
 
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(CountingExporter()))
+    return provider
+
+
+def loops() -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
+    import anthropic
+    import openai
+    from anthropic.types import Message
+    from openai.types.chat import ChatCompletion
+    from opentelemetry import trace
+
+    from otel_llm.anthropic import patch as anthropic_patch
+    from otel_llm.instrumentation.telemetry import Telemetry
+    from otel_llm.openai import patch as openai_patch
+
+    provider = counting_provider()
     telemetry = Telemetry.create("bench", tracer_provider=provider, capture_content=True)
     tracer = provider.get_tracer("bench")
-    attributes = {f"bench.attribute.{i}": f"value {i}" if i % 2 else i for i in range(20)}
 
     completion = ChatCompletion.model_validate(json.loads(bench._openai_bodies()[0]))
     completions = openai.OpenAI(api_key="sk-bench", base_url="https://api.openai.com/v1").chat.completions
@@ -81,7 +93,7 @@ def loops() -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
         }
 
     def bare() -> None:
-        tracer.start_span("chat bench", kind=trace.SpanKind.CLIENT, attributes=attributes).end()
+        tracer.start_span("chat bench", kind=trace.SpanKind.CLIENT, attributes=BARE_ATTRIBUTES).end()
 
     def openai_chat() -> None:
         kwargs = {"model": bench.OPENAI_MODEL, "messages": bench.MESSAGES, "temperature": 0.2, "max_tokens": 64}
@@ -94,36 +106,27 @@ def loops() -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
     return {"bare": bare, "openai": openai_chat, "anthropic": anthropic_messages}, provider.shutdown
 
 
-def in_place(scenario: str) -> dict[str, Callable[[], Any]]:
+def in_place(scenario: str, which: str) -> Callable[[], Any]:
     from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
     import otel_llm
 
-    class CountingExporter(SpanExporter):
-        def export(self, spans: Any) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
-
     os.environ.update(bench.WORKER_ENV)
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(CountingExporter()))
+    provider = counting_provider()
     call = bench._scenarios(("openai", "anthropic"))[scenario]
+    if which == "ours":
+        otel_llm.OpenAIInstrumentor().instrument(tracer_provider=provider)
+        otel_llm.AnthropicInstrumentor().instrument(tracer_provider=provider)
+    if which != "span":
+        return call
     tracer = provider.get_tracer("bench")
-    attributes = {f"bench.attribute.{i}": f"value {i}" if i % 2 else i for i in range(20)}
-
-    def ours() -> Any:
-        for instrumentor in (otel_llm.OpenAIInstrumentor(), otel_llm.AnthropicInstrumentor()):
-            if not instrumentor.is_instrumented_by_opentelemetry:
-                instrumentor.instrument(tracer_provider=provider)
-        return call()
 
     def span() -> None:  # as bench_instrumentation.py's "span us"
-        span = tracer.start_span("chat bench", kind=trace.SpanKind.CLIENT, attributes=attributes)
+        span = tracer.start_span("chat bench", kind=trace.SpanKind.CLIENT, attributes=BARE_ATTRIBUTES)
         call()
         span.end()
 
-    return {"bare": call, "ours": ours, "span": span}
+    return span
 
 
 def main() -> None:
@@ -134,7 +137,12 @@ def main() -> None:
     parser.add_argument("--once", action="store_true", help="run one loop twice inside functools.reduce, print nothing")
     parser.add_argument("--in-place", metavar="SCENARIO", help="whole SDK calls: bare, ours or span (see above)")
     args = parser.parse_args()
-    functions, shutdown = (in_place(args.in_place), lambda: None) if args.in_place else loops()
+    if args.in_place:
+        if len(args.which) != 1 or args.which[0] not in IN_PLACE:
+            parser.error(f"--in-place takes one of {', '.join(IN_PLACE)} per process")
+        functions, shutdown = {args.which[0]: in_place(args.in_place, args.which[0])}, lambda: None
+    else:
+        functions, shutdown = loops()
     unknown = set(args.which) - set(functions)
     if unknown:
         parser.error(f"unknown loop(s) {sorted(unknown)}: choose from {sorted(functions)}")
@@ -163,12 +171,9 @@ def main() -> None:
                 fn()
             times[name].append((time.process_time_ns() - started) / args.calls / 1000)
     medians = {name: statistics.median(values) for name, values in times.items()}
-    bare = medians.get("bare")
+    bare = None if args.in_place else medians.get("bare")  # in place, "bare" is the SDK call alone
     for name, us in medians.items():
-        if args.in_place:  # "bare" is the uninstrumented call: show what the others add to it
-            print(f"{name:<10} {us:8.1f} us CPU per call" + (f"  (+{us - bare:.1f})" if bare and name != "bare" else ""))
-        else:
-            print(f"{name:<10} {us:8.1f} us CPU per call" + (f"  ({us / bare:.2f} bare spans)" if bare else ""))
+        print(f"{name:<10} {us:8.1f} us CPU per call" + (f"  ({us / bare:.2f} bare spans)" if bare else ""))
     shutdown()
 
 
