@@ -113,7 +113,10 @@ def in_place(scenario: str, which: str) -> Callable[[], Any]:
 
     os.environ.update(bench.WORKER_ENV)
     provider = counting_provider()
-    call = bench._scenarios(("openai", "anthropic"))[scenario]
+    calls = bench._scenarios(("openai", "anthropic"))
+    if scenario not in calls:
+        raise SystemExit(f"unknown scenario {scenario!r}: choose from {', '.join(map(repr, calls))}")
+    call = calls[scenario]
     if which == "ours":
         otel_llm.OpenAIInstrumentor().instrument(tracer_provider=provider)
         otel_llm.AnthropicInstrumentor().instrument(tracer_provider=provider)
