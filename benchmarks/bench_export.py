@@ -106,9 +106,9 @@ def bench_throughput(count: int, payload_bytes: int, freeze: bool, rounds: int) 
         warm.shutdown()
         encode(rows[:10])  # pyarrow's first conversion imports pandas (~0.5 s): not per row
         _truncate(url)
-        # The first full-size round runs slower than the rest on every run (its ratio 30-70%
-        # against 80-105% after), the engine and the writer growing their memory for the first
-        # time: an app pays that once, so it is run first and reported, not counted.
+        # The first full-size round was often the slowest (its ratio 30-70% in four runs of
+        # five, against 60-105% after): the engine and the writer grow their memory for the
+        # first time, which an app pays once. It is run first and reported, not counted.
         warm_up = _round(url, spans, rows)
         for _ in range(rounds):
             figures.append(_round(url, spans, rows))

@@ -38,6 +38,7 @@ ODD_VALUES = [
     ("customer_id", "x\ud800y", "x\ufffdy"),
     ("agent_tags", ("a", 1), ("a", "1")),
     ("agent_tags", None, ()),
+    ("agent_tags", ("a", None), ("a", "")),
     ("ttft_ms", True, 1.0),
     ("is_byok", "true", True),
     ("cost_details", {"input": "0.1234567891", "bad": "abc", "output": 0.25}, {"input": Decimal("0.123456789"), "output": Decimal("0.25")}),

@@ -11,7 +11,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otel_llm.storage import codec, open_store, open_writer, schema
-from otel_llm.storage.columns import COLUMN_NAMES
+from otel_llm.storage.columns import COLUMN_NAMES, COLUMNS
 from rows import make_row
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
@@ -114,6 +114,52 @@ def test_batch_encoded_without_newer_columns_still_inserts(chdb_url):
     [back] = read_rows(chdb_url).values()
     assert (back["id"], back["run_id"], back["cost_details"], back["agent_tags"]) == (row["id"], row["run_id"], {}, [])
     assert back["request_json"] == row["request_json"] and back["prompt_tokens"] == row["prompt_tokens"]
+
+
+def test_the_engine_reads_batch_columns_as_nullable_only_where_the_table_is(chdb_url):
+    # A nullable Arrow field reads as Nullable(T), which the insert converts to the table's T by
+    # copying the column: a 10 MB payload took 10 MB more of the engine's memory.
+    otel_llm_described = codec.record_batch([make_row(1)])  # noqa: F841 - Python() finds it by name
+    store = open_store(chdb_url)
+    try:
+        _, described = store.query("DESCRIBE TABLE Python(otel_llm_described)")
+    finally:
+        store.close()
+    read_as = {name: typ for name, typ, *_ in described}
+    assert set(read_as) == set(COLUMN_NAMES)
+    assert {name: typ for name, typ in read_as.items() if "Nullable" in typ} == {
+        name: read_as[name] for name, ch_type in COLUMNS if "Nullable" in ch_type
+    }
+
+
+def test_batch_with_nullable_fields_as_older_writers_made_them_still_inserts(chdb_url):
+    # Spool files written before the codec's fields stated their nullability.
+    row = make_row(1, run="old-nullable-spool")
+    batch = codec.record_batch([row])
+    nullable = pa.schema([pa.field(name, _all_nullable(field.type)) for name, field in zip(batch.schema.names, batch.schema)])
+    batch = pa.RecordBatch.from_arrays([column.cast(field.type) for column, field in zip(batch.columns, nullable)], schema=nullable)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, nullable) as stream:
+        stream.write_batch(batch)
+    store = open_store(chdb_url)
+    try:
+        schema.apply(store)
+        store.insert_arrow(sink.getvalue())
+    finally:
+        store.close()
+    [back] = read_rows(chdb_url).values()
+    assert (back["id"], back["run_id"], back["agent_tags"], back["cost_details"]) == (
+        row["id"], row["run_id"], list(row["agent_tags"]), row["cost_details"]
+    )
+    assert back["request_json"] == row["request_json"] and back["prompt_tokens"] == row["prompt_tokens"]
+
+
+def _all_nullable(typ: pa.DataType) -> pa.DataType:
+    if pa.types.is_list(typ):
+        return pa.list_(typ.value_type)
+    if pa.types.is_map(typ):
+        return pa.map_(typ.key_type, typ.item_type)
+    return typ
 
 
 def test_store_down_rows_spooled_then_replayed_once(clickhouse_http):
