@@ -5,8 +5,8 @@
 1. LLM spans/s end to end: finished SDK spans -> LLMTraceExporter.export (row building, stash
    take, writer) -> embedded chDB, timed until force_flush says every row is stored; against a
    bare insert of the same rows (the row tuples the exporter builds): the writer alone, and one
-   direct insert into the store, encoding included (the target's yardstick: what inserting those
-   rows from Python takes at least), with the engine's share alone beside it. Each of
+   direct insert into the engine, Arrow conversion included (the target's yardstick: what
+   inserting those rows from Python takes at least), with the engine's share alone beside it. Each of
    ``--rounds`` runs the export and the bare insert twice each (export, insert, ..., insert,
    export); figures are medians over the rounds, after one warm-up round.
 2. Peak RSS for one span carrying a 10 MB request payload (target: at most 3x the payload),
@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+import pyarrow as pa
+
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanKind
@@ -37,7 +39,8 @@ from otel_llm import attributes as attr
 from otel_llm.exporter.row import build_row, span_attributes
 from otel_llm.exporter.sources import normalize
 from otel_llm.storage import open_store, open_writer
-from otel_llm.storage.codec import encode, record_batch, write_stream
+from otel_llm.storage.chdb_store import ChdbStore
+from otel_llm.storage.codec import SCHEMA, encode, record_batch
 from otel_llm.storage.writer import ENCODE_ROWS
 
 BATCH = 512  # BatchSpanProcessor's default max export batch size
@@ -120,8 +123,8 @@ def bench_throughput(count: int, payload_bytes: int, freeze: bool, rounds: int) 
     print(f"    exporter end to end (export + force_flush): {rate('total_s')} spans/s")
     print(f"      of which export() calls:                  {rate('export_s')} spans/s")
     print(f"    bare insert, same rows via writer:          {rate('writer_s')} rows/s")
-    print(f"    bare insert, one Arrow stream into chDB:    {rate('insert_s')} rows/s")
-    print(f"      of which chDB's insert of the encoded batch: {rate('engine_s')} rows/s")
+    print(f"    bare insert, Arrow batches into chDB:       {rate('insert_s')} rows/s")
+    print(f"      of which chDB's insert of the Arrow table: {rate('engine_s')} rows/s")
     ratios = [f["insert_s"] / f["total_s"] * 100 for f in figures]
     print(f"    end to end / bare Arrow insert, per round (target >= 80%): {median_range(ratios, '.0f')} %")
     print(f"      in round order: {', '.join(f'{ratio:.0f}' for ratio in ratios)}"
@@ -133,7 +136,7 @@ def bench_throughput(count: int, payload_bytes: int, freeze: bool, rounds: int) 
     print(f"    exporter end to end:                        {cpu_rate('total_cpu_s')} spans/CPU-s")
     print(f"    bare insert via writer:                     {cpu_rate('writer_cpu_s')} rows/CPU-s")
     print(f"    row building alone (normalize + build_row): {cpu_rate('row_cpu_s')} spans/CPU-s")
-    print(f"    encoding alone (one Arrow stream):          {cpu_rate('encode_cpu_s')} rows/CPU-s")
+    print(f"    encoding alone (Arrow record batches):      {cpu_rate('encode_cpu_s')} rows/CPU-s")
     print("  end to end CPU per span, by thread (the first two hold the GIL most of the time):")
     per_span = lambda values: median_range([v / count * 1e6 for v in values], ".1f")  # noqa: E731
     print(f"    export() calls (row building):              {per_span([f['export_cpu_s'] for f in figures])} us")
@@ -207,16 +210,17 @@ def _export(url: str, spans: list[ReadableSpan]) -> dict:
 
 
 def _bare_insert(url: str, rows: list[tuple]) -> dict:
-    """The yardstick: the same rows encoded and inserted in one Arrow stream; then an empty table."""
-    store = open_store(url)
+    """The yardstick: the same rows as Arrow record batches, inserted in one statement as the
+    embedded store inserts a batch (no IPC stream in between); then an empty table."""
+    store = ChdbStore(Path(url.removeprefix("chdb://")))
     encode_started, encode_cpu = time.perf_counter(), time.thread_time()
     # In the writer's chunks: one 50,000-row record batch takes twice as long a row (13-14 against
     # 6-7 us), its 53 transposed columns of Python objects no longer fitting the CPU's caches.
-    encoded = write_stream([record_batch(chunk) for chunk in batches(rows, ENCODE_ROWS)])
+    table = pa.Table.from_batches([record_batch(chunk) for chunk in batches(rows, ENCODE_ROWS)], SCHEMA)
     insert_started, encode_cpu_s = time.perf_counter(), time.thread_time() - encode_cpu
-    store.insert_arrow(encoded)
+    store.insert_table(table)
     inserted = time.perf_counter()
-    del encoded
+    del table
     store.close()
     _truncate(url)
     return {"insert_s": inserted - encode_started, "engine_s": inserted - insert_started, "encode_cpu_s": encode_cpu_s}

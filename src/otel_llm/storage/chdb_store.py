@@ -47,15 +47,22 @@ class ChdbStore:
     def insert_arrow(self, payload: Buffer, token: str | None = None) -> None:
         import pyarrow as pa
 
-        # The stream is read in place and the engine's Python() table function reads the Arrow
-        # columns where they lie. The ArrowStream input format copied the stream into its input
-        # buffer and decoded it there again: a 10 MB payload grew the process by 48-50 MB that
-        # way and by 33 MB this way, and 20,000 rows took the engine 360-480 ms against 140-200.
-        # Both let the app's threads run meanwhile. Columns are matched by name, so a spooled
-        # batch written before a column was added still inserts (that column gets its default).
+        # Read in place: the table's columns are views into the stream.
+        self.insert_table(pa.ipc.open_stream(pa.py_buffer(payload)).read_all(), token)
+
+    def insert_table(self, table: Any, token: str | None = None) -> None:
+        """Insert a ``pyarrow.Table`` whose columns are the codec's (by name; others ignored).
+
+        The engine's Python() table function reads the Arrow columns where they lie. The
+        ArrowStream input format copied a stream into its input buffer and decoded it there
+        again: a 10 MB payload grew the process by 48-50 MB that way, and 20,000 rows took the
+        engine 360-480 ms against 140-200. Both let the app's threads run meanwhile. Columns are
+        matched by name, so a spooled batch written before a column was added still inserts
+        (that column gets its default).
+        """
         # Python(otel_llm_batch) below finds this local by its name, in the query's calling frames.
-        otel_llm_batch = pa.ipc.open_stream(pa.py_buffer(payload)).read_all()  # noqa: F841
-        columns = [name for name in otel_llm_batch.column_names if name in _COLUMN_TYPES]
+        otel_llm_batch = table  # noqa: F841
+        columns = [name for name in table.column_names if name in _COLUMN_TYPES]
         # Values are ours: 0/1 and a checked hex token.
         settings = ", ".join(f"{name} = {value!r}" for name, value in insert_settings(token).items())
         self._run(

@@ -10,8 +10,8 @@
 record batches on the caller's thread and appends them to an in-memory queue bounded at
 ``max_queue_rows``; a small submit (fewer than ``SMALL_SUBMIT_ROWS``) is only staged, and the
 background thread encodes it with what follows. That thread gathers batches of up to
-``batch_rows`` (or whatever is there every ``flush_interval_s``), each written once as one Arrow
-stream, and a second one hands those to the sink (``sinks.py``). If the queue is full, ``submit``
+``batch_rows`` (or whatever is there every ``flush_interval_s``), and a second one hands each to
+the sink (``sinks.py``), which inserts it as one part. If the queue is full, ``submit``
 spools the rows to disk: the caller pays for a disk write, never for ClickHouse, and nothing is
 dropped unless the disk refuses.
 
@@ -46,17 +46,13 @@ from opentelemetry import metrics
 
 from otel_llm.storage import codec
 from otel_llm.storage.config import StoreConfig, parse_url
-from otel_llm.storage.sinks import EmbeddedSink, Outcome, RemoteSink, spool_or_drop
+from otel_llm.storage.sinks import SPOOL_COMPRESSION, EmbeddedSink, Outcome, RemoteSink, spool_or_drop
 
 log = logging.getLogger("otel_llm.storage")
 
 BATCH_ROWS_ENV = "OTEL_LLM_WRITER_BATCH_ROWS"
 QUEUE_ROWS_ENV = "OTEL_LLM_WRITER_QUEUE_ROWS"
 FLUSH_INTERVAL_ENV = "OTEL_LLM_WRITER_FLUSH_INTERVAL_S"
-# Batches bound for the network or for a spool that may have to hold hours of a remote outage
-# are lz4-compressed (cheap, chat JSON shrinks several-fold); embedded batches are inserted
-# straight from memory and compressing them would only cost CPU.
-SPOOL_COMPRESSION = "lz4"
 # Rows encoded at a time (a batch is several of these, inserted at once).
 ENCODE_ROWS = 2000
 # Submits smaller than this are encoded by the writer thread, larger ones by their caller.
@@ -82,7 +78,6 @@ class Writer:
         self._max_queue_rows = max_queue_rows or int(os.environ.get(QUEUE_ROWS_ENV, default_queue))
         self._interval = flush_interval_s or float(os.environ.get(FLUSH_INTERVAL_ENV, 1.0))
         self._chunk_rows = min(ENCODE_ROWS, self._batch_rows)
-        self._compression = None if embedded else SPOOL_COMPRESSION
         self._stopping = False
         self._start()
         _restart_in_forked_children(self)
@@ -101,7 +96,8 @@ class Writer:
         self._handled = 0  # of those, rows the thread has written, spooled or dropped
         self._flush_requested = False
         self._warned: set[str] = set()
-        # Encoded batches on their way to the inserter thread: one inserted, at most one waiting.
+        # Batches (record batches, row count) on their way to the inserter thread: one inserted,
+        # at most one waiting.
         self._batches: queue.Queue = queue.Queue(maxsize=1)
         self._inserter = threading.Thread(target=self._insert, name="otel-llm-inserter", daemon=True)
         self._inserter.start()
@@ -225,16 +221,8 @@ class Writer:
                 or (left < self._batch_rows and time.monotonic() >= due)
             )
             if deliver and pending:
-                try:
-                    payload = codec.write_stream(pending, self._compression)
-                except Exception:
-                    log.exception("otel-llm: writer failed to encode a batch of %d rows", pending_rows)
-                    self._count(Outcome(dropped=pending_rows), handled=pending_rows)
-                    pending.clear()
-                else:
-                    self._batches.put((payload, pending_rows))  # waits while one is already waiting
-                    del payload
-                pending_rows = 0
+                self._batches.put((pending, pending_rows))  # waits while one is already waiting
+                pending, pending_rows = [], 0
             if stop and not pending:
                 self._batches.put(None)
                 self._inserter.join()
@@ -272,10 +260,10 @@ class Writer:
             rows = 0
             try:
                 if item:
-                    payload, rows = item
+                    batches, rows = item
                     item = None
-                    self._count(self._sink.deliver(payload, rows, _token()), handled=rows)
-                    del payload
+                    self._count(self._sink.deliver(batches, rows, _token()), handled=rows)
+                    del batches
                     rows = 0
                 self._count(self._sink.maintain())
             except Exception:  # keep the thread alive whatever a batch does; count it as lost
