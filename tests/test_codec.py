@@ -124,3 +124,40 @@ def test_clean_values_are_kept_as_they_are() -> None:
     kept = {name: value for name, value, given in zip(COLUMN_NAMES, row, CLEAN) if value != given}
     # Only the UUID (given as uuid.UUID, stored as its bytes) and the list of tags (a tuple) differ.
     assert kept == {"id": CLEAN[0].bytes, "agent_tags": tuple(CLEAN[COLUMN_NAMES.index("agent_tags")])}
+
+
+def _with_payloads(row: tuple, request: str, response: str = "{}") -> tuple:
+    values = dict(zip(COLUMN_NAMES, row))
+    values.update(request_json=request, response_json=response, request_bytes=len(request.encode("utf-8", "surrogatepass")),
+                  response_bytes=len(response.encode()))
+    return tuple(values.values())
+
+
+LARGE = codec.LARGE_TEXT_CHARS
+LARGE_TEXTS = [
+    '{"content":"' + "x" * LARGE + '"}',  # ASCII: the str's own characters
+    '{"content":"' + "é✓" * (LARGE // 2) + '"}',  # not ASCII: the UTF-8 copy the str keeps
+    '{"content":"' + "x" * LARGE + '\ud800"}',  # a lone surrogate: copied, U+FFFD as anywhere else
+]
+
+
+def test_a_row_with_a_large_payload_is_encoded_alone_and_stored_intact() -> None:
+    rows = [CLEAN, _with_payloads(CLEAN, LARGE_TEXTS[0]), CLEAN, CLEAN, *(_with_payloads(CLEAN, t) for t in LARGE_TEXTS[1:])]
+    chunks = list(codec.chunks(rows, 3))
+    assert [len(chunk) for chunk in chunks] == [1, 1, 1, 1, 1, 1]  # [CLEAN], [large], [CLEAN], [CLEAN], ...
+    assert [list(chunk) for chunk in codec.chunks(rows[2:4], 3)] == [rows[2:4]]
+    index = COLUMN_NAMES.index("request_json")
+    for chunk in chunks:
+        assert stored(codec.record_batch(chunk)) == [codec.coerce_row(row) for row in chunk]
+    assert codec.coerce_row(rows[-1])[index].endswith('\ufffd"}')
+
+
+def test_a_large_ascii_payload_is_not_copied_into_its_batch() -> None:
+    row = _with_payloads(CLEAN, LARGE_TEXTS[0])
+    before = pa.total_allocated_bytes()
+    batch = codec.record_batch([row])
+    assert pa.total_allocated_bytes() - before < LARGE // 10
+    assert batch.column("request_json")[0].as_py() == LARGE_TEXTS[0]
+    # Still a batch like any other: it goes through an IPC stream (spool, remote store) intact.
+    [back] = pa.ipc.open_stream(codec.write_stream([batch])).read_all().to_batches()
+    assert back.column("request_json")[0].as_py() == LARGE_TEXTS[0]

@@ -232,8 +232,7 @@ class Writer:
         """``rows`` as record batches of at most ENCODE_ROWS rows; rows that cannot be encoded
         are counted as dropped (and logged, and as handled when they were already accepted)."""
         batches = []
-        for start in range(0, len(rows), self._chunk_rows):
-            chunk = rows[start : start + self._chunk_rows]
+        for chunk in codec.chunks(rows, self._chunk_rows):
             try:
                 batches.append(codec.record_batch(chunk))
             except Exception:
