@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import subprocess
 import sys
 import warnings
 
@@ -29,7 +30,7 @@ from otel_llm.openai import extract as openai_extract
 from otel_llm.openai import streams as openai_streams
 from otel_llm.openai.streams import ChatStreamHandler
 from otel_llm.standin.server import JSONResponse, SSEResponse
-from otel_llm.storage import open_writer
+from otel_llm.storage import open_store, open_writer
 
 from .conftest import (
     anthropic_client,
@@ -407,3 +408,39 @@ def test_async_client_reused_after_its_loop_closed(servers, tracer_provider, spa
         got = twice()
     assert stable(got) == stable(expected)
     assert len(span_exporter.get_finished_spans()) == 2
+
+
+# --- process exit -------------------------------------------------------------------------------
+
+_EXPORT_THEN_EXIT = """
+import sys
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+provider = TracerProvider(shutdown_on_exit=sys.argv[2] == "provider-shuts-down")
+# Imported after the provider: at exit our writer's hook runs before the provider's shutdown.
+from otel_llm import LLMTraceExporter, attributes as attr
+
+provider.add_span_processor(BatchSpanProcessor(LLMTraceExporter(sys.argv[1], forward_to=None)))
+tracer = provider.get_tracer("exit")
+for i in range(50):
+    tracer.start_span("chat", attributes={attr.OPERATION_NAME: "chat", attr.RESPONSE_ID: str(i)}).end()
+if sys.argv[2] != "provider-shuts-down":
+    provider.force_flush()  # the rows reach the writer, which nobody shuts down
+print("done")
+"""
+
+
+@pytest.mark.parametrize("how", ["provider-shuts-down", "nobody-shuts-down"])
+def test_exiting_right_after_exporting(tmp_path, how):
+    """The app exits within a second of its last rows, the writer still owning the embedded
+    store: exit code 0 (the engine's teardown crashed on its open session), every row stored."""
+    url = f"chdb://{tmp_path}/db"
+    done = subprocess.run([sys.executable, "-c", _EXPORT_THEN_EXIT, url, how], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "done"), done.stderr[-2000:]
+    store = open_store(url)
+    try:
+        _, rows = store.query("SELECT uniqExact(response_id) FROM llm_traces")
+    finally:
+        store.close()
+    assert rows == [(50,)]

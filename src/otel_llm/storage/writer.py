@@ -33,6 +33,7 @@ on the global meter provider, and logged at shutdown and when spooling/dropping 
 
 from __future__ import annotations
 
+import atexit
 import collections
 import logging
 import os
@@ -103,6 +104,7 @@ class Writer:
         self._inserter.start()
         self._thread = threading.Thread(target=self._run, name="otel-llm-writer", daemon=True)
         self._thread.start()
+        _RUNNING.add(self)
 
     def _restart_after_fork(self) -> None:
         # The rows queued before the fork are the parent's to write; the inherited sink holds
@@ -176,6 +178,7 @@ class Writer:
             log.error("otel-llm: writer thread did not stop within %.1f s", timeout_s)
             return False
         self._count(self._sink.close(max(0.0, deadline - time.monotonic())))
+        _RUNNING.discard(self)
         log.info("otel-llm writer stopped: %s", self.stats)
         return flushed
 
@@ -298,6 +301,21 @@ def _restart_in_forked_children(writer: Writer) -> None:
             inherited._restart_after_fork()
 
     os.register_at_fork(after_in_child=after_fork)
+
+
+# Writers nobody shut down (no TracerProvider shutdown hook ran, or the writer is used alone)
+# are shut down when the interpreter exits: their queued rows are stored or spooled, and the
+# embedded engine's session is closed first, which its own teardown at exit needs (finding one
+# open, it crashed the process with SIGSEGV). A writer shut down here that is given rows later,
+# by a span processor's own exit flush, spools them; its next shutdown ingests them.
+_RUNNING: "weakref.WeakSet[Writer]" = weakref.WeakSet()
+EXIT_TIMEOUT_S = 5.0
+
+
+@atexit.register
+def _shutdown_at_exit() -> None:
+    for writer in list(_RUNNING):
+        writer.shutdown(EXIT_TIMEOUT_S)
 
 
 def open_writer(url: str | None = None, **options) -> Writer:
