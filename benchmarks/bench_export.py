@@ -38,7 +38,7 @@ from otel_llm import LLMTraceExporter
 from otel_llm import attributes as attr
 from otel_llm.exporter.row import build_row, span_attributes
 from otel_llm.exporter.sources import normalize
-from otel_llm.storage import open_store, open_writer
+from otel_llm.storage import embedded
 from otel_llm.storage.chdb_store import ChdbStore
 from otel_llm.storage.codec import SCHEMA, encode, record_batch
 from otel_llm.storage.writer import ENCODE_ROWS
@@ -100,21 +100,26 @@ def bench_throughput(count: int, payload_bytes: int, freeze: bool, rounds: int) 
         # every full collection during the run walk them (~15% of the end-to-end CPU).
         gc.freeze()
     figures = []
+    # One exporter and one engine session for every round, as in an app exporting steadily: an
+    # owner idle for a second hands the store back (embedded.py), and a session opened anew
+    # made the next insert fault the engine's memory in again (2-3x slower, mostly system time),
+    # which is start-up, not throughput. Every timing therefore runs on the exporter's session.
+    embedded.IDLE_RELEASE_S = float("inf")
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"chdb://{Path(tmp) / 'db'}"
+        exporter = LLMTraceExporter(f"chdb://{Path(tmp) / 'db'}", forward_to=None)
         # Warm the engine and the schema outside the timings.
-        warm = LLMTraceExporter(url, forward_to=None)
-        warm.export(spans[:10])
-        warm.force_flush(60_000)
-        warm.shutdown()
+        exporter.export(spans[:10])
+        assert exporter.force_flush(60_000)
+        store = exporter.writer._sink.owner.store  # owned: the writer inserted the warm-up rows
         encode(rows[:10])  # pyarrow's first conversion imports pandas (~0.5 s): not per row
-        _truncate(url)
-        # The first full-size round was often the slowest (its ratio 30-70% in four runs of
-        # five, against 60-105% after): the engine and the writer grow their memory for the
-        # first time, which an app pays once. It is run first and reported, not counted.
-        warm_up = _round(url, spans, rows)
+        store.command("TRUNCATE TABLE llm_traces")
+        # The first full-size round is often the slowest: the engine and the writer grow their
+        # memory for the first time, which an app pays once. It is run first and reported, not
+        # counted.
+        warm_up = _round(exporter, store, spans, rows)
         for _ in range(rounds):
-            figures.append(_round(url, spans, rows))
+            figures.append(_round(exporter, store, spans, rows))
+        exporter.shutdown()
 
     print(f"spans: {count}, payload ~{payload_bytes} B each, batches of {BATCH}, cpus: {os.cpu_count()}, "
           f"rounds: {rounds}, load average: {os.getloadavg()[0]:.1f}")
@@ -146,20 +151,19 @@ def bench_throughput(count: int, payload_bytes: int, freeze: bool, rounds: int) 
     print(f"  every export stored its {count} distinct rows (checked with FINAL after each)")
 
 
-def _round(url: str, spans: list[ReadableSpan], rows: list[tuple]) -> dict:
+def _round(exporter: LLMTraceExporter, store: ChdbStore, spans: list[ReadableSpan], rows: list[tuple]) -> dict:
     """One round, in seconds: the export and the bare insert twice each, in the order export,
     insert, (the other yardsticks), insert, export, so a steady drift in the machine's speed
     (this VM's swings by a third within minutes) moves both sides of the ratio alike."""
-    first_export = _export(url, spans)
-    first_insert = _bare_insert(url, rows)
-    writer = open_writer(url)
+    first_export = _export(exporter, store, spans)
+    first_insert = _bare_insert(store, rows)
+    writer = exporter.writer  # the writer alone, given the rows the exporter would give it
     writer_started, writer_cpu = time.perf_counter(), time.process_time()
     for batch in batches(rows):
         writer.submit(batch)
     assert writer.force_flush(300)
     writer_s, writer_cpu_s = time.perf_counter() - writer_started, time.process_time() - writer_cpu
-    writer.shutdown(60)
-    _truncate(url)
+    store.command("TRUNCATE TABLE llm_traces")
 
     # This thread's CPU only: chDB may still be merging the parts just written.
     row_started = time.thread_time()
@@ -167,8 +171,8 @@ def _round(url: str, spans: list[ReadableSpan], rows: list[tuple]) -> dict:
         build_row(span, normalize(span_attributes(span)), None)
     row_cpu_s = time.thread_time() - row_started
 
-    second_insert = _bare_insert(url, rows)
-    second_export = _export(url, spans)
+    second_insert = _bare_insert(store, rows)
+    second_export = _export(exporter, store, spans)
     exports, inserts = (first_export, second_export), (first_insert, second_insert)
     mean = lambda key, runs: sum(run[key] for run in runs) / len(runs)  # noqa: E731
     return {
@@ -181,23 +185,23 @@ def _round(url: str, spans: list[ReadableSpan], rows: list[tuple]) -> dict:
     }
 
 
-def _export(url: str, spans: list[ReadableSpan]) -> dict:
+_WRITER_THREADS = ("otel-llm-writer", "otel-llm-inserter")
+
+
+def _export(exporter: LLMTraceExporter, store: ChdbStore, spans: list[ReadableSpan]) -> dict:
     """The exporter end to end, until ``force_flush`` says every row is stored (then checked);
     then an empty table."""
-    exporter = LLMTraceExporter(url, forward_to=None)
+    threads_started = _threads_cpu_s(_WRITER_THREADS)
     started, cpu_started, export_cpu = time.perf_counter(), time.process_time(), time.thread_time()
     for batch in batches(spans):
         exporter.export(batch)
     export_done, export_cpu_s = time.perf_counter(), time.thread_time() - export_cpu
     assert exporter.force_flush(300_000)
     stored, cpu_stored = time.perf_counter(), time.process_time()
-    threads = _threads_cpu_s(("otel-llm-writer", "otel-llm-inserter"))
-    exporter.shutdown()
-    store = open_store(url)
+    threads = {name: cpu - threads_started[name] for name, cpu in _threads_cpu_s(_WRITER_THREADS).items()}
     _, counted = store.query("SELECT count() FROM llm_traces FINAL")
-    store.close()
     assert counted[0][0] == len(spans), f"stored {counted[0][0]} distinct rows of {len(spans)}"
-    _truncate(url)
+    store.command("TRUNCATE TABLE llm_traces")
     total_cpu_s = cpu_stored - cpu_started
     return {
         "total_s": stored - started,
@@ -209,10 +213,9 @@ def _export(url: str, spans: list[ReadableSpan]) -> dict:
     }
 
 
-def _bare_insert(url: str, rows: list[tuple]) -> dict:
+def _bare_insert(store: ChdbStore, rows: list[tuple]) -> dict:
     """The yardstick: the same rows as Arrow record batches, inserted in one statement as the
     embedded store inserts a batch (no IPC stream in between); then an empty table."""
-    store = ChdbStore(Path(url.removeprefix("chdb://")))
     encode_started, encode_cpu = time.perf_counter(), time.thread_time()
     # In the writer's chunks: one 50,000-row record batch takes twice as long a row (13-14 against
     # 6-7 us), its 53 transposed columns of Python objects no longer fitting the CPU's caches.
@@ -221,15 +224,8 @@ def _bare_insert(url: str, rows: list[tuple]) -> dict:
     store.insert_table(table)
     inserted = time.perf_counter()
     del table
-    store.close()
-    _truncate(url)
-    return {"insert_s": inserted - encode_started, "engine_s": inserted - insert_started, "encode_cpu_s": encode_cpu_s}
-
-
-def _truncate(url: str) -> None:
-    store = open_store(url)
     store.command("TRUNCATE TABLE llm_traces")
-    store.close()
+    return {"insert_s": inserted - encode_started, "engine_s": inserted - insert_started, "encode_cpu_s": encode_cpu_s}
 
 
 def median_range(values: list[float], spec: str) -> str:
