@@ -14,6 +14,10 @@ speaks what that client uses:
 - ``X-ClickHouse-Summary``, ``-Format`` (only for result-producing statements), ``-Timezone``,
   ``-Query-Id``, ``-Exception-Code``; ``GET /ping``.
 
+- one restricted user, ``NO_DDL_USER`` (HTTP basic auth, any password), whose statements run with
+  the engine's ``allow_ddl = 0``: refused DDL with the engine's own error, as a user granted
+  only SELECT and INSERT is on a server. Every other user is the default user.
+
 Not supported (the client does not need them here): sessions, ``compress=1``/``decompress=1``
 (ClickHouse's own checksummed block compression), external data, progress headers.
 
@@ -23,6 +27,7 @@ embedded stores of their own; ``stop()`` and ``start()`` on the same port simula
 
 from __future__ import annotations
 
+import base64
 import gzip
 import http.server
 import json
@@ -50,6 +55,7 @@ _INSERT_DATA = re.compile(rb"^(\s*INSERT\s+INTO\s.*?)\bFORMAT\s+(\w+)[ \t]*(?:\r
 _TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ERROR_CODE = re.compile(r"Code: (\d+)")
+NO_DDL_USER = "inserter"
 
 
 def decompress(data: bytes, encoding: str) -> bytes:
@@ -159,6 +165,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._handle(self._read_body())
 
+    def _user(self, url_params: dict) -> str:
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            return base64.b64decode(auth[6:]).decode().split(":", 1)[0]
+        return url_params.get("user") or self.headers.get("X-ClickHouse-User") or "default"
+
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks = []
@@ -186,6 +198,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     fmt = url_params.get("default_format", "TabSeparated")
             params = {k[len("param_") :]: v for k, v in url_params.items() if k.startswith("param_")}
             settings = {k: v for k, v in url_params.items() if k not in HTTP_PARAMS and not k.startswith("param_")}
+            if self._user(url_params) == NO_DDL_USER:
+                settings["allow_ddl"] = "0"
             database = url_params.get("database", "default")
             started = time.perf_counter_ns()
             output, summary = self.engine.execute(sql, data, fmt, database, settings, params)

@@ -211,6 +211,41 @@ def test_store_down_rows_spooled_then_replayed_once(clickhouse_http):
         store.close()
 
 
+def _as_user(url: str, user: str) -> str:
+    return url.replace("//default:@", f"//{user}:secret@", 1)
+
+
+def test_a_user_without_ddl_rights_writes_once_the_schema_is_current(clickhouse_http):
+    from clickhouse_http import NO_DDL_USER
+
+    admin = open_store(clickhouse_http.url)
+    try:
+        schema.apply(admin)  # what `otel-llm init-db` does, as an admin
+    finally:
+        admin.close()
+    writer = open_writer(_as_user(clickhouse_http.url, NO_DDL_USER))
+    writer.submit([make_row(i, run="no-ddl") for i in range(100)])
+    assert writer.shutdown(30)
+    assert (writer.stats["written"], writer.stats["dropped"]) == (100, 0)
+
+
+def test_a_user_without_ddl_rights_still_inserts_when_a_migration_is_pending(clickhouse_http, caplog):
+    from clickhouse_http import NO_DDL_USER
+
+    admin = open_store(clickhouse_http.url)
+    try:
+        schema.apply(admin)
+        admin.command("ALTER TABLE schema_migrations DELETE WHERE version = 2 SETTINGS mutations_sync = 1")
+    finally:
+        admin.close()
+    writer = open_writer(_as_user(clickhouse_http.url, NO_DDL_USER))
+    writer.submit([make_row(i, run="no-ddl-pending") for i in range(100)])
+    assert writer.shutdown(30)
+    assert (writer.stats["written"], writer.stats["dropped"]) == (100, 0)
+    [message] = [r.getMessage() for r in caplog.records if "current schema" in r.getMessage()]
+    assert "otel-llm init-db" in message and "secret" not in message and "QUERY_IS_PROHIBITED" in message
+
+
 def test_full_queue_spills_to_disk_not_dropped(chdb_url):
     writer = open_writer(chdb_url, batch_rows=50, max_queue_rows=100, flush_interval_s=5)
     rows = [make_row(i, run="spill") for i in range(1000)]

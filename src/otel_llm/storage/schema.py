@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from otel_llm.storage.errors import ConfigError
+from otel_llm.storage.errors import ConfigError, QueryError
 
 TTL_ENV = "OTEL_LLM_TTL_DAYS"
 TABLE = "llm_traces"
@@ -136,12 +136,18 @@ def render_all(layout: Layout) -> list[str]:
 def apply(store, cluster: str | None = None, ttl_days: int | None = None) -> list[str]:
     """Bring ``store`` to the newest schema; returns one line per thing done (empty if up to date)."""
     layout = Layout(database=store.database, cluster=cluster, ttl_days=ttl_days if ttl_days else ttl_days_from_env())
+    known = migrations(layout)
+    # Read first: a schema that is current needs no DDL, so a user granted only SELECT and INSERT
+    # (a common production setup; ClickHouse refuses even CREATE ... IF NOT EXISTS without the
+    # grant) can write once an admin ran `otel-llm init-db`.
+    applied = _applied_versions(store, layout)
+    if applied is not None and applied >= {m.version for m in known}:
+        return []
     store.command(f"CREATE DATABASE IF NOT EXISTS {layout.db} {layout.on_cluster}")
     store.command(layout.migrations_table_ddl())
-    _, rows = store.query(f"SELECT version FROM {layout.db}.schema_migrations FINAL")
-    applied = {row[0] for row in rows}
+    applied = _applied_versions(store, layout) or set()
     done = []
-    for migration in migrations(layout):
+    for migration in known:
         if migration.version in applied:
             continue
         for statement in migration.statements:
@@ -152,3 +158,12 @@ def apply(store, cluster: str | None = None, ttl_days: int | None = None) -> lis
         )
         done.append(f"applied migration {migration.version}: {migration.name}")
     return done
+
+
+def _applied_versions(store, layout: Layout) -> set[int] | None:
+    """Versions recorded in ``schema_migrations``; None when that table cannot be read (absent)."""
+    try:
+        _, rows = store.query(f"SELECT version FROM {layout.db}.schema_migrations FINAL")
+    except QueryError:
+        return None
+    return {row[0] for row in rows}

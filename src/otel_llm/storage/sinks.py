@@ -182,7 +182,15 @@ class RemoteSink:
             from otel_llm.storage.http_store import HttpStore
 
             store = HttpStore(self._config)
-            schema.apply(store)
+            try:
+                schema.apply(store)
+            except QueryError as exc:
+                # Refused (no DDL grant), not down: inserting may still work, if llm_traces exists.
+                log.error(
+                    "otel-llm: cannot bring %s to the current schema (%s); inserting anyway. "
+                    "Run `otel-llm init-db --url ...` as a user allowed CREATE and ALTER.",
+                    self._config.url, exc,
+                )
             self._store = store
         return self._store
 
