@@ -31,7 +31,8 @@ log = logging.getLogger("otel_llm.storage")
 # Batches bound for the network or for a spool that may have to hold hours of a remote outage
 # are lz4-compressed (cheap, chat JSON shrinks several-fold). Embedded batches are inserted
 # straight from memory, and spooled uncompressed when another process owns the store: its
-# owner reads them back within seconds, and compressing would only cost CPU.
+# owner reads them back within seconds, and compressing would only cost CPU. (What a full queue
+# makes ``Writer.submit`` spool is compressed for either store.)
 SPOOL_COMPRESSION = "lz4"
 
 
