@@ -183,7 +183,7 @@ class Writer:
         return flushed
 
     def _run(self) -> None:
-        # A batch's record batches are inserted as one stream (one part) by the inserter thread,
+        # A batch's record batches are inserted at once (one part) by the inserter thread,
         # so this thread goes on gathering the next batch while one is inserted.
         pending: list = []  # record batches of the next batch
         pending_rows = 0
