@@ -211,6 +211,30 @@ def test_store_down_rows_spooled_then_replayed_once(clickhouse_http):
         store.close()
 
 
+def test_a_remote_insert_streams_its_batch_without_copying_it(clickhouse_http):
+    import tracemalloc
+
+    from otel_llm.storage.config import parse_url
+    from otel_llm.storage.http_store import HttpStore
+
+    row = make_row(1, run="remote-large")
+    row["request_json"] = '{"content":"' + "".join(f"{i:08x}" for i in range(1_300_000)) + '"}'  # ~10 MB
+    payload = codec.write_stream([codec.record_batch([codec.as_tuple(row)])], "lz4")
+    store = HttpStore(parse_url(clickhouse_http.url))
+    try:
+        schema.apply(store)
+        tracemalloc.start()
+        store.insert_arrow(payload)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        [(stored,)] = store.query("SELECT request_json FROM llm_traces")[1]
+    finally:
+        store.close()
+    assert stored == row["request_json"]
+    # Handed over as bytes, the body was copied twice over (~20 MB of Python objects).
+    assert peak < 2 * 1024 * 1024, peak
+
+
 def _as_user(url: str, user: str) -> str:
     return url.replace("//default:@", f"//{user}:secret@", 1)
 

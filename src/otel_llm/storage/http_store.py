@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import clickhouse_connect
+import pyarrow as pa
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from otel_llm.storage.base import Buffer, encode_rows, insert_settings
@@ -45,8 +46,10 @@ class HttpStore:
 
     def insert_arrow(self, payload: Buffer, token: str | None = None) -> None:
         settings = insert_settings(token)
-        # clickhouse-connect sends str, bytes, files or generators; a pyarrow buffer is copied once.
-        body = bytes(payload)
+        # A file-like body is streamed as it is, the statement going in the URL: given bytes,
+        # clickhouse-connect prepends the statement to them, one more copy of the whole batch
+        # (on top of turning a pyarrow buffer into bytes).
+        body = pa.BufferReader(payload)
         self._call(self._client.raw_insert, TABLE, COLUMN_NAMES, body, settings=settings, fmt="ArrowStream")
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
