@@ -97,20 +97,25 @@ def test_missing_keys_take_column_defaults(chdb_url):
     assert (row["provider"], row["request_json"], row["prompt_tokens"], row["usage_details"]) == ("openai", "", None, {})
 
 
-def test_batch_encoded_without_newer_columns_still_inserts(chdb_url):
-    # A spool file written before a column existed: the columns it has are matched by name.
-    row = make_row(1, run="old-spool")
-    batch = codec.record_batch([row])
-    kept = [name for name in batch.schema.names if name not in ("cost_details", "agent_tags")][::-1]
+def insert_as_spooled(url: str, batch: pa.RecordBatch) -> None:
+    """``batch`` inserted as a spool file holds it: one IPC stream of its own schema."""
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, batch.select(kept).schema) as stream:
-        stream.write_batch(batch.select(kept))
-    store = open_store(chdb_url)
+    with pa.ipc.new_stream(sink, batch.schema) as stream:
+        stream.write_batch(batch)
+    store = open_store(url)
     try:
         schema.apply(store)
         store.insert_arrow(sink.getvalue())
     finally:
         store.close()
+
+
+def test_batch_encoded_without_newer_columns_still_inserts(chdb_url):
+    # A spool file written before a column existed: the columns it has are matched by name.
+    row = make_row(1, run="old-spool")
+    batch = codec.record_batch([row])
+    kept = [name for name in batch.schema.names if name not in ("cost_details", "agent_tags")][::-1]
+    insert_as_spooled(chdb_url, batch.select(kept))
     [back] = read_rows(chdb_url).values()
     assert (back["id"], back["run_id"], back["cost_details"], back["agent_tags"]) == (row["id"], row["run_id"], {}, [])
     assert back["request_json"] == row["request_json"] and back["prompt_tokens"] == row["prompt_tokens"]
@@ -137,16 +142,7 @@ def test_batch_with_nullable_fields_as_older_writers_made_them_still_inserts(chd
     row = make_row(1, run="old-nullable-spool")
     batch = codec.record_batch([row])
     nullable = pa.schema([pa.field(name, _all_nullable(field.type)) for name, field in zip(batch.schema.names, batch.schema)])
-    batch = pa.RecordBatch.from_arrays([column.cast(field.type) for column, field in zip(batch.columns, nullable)], schema=nullable)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, nullable) as stream:
-        stream.write_batch(batch)
-    store = open_store(chdb_url)
-    try:
-        schema.apply(store)
-        store.insert_arrow(sink.getvalue())
-    finally:
-        store.close()
+    insert_as_spooled(chdb_url, pa.RecordBatch.from_arrays([c.cast(f.type) for c, f in zip(batch.columns, nullable)], schema=nullable))
     [back] = read_rows(chdb_url).values()
     assert (back["id"], back["run_id"], back["agent_tags"], back["cost_details"]) == (
         row["id"], row["run_id"], list(row["agent_tags"]), row["cost_details"]

@@ -140,12 +140,14 @@ def apply(store, cluster: str | None = None, ttl_days: int | None = None) -> lis
     # Read first: a schema that is current needs no DDL, so a user granted only SELECT and INSERT
     # (a common production setup; ClickHouse refuses even CREATE ... IF NOT EXISTS without the
     # grant) can write once an admin ran `otel-llm init-db`.
-    applied = _applied_versions(store, layout)
-    if applied is not None and applied >= {m.version for m in known}:
-        return []
+    try:
+        if _applied_versions(store, layout) >= {m.version for m in known}:
+            return []
+    except QueryError:
+        pass  # no schema_migrations yet: created below
     store.command(f"CREATE DATABASE IF NOT EXISTS {layout.db} {layout.on_cluster}")
     store.command(layout.migrations_table_ddl())
-    applied = _applied_versions(store, layout) or set()
+    applied = _applied_versions(store, layout)
     done = []
     for migration in known:
         if migration.version in applied:
@@ -160,10 +162,7 @@ def apply(store, cluster: str | None = None, ttl_days: int | None = None) -> lis
     return done
 
 
-def _applied_versions(store, layout: Layout) -> set[int] | None:
-    """Versions recorded in ``schema_migrations``; None when that table cannot be read (absent)."""
-    try:
-        _, rows = store.query(f"SELECT version FROM {layout.db}.schema_migrations FINAL")
-    except QueryError:
-        return None
+def _applied_versions(store, layout: Layout) -> set[int]:
+    """Versions recorded in ``schema_migrations`` (QueryError when that table cannot be read)."""
+    _, rows = store.query(f"SELECT version FROM {layout.db}.schema_migrations FINAL")
     return {row[0] for row in rows}
