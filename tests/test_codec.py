@@ -161,3 +161,19 @@ def test_a_large_ascii_payload_is_not_copied_into_its_batch() -> None:
     # Still a batch like any other: it goes through an IPC stream (spool, remote store) intact.
     [back] = pa.ipc.open_stream(codec.write_stream([batch])).read_all().to_batches()
     assert back.column("request_json")[0].as_py() == LARGE_TEXTS[0]
+
+
+def test_batches_are_merged_for_the_engine_in_order_and_a_large_one_is_passed_on_uncopied() -> None:
+    small = [codec.record_batch([codec.as_tuple(make_row(i)) for i in range(start, start + 3)]) for start in (0, 3, 6)]
+    large = codec.record_batch([_with_payloads(CLEAN, LARGE_TEXTS[0])])
+    expected = [row for batch in (*small, large, small[0]) for row in stored(batch)]
+    batches = [*small, large, small[0]]
+
+    merged = codec.merged(batches, max_bytes=LARGE // 2)
+
+    assert batches == []  # emptied: each group's originals are freed once copied
+    assert [batch.num_rows for batch in merged] == [9, 1, 3]
+    assert merged[1] is large
+    assert [row for batch in merged for row in stored(batch)] == expected
+    # A limit below any one batch merges nothing.
+    assert [batch.num_rows for batch in codec.merged(list(small), max_bytes=1)] == [3, 3, 3]

@@ -328,7 +328,12 @@ def _priced_here(
     return cost.usd, dict(cost.components), cost.pricing_version or "", ""
 
 
+_NO_ERROR = (False, "", "")
+
+
 def _outcome(status: Any, events: Any, get: Any) -> tuple[bool, str, str]:
+    if status.status_code is not StatusCode.ERROR and get(attr.ERROR_TYPE) is None and get(attr.ERROR_MESSAGE) is None:
+        return _NO_ERROR  # nearly every span: no text to coerce, no events to read
     error_type = codec.text(get(attr.ERROR_TYPE))
     message = codec.text(get(attr.ERROR_MESSAGE))
     is_error = status.status_code is StatusCode.ERROR or bool(error_type)
@@ -349,7 +354,10 @@ def _payloads(span: ReadableSpan, attributes: Mapping[str, Any], full: Mapping[s
     # A value exactly as long as the SDK's attribute length limit was (almost surely) cut by it.
     # The SDK hands exporters its BoundedAttributes, which knows the limit it applied.
     limit = getattr(getattr(span, "_attributes", None), "max_value_len", None) or 0
-    cut = [attributes.get(flag) is True for flag in sources.CONTENT_TRUNCATED_FLAGS]
+    # Flags that a producer set on the span say a payload was cut; ``_payload`` adds the ones it sees.
+    cut = (
+        [] if attributes.keys().isdisjoint(_TRUNCATED_FLAGS) else [attributes.get(f) is True for f in _TRUNCATED_FLAGS]
+    )
 
     request = _payload(attr.REQUEST_JSON, full, attributes, limit, cut)
     if request is None:
@@ -362,6 +370,9 @@ def _payloads(span: ReadableSpan, attributes: Mapping[str, Any], full: Mapping[s
     if config is None:
         config = _config_from_request_attributes(attributes)
     return request, response, config, any(cut)
+
+
+_TRUNCATED_FLAGS = frozenset(sources.CONTENT_TRUNCATED_FLAGS)
 
 
 def _payload(key: str, full: Mapping[str, str], attributes: Mapping[str, Any], limit: int, cut: list) -> str | None:

@@ -493,6 +493,34 @@ def record_batch(rows: Sequence[tuple | dict]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
 
 
+# chDB's Python() table function takes the GIL once for every record batch it reads, and waits
+# up to the interpreter's switch interval (5 ms) for it whenever another thread holds it: beside
+# a busy exporter, an insert of forty 512-row batches (one per BatchSpanProcessor export) took
+# twice as long as alone, and the exporter's thread was switched out each time. Merged into
+# batches of up to this size, a 20,000-row insert reads a few.
+MERGED_BATCH_BYTES = 16 << 20
+
+
+def merged(batches: list[pa.RecordBatch], max_bytes: int = MERGED_BATCH_BYTES) -> list[pa.RecordBatch]:
+    """``batches`` as fewer record batches of up to ``max_bytes`` each (pyarrow concatenates
+    without the GIL). It empties ``batches`` as it goes, so each group's originals are freed once
+    copied; a batch of ``max_bytes`` or more (a large payload) is passed on, never copied."""
+    result: list[pa.RecordBatch] = []
+    group: list[pa.RecordBatch] = []
+    size = 0
+    batches.reverse()
+    while batches:
+        batch = batches.pop()
+        if group and size + batch.nbytes > max_bytes:
+            result.append(group[0] if len(group) == 1 else pa.concat_batches(group))
+            group, size = [], 0
+        group.append(batch)
+        size += batch.nbytes
+    if group:
+        result.append(group[0] if len(group) == 1 else pa.concat_batches(group))
+    return result
+
+
 def encode(rows: Sequence[tuple | dict], compression: str | None = None) -> pa.Buffer:
     """Encode ``rows`` as one Arrow IPC stream (``compression``: None, "lz4" or "zstd" buffers)."""
     return write_stream([record_batch(rows)], compression)
