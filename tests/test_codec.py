@@ -163,17 +163,20 @@ def test_a_large_ascii_payload_is_not_copied_into_its_batch() -> None:
     assert back.column("request_json")[0].as_py() == LARGE_TEXTS[0]
 
 
-def test_batches_are_merged_for_the_engine_in_order_and_a_large_one_is_passed_on_uncopied() -> None:
+def test_batches_are_merged_for_the_engine_in_order_and_a_large_payload_is_passed_on_uncopied() -> None:
     small = [codec.record_batch([codec.as_tuple(make_row(i)) for i in range(start, start + 3)]) for start in (0, 3, 6)]
     large = codec.record_batch([_with_payloads(CLEAN, LARGE_TEXTS[0])])
-    expected = [row for batch in (*small, large, small[0]) for row in stored(batch)]
-    batches = [*small, large, small[0]]
+    batches = [*small, large, small[0], small[1]]
+    expected = [row for batch in batches for row in stored(batch)]
 
-    merged = codec.merged(batches, max_bytes=LARGE // 2)
+    merged = codec.merged(batches)
 
     assert batches == []  # emptied: each group's originals are freed once copied
-    assert [batch.num_rows for batch in merged] == [9, 1, 3]
+    assert [batch.num_rows for batch in merged] == [9, 1, 6]
     assert merged[1] is large
     assert [row for batch in merged for row in stored(batch)] == expected
-    # A limit below any one batch merges nothing.
-    assert [batch.num_rows for batch in codec.merged(list(small), max_bytes=1)] == [3, 3, 3]
+    # Groups stop at max_bytes; a limit below any one batch merges nothing.
+    two = 2 * small[0].nbytes
+    assert [b.num_rows for b in codec.merged(list(small), max_bytes=two)] == [6, 3]
+    assert [b.num_rows for b in codec.merged([*small[:2], large, *small[:2]], max_bytes=two)] == [6, 1, 6]
+    assert [b.num_rows for b in codec.merged(list(small), max_bytes=1)] == [3, 3, 3]

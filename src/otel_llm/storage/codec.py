@@ -504,20 +504,30 @@ MERGED_BATCH_BYTES = 16 << 20
 def merged(batches: list[pa.RecordBatch], max_bytes: int = MERGED_BATCH_BYTES) -> list[pa.RecordBatch]:
     """``batches`` as fewer record batches of up to ``max_bytes`` each (pyarrow concatenates
     without the GIL). It empties ``batches`` as it goes, so each group's originals are freed once
-    copied; a batch of ``max_bytes`` or more (a large payload) is passed on, never copied."""
+    copied. A batch carrying a large payload (encoded alone, see :func:`chunks`) is passed on as
+    it is: its payload is never copied."""
     result: list[pa.RecordBatch] = []
     group: list[pa.RecordBatch] = []
     size = 0
+
+    def close_group() -> None:
+        if group:
+            result.append(group[0] if len(group) == 1 else pa.concat_batches(group))
+            group.clear()
+
     batches.reverse()
     while batches:
         batch = batches.pop()
-        if group and size + batch.nbytes > max_bytes:
-            result.append(group[0] if len(group) == 1 else pa.concat_batches(group))
-            group, size = [], 0
+        large = batch.nbytes >= LARGE_TEXT_CHARS * batch.num_rows
+        if large or size + batch.nbytes > max_bytes:
+            close_group()
+            size = 0
+        if large:
+            result.append(batch)
+            continue
         group.append(batch)
         size += batch.nbytes
-    if group:
-        result.append(group[0] if len(group) == 1 else pa.concat_batches(group))
+    close_group()
     return result
 
 
