@@ -69,7 +69,7 @@ class EmbeddedSink:
         if self.owner.try_own():
             # No IPC stream in between: encoding one cost the writer ~1 us a row, and for a
             # 10 MB payload 10 MB more at the peak.
-            batches = codec.merged(batches)
+            batches = codec.merged(batches)  # the engine takes the GIL per record batch (codec.MERGED_BATCH_BYTES)
             table = pa.Table.from_batches(batches, codec.SCHEMA)
             try:
                 self.owner.store.insert_table(table, token)
