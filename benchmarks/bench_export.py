@@ -101,7 +101,7 @@ def bench_throughput(count: int, payload_bytes: int, freeze: bool, rounds: int) 
         gc.freeze()
     figures = []
     # One exporter and one engine session for every round, as in an app exporting steadily: an
-    # owner idle for a second hands the store back (embedded.py), and a session opened anew
+    # owner idle for IDLE_RELEASE_S hands the store back (embedded.py), and a session opened anew
     # made the next insert fault the engine's memory in again (2-3x slower, mostly system time),
     # which is start-up, not throughput. Every timing therefore runs on the exporter's session.
     embedded.IDLE_RELEASE_S = float("inf")
