@@ -69,6 +69,7 @@ def make_spans(count: int, payload_bytes: int) -> list[ReadableSpan]:
                 attr.USAGE_INPUT_TOKENS: 1200,
                 attr.USAGE_OUTPUT_TOKENS: 300,
                 attr.USAGE_CACHE_READ_INPUT_TOKENS: 1000,
+                attr.USAGE_DETAILS: '{"audio_input":0,"audio_output":0,"accepted_prediction":0,"rejected_prediction":0}',
                 attr.COST_USD: "0.004250000",
                 attr.COST_DETAILS: '{"input":"0.000500000","cache_read":"0.001250000","output":"0.003000000"}',
                 attr.COST_PRICING_VERSION: "2026-11-22",

@@ -95,22 +95,44 @@ COST_TEXTS = [
 ]
 
 
-@pytest.mark.parametrize("odd", [value for column, value, _ in ODD_VALUES if column == "cost_details"])
-def test_cost_texts_are_stored_the_same_among_texts(odd) -> None:
-    """Columns of JSON texts are taken apart in C, unless one text needs the value-by-value path."""
-    index = COLUMN_NAMES.index("cost_details")
-    rows = [CLEAN[:index] + (value,) + CLEAN[index + 1 :] for value in [*COST_TEXTS, odd, *COST_TEXTS]]
+# Many distinct texts are taken apart column-wide by Arrow's kernels, a few one by one (the
+# rule); either way a column holding one odd text must store what the rule gives each row.
+MANY_COST_TEXTS = [f'{{"input":"0.{i:09d}","output":"0.003"}}' for i in range(40)] + COST_TEXTS
+USAGE_TEXTS = ['{"audio_input":0,"cache_write_5m":120}', None, "", '{"web_search_requests":2}']
+MANY_USAGE_TEXTS = [f'{{"cache_write_5m":{i},"cache_write_1h":7}}' for i in range(40)] + USAGE_TEXTS
+ODD_USAGE_TEXTS = [
+    '{"a":01}', '{"a":-1,"b":2}', '{"a":"1"}', '{"a":1.0}', '{"a": 1}', '{"a":18446744073709551616}',
+    '{"a":1,"a":2}', '{"a\\"b":1}', '{"a":1,x"b":2}', "[1]", "not json", "{}", '{"a":1e3}', '{"":3}',
+]
+ODD_TEXTS = [("cost_details", value) for column, value, _ in ODD_VALUES if column == "cost_details"] + [
+    ("usage_details", value) for value in ODD_USAGE_TEXTS
+]
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["few texts", "many texts"])
+@pytest.mark.parametrize("column, odd", ODD_TEXTS)
+def test_map_texts_are_stored_the_same_among_texts(column: str, odd, many: bool) -> None:
+    index = COLUMN_NAMES.index(column)
+    texts = {"cost_details": (COST_TEXTS, MANY_COST_TEXTS), "usage_details": (USAGE_TEXTS, MANY_USAGE_TEXTS)}
+    clean = texts[column][many]
+    rows = [CLEAN[:index] + (value,) + CLEAN[index + 1 :] for value in [*clean, odd, *clean]]
     assert stored(codec.record_batch(rows)) == [codec.coerce_row(row) for row in rows]
 
 
-def test_flat_cost_texts_are_taken_apart_a_column_at_a_time() -> None:
-    typ = codec.SCHEMA.field("cost_details").type
-    array = codec._text_map_array(COST_TEXTS, typ)  # raises if it would need the value-by-value path
-    assert [dict(value) for value in array.to_pylist()] == [
+def test_flat_texts_are_taken_apart_a_column_at_a_time() -> None:
+    cost, usage = codec.SCHEMA.field("cost_details").type, codec.SCHEMA.field("usage_details").type
+    texts = pa.array([text or "" for text in COST_TEXTS], pa.string())
+    # _flat_map_array raises where the value-by-value path would be needed.
+    assert [dict(value) for value in codec._flat_map_array(texts, cost).to_pylist()] == [
         {"input": Decimal("0.0005"), "output": Decimal("0.003")}, {}, {}, {"cache_read": Decimal("0.00125")}
     ]
-    with pytest.raises(ValueError):
-        codec._text_map_array(['{"input":"1","input":"2"}'], typ)
+    texts = pa.array([text or "" for text in USAGE_TEXTS], pa.string())
+    assert [dict(value) for value in codec._flat_map_array(texts, usage).to_pylist()] == [
+        {"audio_input": 0, "cache_write_5m": 120}, {}, {}, {"web_search_requests": 2}
+    ]
+    for odd, typ in [('{"input":"1","input":"2"}', cost), *((text, usage) for text in ODD_USAGE_TEXTS if text != '{"":3}')]:
+        with pytest.raises(codec._REFUSED):
+            codec._flat_map_array(pa.array([odd], pa.string()), typ)
 
 
 def test_a_dict_row_without_an_id_is_stored_with_the_default_one() -> None:

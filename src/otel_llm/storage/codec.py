@@ -358,7 +358,7 @@ def _map_array(values: Sequence[Any], column: _Column) -> pa.Array:
     if str in kinds:
         if kinds <= _TEXT_KINDS:
             try:
-                return _text_map_array(values, typ)
+                return _text_map_array(values, column)
             except _REFUSED:
                 pass
         values = [map_from_text(value) if type(value) is str else value for value in values]
@@ -382,41 +382,85 @@ _TEXT_KINDS = frozenset((str, type(None)))
 
 
 class _NotFlat(ValueError):
-    """A text in the column is not a flat object of strings with distinct keys."""
+    """A text in the column is not a flat object of the expected shape with distinct keys."""
 
 
-def _text_map_array(values: Sequence[Any], typ: pa.MapType) -> pa.Array:
-    """A map column given as JSON texts (cost details, as instrumentors write them), taken
-    apart by Arrow's kernels in C: the split :func:`map_from_text` makes in Python, for the
-    whole column at once. Raises one of ``_REFUSED`` unless every text is ``None``, empty or a
-    flat object of strings with distinct keys and values the item type takes as they are, so
-    that the result is what the value-by-value path would give."""
+@dataclass(frozen=True)
+class _FlatShape:
+    """How a flat JSON object's text splits: ``{"k":"v","k2":"v2"}`` (strings) or
+    ``{"k":1,"k2":2}`` (non-negative integers)."""
+
+    inner: tuple[int, int]  # the slice between the outer delimiters
+    member_separator: str
+    pair_separator: str
+    quotes_per_member: int
+    end: str
+    key_start: int  # where a key starts in the text before pair_separator
+
+
+_STRING_VALUES = _FlatShape((2, -2), '","', '":"', 4, '"}', 0)
+_INTEGER_VALUES = _FlatShape((1, -1), ",", '":', 2, "}", 1)
+_INTEGER_TEXT = "^(?:0|[1-9][0-9]*)$"  # what json.loads reads as a non-negative int
+
+
+# Up to this many distinct texts in a column are taken apart one by one by the column's rule:
+# cheaper than the ~20 Arrow kernel calls of the column-wide split, whatever the row count.
+_FEW_TEXTS = 16
+
+
+def _text_map_array(values: Sequence[Any], column: _Column) -> pa.Array:
+    """A map column given as JSON texts (cost and usage details, as instrumentors write them),
+    each distinct text taken apart once: rows often repeat one (the usage details of calls
+    alike). Raises one of ``_REFUSED`` where :func:`_flat_map_array` does."""
     texts = pa.array(values, _STRING).fill_null("")
+    distinct = texts.dictionary_encode()
+    words = distinct.dictionary
+    if len(words) <= _FEW_TEXTS:
+        return _map_array(list(map(column.rule, words.to_pylist())), column).take(distinct.indices)
+    if len(words) <= len(texts) // 2:
+        return _flat_map_array(words, column.typ).take(distinct.indices)
+    return _flat_map_array(texts, column.typ)
+
+
+def _flat_map_array(texts: pa.StringArray, typ: pa.MapType) -> pa.Array:
+    """A map column given as JSON texts, taken apart by Arrow's kernels in C: the split
+    :func:`map_from_text` and ``json.loads`` make in Python, for the whole column at once. Raises
+    one of ``_REFUSED`` unless every text is empty or a flat object with distinct keys whose
+    values are strings (integers, for an integer item type) that the item type takes as they
+    are, so that the result is what the value-by-value path would give."""
+    shape = _INTEGER_VALUES if pa.types.is_integer(typ.item_type) else _STRING_VALUES
     empty = pc.equal(texts, "")
-    members = pc.split_pattern(pc.utf8_slice_codeunits(texts, 2, -2), '","')
+    members = pc.split_pattern(pc.utf8_slice_codeunits(texts, *shape.inner), shape.member_separator)
     counts = pc.if_else(empty, 0, pc.list_value_length(members))
     if pc.any(empty).as_py():
         present = pc.invert(empty)
         texts, members = texts.filter(present), members.filter(present)
-    pairs = pc.split_pattern(members.flatten(), '":"')
+    pairs = pc.split_pattern(members.flatten(), shape.pair_separator)
     parts = pc.min_max(pc.list_value_length(pairs)).as_py()
-    # Each member holds one '":"' (two quotes) and the braces and separators two per member,
-    # so 4 quotes per member in all means no quote anywhere else: the same test as
-    # map_from_text's, made on the column's bytes at once.
+    # Strings: each member holds one '":"' (two quotes) and the braces and separators two per
+    # member, so 4 quotes per member in all means no quote anywhere else. Integers: each member
+    # starts with its key's quote and holds one '":', so 2 per member leaves none elsewhere. The
+    # same tests as map_from_text's, made on the column's bytes at once.
     data = _string_bytes(texts)
     flat = (
         parts["min"] in (2, None)
         and parts["max"] in (2, None)
         and b"\\" not in data
-        and data.count(b'"') == 4 * len(pairs)
+        and data.count(b'"') == shape.quotes_per_member * len(pairs)
         and pc.all(pc.starts_with(texts, '{"')).as_py() is not False
-        and pc.all(pc.ends_with(texts, '"}')).as_py() is not False
+        and pc.all(pc.ends_with(texts, shape.end)).as_py() is not False
     )
+    if flat and shape is _INTEGER_VALUES:
+        flat = pc.all(pc.starts_with(members.flatten(), '"')).as_py() is not False
     if not flat:
-        raise _NotFlat("not a flat object of strings")
+        raise _NotFlat("not a flat object of the column's shape")
     entries = pairs.flatten()
     keys = entries.take(np.arange(0, len(entries), 2))
     items = entries.take(np.arange(1, len(entries), 2))
+    if shape.key_start:
+        keys = pc.utf8_slice_codeunits(keys, shape.key_start)
+        if pc.all(pc.match_substring_regex(items, _INTEGER_TEXT)).as_py() is False:
+            raise _NotFlat("a value is not a plain non-negative integer")
     # A repeated key: the dict of the value-by-value path keeps the last one, a map both.
     encoded = pc.dictionary_encode(keys)
     owners = pc.list_parent_indices(members)
@@ -424,7 +468,7 @@ def _text_map_array(values: Sequence[Any], typ: pa.MapType) -> pa.Array:
     if pc.count_distinct(entry_ids).as_py() != len(keys):
         raise _NotFlat("a key repeats within a map")
     if typ.item_type != _STRING:
-        items = items.cast(typ.item_type)
+        items = items.cast(typ.item_type)  # refuses what would overflow or lose digits
     offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(counts).cast(pa.int32())])
     return pa.MapArray.from_arrays(offsets, keys, items, typ)
 
