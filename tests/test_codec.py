@@ -198,7 +198,7 @@ def test_batches_are_merged_for_the_engine_in_order_and_a_large_payload_is_passe
     assert merged[1] is large
     assert [row for batch in merged for row in stored(batch)] == expected
     # Groups stop at max_bytes; a limit below any one batch merges nothing.
-    two = 2 * small[0].nbytes
+    two = 2 * small[0].get_total_buffer_size()
     assert [b.num_rows for b in codec.merged(list(small), max_bytes=two)] == [6, 3]
     assert [b.num_rows for b in codec.merged([*small[:2], large, *small[:2]], max_bytes=two)] == [6, 1, 6]
     assert [b.num_rows for b in codec.merged(list(small), max_bytes=1)] == [3, 3, 3]
