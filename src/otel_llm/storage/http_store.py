@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import clickhouse_connect
-import pyarrow as pa
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from otel_llm.storage.base import Buffer, encode_rows, insert_settings
@@ -46,10 +45,12 @@ class HttpStore:
 
     def insert_arrow(self, payload: Buffer, token: str | None = None) -> None:
         settings = insert_settings(token)
-        # A file-like body is streamed as it is, the statement going in the URL: given bytes,
-        # clickhouse-connect prepends the statement to them, one more copy of the whole batch
-        # (on top of turning a pyarrow buffer into bytes).
-        body = pa.BufferReader(payload)
+        # A buffer body, not bytes: clickhouse-connect prepends the statement to bytes (one more
+        # copy of the whole batch) but sends a buffer as it is, the statement in the URL. Not a
+        # file-like either: urllib3 reads that in 16 KB blocks, one socket send each, and every
+        # send lets go of the GIL, which beside a busy app thread took up to a switch interval to
+        # get back (a 5 MB insert: 0.13 s alone, up to 1.6 s). A buffer goes in one send.
+        body = memoryview(payload)
         self._call(self._client.raw_insert, TABLE, COLUMN_NAMES, body, settings=settings, fmt="ArrowStream")
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
