@@ -27,6 +27,7 @@ cast parses without a ``Decimal`` object per value.
 from __future__ import annotations
 
 import ctypes
+import functools
 import itertools
 import json
 import operator
@@ -253,13 +254,16 @@ class _Column:
     default: Any
     rule: Callable[[Any], Any]  # value -> what it is stored as
     nullable: bool
-    fill: pa.Scalar | None  # what None means where the column has no NULL (none: refuse it)
+    fill: Any  # what None becomes where the column has no NULL (_NO_FILL: refuse it)
 
 
-def _fill(typ: pa.DataType, default: Any, nullable: bool) -> pa.Scalar | None:
+_NO_FILL: Any = object()
+
+
+def _fill(typ: pa.DataType, default: Any, nullable: bool) -> Any:
     if nullable or pa.types.is_fixed_size_binary(typ) or pa.types.is_map(typ):
-        return None
-    return pa.scalar(list(default) if pa.types.is_list(typ) else default, typ)
+        return _NO_FILL
+    return default
 
 
 def _column(name: str, ch_type: str) -> _Column:
@@ -290,8 +294,16 @@ _REFUSED = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueE
 _STRING = pa.string()
 
 
-def _fast_array(values: Sequence[Any], typ: pa.DataType, nullable: bool, fill: pa.Scalar | None = None) -> pa.Array:
-    """pyarrow's conversion, checked in C; raises one of ``_REFUSED`` if a value needs coercing."""
+def _fast_array(values: Sequence[Any], typ: pa.DataType, nullable: bool, fill: Any = _NO_FILL) -> pa.Array:
+    """pyarrow's conversion, checked in C; raises one of ``_REFUSED`` if a value needs coercing.
+
+    Calls into pyarrow that let go of the GIL (compute kernels such as ``fill_null``) are kept
+    out where a Python step does the same: on the exporter's thread, beside a busy app thread,
+    getting the GIL back took up to a switch interval (5 ms) each time, and a 512-row batch
+    made ~26 such calls (2 ms idle, 130 ms beside one busy thread).
+    """
+    if fill is not _NO_FILL and None in values:
+        values = [fill if value is None else value for value in values]
     if pa.types.is_decimal(typ) and values and type(values[0]) is str:
         # Fixed-point text, as costs usually come: Arrow's cast parses it, and refuses what
         # would lose digits.
@@ -299,9 +311,7 @@ def _fast_array(values: Sequence[Any], typ: pa.DataType, nullable: bool, fill: p
     else:
         array = pa.array(values, typ)
     if array.null_count and not nullable:
-        if fill is None:
-            raise ValueError("NULL in a column that has none")
-        array = array.fill_null(fill)
+        raise ValueError("NULL in a column that has none")
     if pa.types.is_list(typ) and not typ.value_field.nullable and array.values.null_count:
         # pyarrow lets a None item into a non-nullable field; the column's rule makes it "".
         raise ValueError("NULL item in an array that has none")
@@ -351,9 +361,8 @@ def _map_array(values: Sequence[Any], column: _Column) -> pa.Array:
     # each dict (measured: ~5 us/row -> ~1 us/row for two-entry maps).
     typ = column.typ
     if not any(values):
-        # Usually so for usage_details and span_attributes: no per-row work at all.
-        offsets = pa.repeat(pa.scalar(0, pa.int32()), len(values) + 1)
-        return pa.MapArray.from_arrays(offsets, pa.array([], typ.key_type), pa.array([], typ.item_type), typ)
+        # Usually so for span_attributes: no per-row work at all.
+        return _empty_maps(typ, len(values))
     kinds = set(map(type, values))
     if str in kinds:
         if kinds <= _TEXT_KINDS:
@@ -375,6 +384,13 @@ def _map_array(values: Sequence[Any], column: _Column) -> pa.Array:
         items = pa.array(list(itertools.chain.from_iterable(map(dict.values, values))), typ.item_type)
     offsets = pa.array(list(itertools.accumulate(map(len, values), initial=0)), pa.int32())
     return pa.MapArray.from_arrays(offsets, keys, items, typ)
+
+
+@functools.lru_cache(maxsize=64)
+def _empty_maps(typ: pa.MapType, count: int) -> pa.MapArray:
+    """``count`` empty maps (read-only, so shared: batches come in a few sizes)."""
+    offsets = pa.array(np.zeros(count + 1, np.int32))
+    return pa.MapArray.from_arrays(offsets, pa.array([], typ.key_type), pa.array([], typ.item_type), typ)
 
 
 _EMPTY: dict = {}
@@ -412,13 +428,16 @@ def _text_map_array(values: Sequence[Any], column: _Column) -> pa.Array:
     """A map column given as JSON texts (cost and usage details, as instrumentors write them),
     each distinct text taken apart once: rows often repeat one (the usage details of calls
     alike). Raises one of ``_REFUSED`` where :func:`_flat_map_array` does."""
-    texts = pa.array(values, _STRING).fill_null("")
-    distinct = texts.dictionary_encode()
-    words = distinct.dictionary
-    if len(words) <= _FEW_TEXTS:
-        return _map_array(list(map(column.rule, words.to_pylist())), column).take(distinct.indices)
-    if len(words) <= len(texts) // 2:
-        return _flat_map_array(words, column.typ).take(distinct.indices)
+    distinct = list(set(values))
+    if len(distinct) <= _FEW_TEXTS:
+        # Without Arrow's dictionary_encode: see _fast_array on calls that let go of the GIL.
+        position = {text: i for i, text in enumerate(distinct)}
+        maps = _map_array([column.rule(text) for text in distinct], column)
+        return maps.take(pa.array(list(map(position.__getitem__, values)), pa.int32()))
+    texts = pa.array([value or "" for value in values], _STRING)
+    if len(distinct) <= len(texts) // 2:
+        encoded = texts.dictionary_encode()
+        return _flat_map_array(encoded.dictionary, column.typ).take(encoded.indices)
     return _flat_map_array(texts, column.typ)
 
 
