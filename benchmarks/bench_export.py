@@ -9,7 +9,9 @@
    inserting those rows from Python takes at least), with the engine's share alone beside it. Each of
    ``--rounds`` runs the export and the bare insert twice each (export, insert, ..., insert,
    export); figures are medians over the rounds, after one warm-up round.
-2. Peak RSS for one span carrying a 10 MB request payload (target: at most 3x the payload),
+2. export() beside 0, 1 and 2 Python threads that never wait, as an app's threads under load:
+   what the calls that let go of the GIL cost when getting it back means waiting for them.
+3. Peak RSS for one span carrying a 10 MB request payload (target: at most 3x the payload),
    measured in a fresh process after the store is warm, so the engine's own baseline is excluded.
 """
 
@@ -245,6 +247,45 @@ def _threads_cpu_s(names: tuple[str, ...]) -> dict[str, float]:
     return found
 
 
+def bench_busy_app(payload_bytes: int, spans_per_round: int = 10_240, rounds: int = 3) -> None:
+    """export() beside Python threads that never wait (an app's request threads under load).
+
+    Every call into pyarrow or chDB that lets go of the GIL must wait for it to come back, up to
+    the interpreter's switch interval (5 ms) when another thread is running Python: a measure of
+    how many such calls the export makes, as much as of its CPU.
+    """
+    spans = make_spans(spans_per_round, payload_bytes)
+    embedded.IDLE_RELEASE_S = float("inf")
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            pass
+
+    with tempfile.TemporaryDirectory() as tmp:
+        exporter = LLMTraceExporter(f"chdb://{Path(tmp) / 'db'}", forward_to=None)
+        exporter.export(spans[:10])
+        assert exporter.force_flush(60_000)
+        print(f"export() beside busy Python threads ({spans_per_round} spans a round, median of {rounds}):")
+        for threads in (0, 1, 2):
+            rates = []
+            for _ in range(rounds):
+                stop.clear()
+                workers = [threading.Thread(target=busy, daemon=True) for _ in range(threads)]
+                for worker in workers:
+                    worker.start()
+                started = time.perf_counter()
+                for batch in batches(spans):
+                    exporter.export(batch)
+                rates.append(spans_per_round / (time.perf_counter() - started))
+                stop.set()
+                for worker in workers:
+                    worker.join()
+                assert exporter.force_flush(300_000)
+            print(f"  {threads} busy thread{'s' if threads != 1 else ' '}: {median_range(rates, ',.0f')} spans/s")
+        exporter.shutdown()
+
+
 _RSS_CHILD = """
 import json, re, tempfile
 from pathlib import Path
@@ -312,6 +353,7 @@ def main() -> None:
     parser.add_argument("--no-freeze", action="store_true", help="leave the pre-built spans to the garbage collector")
     args = parser.parse_args()
     bench_throughput(args.spans, args.payload_bytes, freeze=not args.no_freeze, rounds=args.rounds)
+    bench_busy_app(args.payload_bytes)
     bench_rss()
 
 
