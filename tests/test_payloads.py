@@ -61,3 +61,18 @@ def test_stash_works_in_a_child_forked_while_another_thread_held_its_lock():
         release.set()
         holder.join()
         payloads.disable()
+
+
+def test_sdk_models_serialize_to_what_was_set_with_text_as_is():
+    import json
+
+    from openai.types.chat import ChatCompletion
+
+    body = {
+        "id": "c1", "object": "chat.completion", "created": 1, "model": "gpt-4o", "extra_field": {"x": [1, 2.5e-05]},
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": 'héllo ✓ "q"\n'}}],
+    }  # fmt: skip
+    model = ChatCompletion.model_validate(body)
+    text = payloads.to_json(model)
+    assert json.loads(text) == body  # unset fields (usage, refusal, ...) left out, extras kept
+    assert "héllo ✓" in text and ": " not in text  # UTF-8 as it is, compact
