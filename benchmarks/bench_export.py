@@ -11,7 +11,9 @@
    export); figures are medians over the rounds, after one warm-up round.
 2. export() beside 0, 1 and 2 Python threads that never wait, as an app's threads under load:
    what the calls that let go of the GIL cost when getting it back means waiting for them.
-3. Peak RSS for one span carrying a 10 MB request payload (target: at most 3x the payload),
+3. CPU per span of export() for spans our instrumentors made in this process (payloads from the
+   stash, serialized by the exporter), rows built and encoded but not stored.
+4. Peak RSS for one span carrying a 10 MB request payload (target: at most 3x the payload),
    measured in a fresh process after the store is warm, so the engine's own baseline is excluded.
 """
 
@@ -43,6 +45,7 @@ from otel_llm.exporter.sources import normalize
 from otel_llm.storage import embedded
 from otel_llm.storage.chdb_store import ChdbStore
 from otel_llm.storage.codec import SCHEMA, encode, record_batch
+from otel_llm.storage.codec import chunks as codec_chunks
 from otel_llm.storage.writer import ENCODE_ROWS
 
 BATCH = 512  # BatchSpanProcessor's default max export batch size
@@ -286,6 +289,60 @@ def bench_busy_app(payload_bytes: int, spans_per_round: int = 10_240, rounds: in
         exporter.shutdown()
 
 
+def bench_in_process(count: int = 2048, rounds: int = 5) -> None:
+    """CPU per span of export() for spans our instrumentors made in this process: their payloads
+    come from the stash as the SDK's objects and are serialized here (bench_instrumentation's
+    calls, through the real SDKs and an in-process transport). Rows are built and encoded, not
+    stored, so this is the exporter thread's own work."""
+    import bench_instrumentation as calls_bench
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+    import otel_llm
+
+    os.environ.update(calls_bench.WORKER_ENV)
+
+    class EncodeOnly:
+        def submit(self, rows: list) -> None:
+            for chunk in codec_chunks(rows, ENCODE_ROWS):
+                record_batch(chunk)
+
+        def force_flush(self, timeout_s: float) -> bool:
+            return True
+
+        def shutdown(self, timeout_s: float) -> bool:
+            return True
+
+    finished: list[ReadableSpan] = []
+
+    class Collect(SpanExporter):
+        def export(self, spans):  # noqa: ANN001
+            finished.extend(spans)
+            return SpanExportResult.SUCCESS
+
+    exporter = LLMTraceExporter(writer=EncodeOnly(), forward_to=None)  # before the calls: they stash
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(Collect()))
+    instrumentors = [otel_llm.OpenAIInstrumentor(), otel_llm.AnthropicInstrumentor()]
+    for instrumentor in instrumentors:
+        instrumentor.instrument(tracer_provider=provider)
+    calls = calls_bench._scenarios(("openai", "anthropic"))
+    print(f"export() of in-process spans, payloads from the stash ({count} spans, best of {rounds}), rows + encode:")
+    for scenario in ("openai chat", "anthropic messages"):
+        costs = []
+        for _ in range(rounds):
+            finished.clear()
+            for _ in range(count):
+                calls[scenario]()
+            started = time.thread_time()
+            for batch in batches(finished):
+                exporter.export(batch)
+            costs.append((time.thread_time() - started) / len(finished) * 1e6)
+        print(f"  {scenario}: {min(costs):.1f} us CPU a span")
+    for instrumentor in instrumentors:
+        instrumentor.uninstrument()
+    exporter.shutdown()
+
+
 _RSS_CHILD = """
 import json, re, tempfile
 from pathlib import Path
@@ -354,6 +411,7 @@ def main() -> None:
     args = parser.parse_args()
     bench_throughput(args.spans, args.payload_bytes, freeze=not args.no_freeze, rounds=args.rounds)
     bench_busy_app(args.payload_bytes)
+    bench_in_process()
     bench_rss()
 
 
