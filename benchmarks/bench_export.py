@@ -301,16 +301,10 @@ def bench_in_process(count: int = 2048, rounds: int = 5) -> None:
 
     os.environ.update(calls_bench.WORKER_ENV)
 
-    class EncodeOnly:
+    class EncodeOnly(calls_bench._NullWriter):
         def submit(self, rows: list) -> None:
             for chunk in codec_chunks(rows, ENCODE_ROWS):
                 record_batch(chunk)
-
-        def force_flush(self, timeout_s: float) -> bool:
-            return True
-
-        def shutdown(self, timeout_s: float) -> bool:
-            return True
 
     finished: list[ReadableSpan] = []
 

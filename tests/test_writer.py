@@ -276,6 +276,25 @@ def test_full_queue_spills_to_disk_not_dropped(chdb_url):
     assert len(read_rows(chdb_url)) == 1000
 
 
+def test_the_owner_keeps_the_store_open_between_sparse_batches(chdb_url):
+    # An app calling an LLM every few seconds: reopening the engine for each batch cost ~45 ms of
+    # CPU, so the owner holds the store for a while after its last write (readers still get it
+    # at once by asking).
+    writer = open_writer(chdb_url, flush_interval_s=0.2)
+    try:
+        writer.submit([make_row(1, run="sparse")])
+        assert writer.force_flush(30)
+        session = writer._sink.owner.store
+        assert session is not None
+        time.sleep(2.5)  # the writer's thread checks for idleness every 0.2 s meanwhile
+        writer.submit([make_row(2, run="sparse")])
+        assert writer.force_flush(30)
+        assert writer._sink.owner.store is session
+    finally:
+        writer.shutdown(30)
+    assert len(read_rows(chdb_url)) == 2
+
+
 def test_unwritable_spool_drops_and_counts(tmp_path, caplog):
     # A remote store that is down and a spool directory that cannot be created: the rows are lost,
     # and the writer says so.
