@@ -53,3 +53,30 @@ def test_remote_spool_is_per_server(isolated_home):
     a, b = parse_url("http://h1:8123/db"), parse_url("http://h2:8123/db")
     assert a.spool_dir != b.spool_dir
     assert Path(isolated_home) in a.spool_dir.parents
+
+
+@pytest.mark.parametrize(
+    ("raw", "default", "minimum", "expected"),
+    [
+        (None, 7, 0, 7),
+        ("  ", 7, 0, 7),
+        (" 42 ", 7, 0, 42),
+        ("0", 7, 0, 0),
+        ("0", 7, 1, 7),
+        ("4k", 7, 0, 7),
+        ("2.5", 7, 0, 7),  # a whole-number setting takes no fraction
+        ("2.5", 1.0, 0, 2.5),
+        ("inf", 1.0, 0, float("inf")),
+        ("nan", 1.0, 0, 1.0),
+        ("-1", 1.0, 0, 1.0),
+    ],
+)
+def test_env_number(raw, default, minimum, expected, monkeypatch):
+    from otel_llm.settings import env_number
+
+    if raw is None:
+        monkeypatch.delenv("OTEL_LLM_TEST_NUMBER", raising=False)
+    else:
+        monkeypatch.setenv("OTEL_LLM_TEST_NUMBER", raw)
+    value = env_number("OTEL_LLM_TEST_NUMBER", default, minimum)
+    assert value == expected and type(value) is type(expected)

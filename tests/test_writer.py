@@ -368,3 +368,22 @@ def test_batch_the_server_refuses_is_kept_in_rejected(clickhouse_http, tmp_path)
     admin.insert_arrow(Spool.read(kept[0]), kept[0].token)
     assert admin.query("SELECT count() FROM llm_traces ")[1] == [(6,)]
     admin.close()
+
+
+@pytest.mark.parametrize("bad", ["20k", "0", "-5", "1.5", "nan"])
+def test_a_malformed_writer_setting_is_logged_and_the_default_used(chdb_url, monkeypatch, caplog, bad):
+    # A typo in the environment must not stop the app's rows: the writer starts with its default.
+    monkeypatch.setenv("OTEL_LLM_WRITER_BATCH_ROWS", bad)
+    monkeypatch.setenv("OTEL_LLM_WRITER_FLUSH_INTERVAL_S", "soon")
+    with caplog.at_level("WARNING", logger="otel_llm"):
+        writer = open_writer(chdb_url)
+    try:
+        assert writer._batch_rows == 20000 and writer._interval == 1.0
+        writer.submit([make_row(i, run="typo") for i in range(3)])
+        assert writer.force_flush(30)
+    finally:
+        writer.shutdown(30)
+    assert len(read_rows(chdb_url)) == 3
+    messages = [record.getMessage() for record in caplog.records]
+    assert f"otel-llm: OTEL_LLM_WRITER_BATCH_ROWS={bad!r} is not a whole number >= 1; using 20000" in messages
+    assert "otel-llm: OTEL_LLM_WRITER_FLUSH_INTERVAL_S='soon' is not a number >= 0.001; using 1.0" in messages

@@ -225,3 +225,17 @@ def test_forwards_slim_spans_over_otlp_http_from_env(tmp_path: Path, monkeypatch
     assert llm_attributes[attr.REQUEST_JSON + attr.PAYLOAD_OFFLOADED_BYTES_SUFFIX].int_value == len(big)
     assert llm_attributes[attr.PAYLOAD_REF_ROW_ID].string_value
     assert [kv.key for kv in spans["GET /health"].attributes] == ["http.route"]
+
+
+def test_a_malformed_offload_setting_is_logged_and_the_default_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OTEL_LLM_OFFLOAD_THRESHOLD_BYTES", "1KB")
+    monkeypatch.setenv("OTEL_LLM_OFFLOAD_PREVIEW_CHARS", "-1")
+    with caplog.at_level("WARNING", logger="otel_llm"):
+        exporter = LLMTraceExporter(f"chdb://{tmp_path / 'db'}", forward_to=None)
+    exporter.shutdown(timeout_millis=5_000)
+    assert (exporter._offloader.threshold_bytes, exporter._offloader.preview_chars) == (1024, 256)
+    warnings = "\n".join(record.getMessage() for record in caplog.records)
+    assert "OTEL_LLM_OFFLOAD_THRESHOLD_BYTES='1KB' is not a whole number >= 0; using 1024" in warnings
+    assert "OTEL_LLM_OFFLOAD_PREVIEW_CHARS='-1' is not a whole number >= 0; using 256" in warnings

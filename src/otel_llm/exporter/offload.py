@@ -11,7 +11,6 @@ The original span is never mutated: other processors may still hold it.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -20,6 +19,7 @@ from otel_llm import attributes as attr
 from otel_llm import redaction
 from otel_llm.exporter.row import CREDENTIAL_ATTRIBUTES, span_attributes
 from otel_llm.exporter.sources import FOREIGN_PAYLOAD_ATTRIBUTES
+from otel_llm.settings import env_number
 
 THRESHOLD_ENV = "OTEL_LLM_OFFLOAD_THRESHOLD_BYTES"
 PREVIEW_ENV = "OTEL_LLM_OFFLOAD_PREVIEW_CHARS"
@@ -33,17 +33,12 @@ def _utf8_len(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    return int(raw) if raw.isdigit() else default
-
-
 class Offloader:
     def __init__(self, threshold_bytes: int | None = None, preview_chars: int | None = None) -> None:
         self.threshold_bytes = (
-            env_int(THRESHOLD_ENV, DEFAULT_THRESHOLD_BYTES) if threshold_bytes is None else threshold_bytes
+            env_number(THRESHOLD_ENV, DEFAULT_THRESHOLD_BYTES) if threshold_bytes is None else threshold_bytes
         )
-        self.preview_chars = env_int(PREVIEW_ENV, DEFAULT_PREVIEW_CHARS) if preview_chars is None else preview_chars
+        self.preview_chars = env_number(PREVIEW_ENV, DEFAULT_PREVIEW_CHARS) if preview_chars is None else preview_chars
 
     def slim(
         self,

@@ -10,8 +10,7 @@ until ``close()`` (writers spool meanwhile), so keep it short-lived.
 
 from __future__ import annotations
 
-import os
-
+from otel_llm.settings import env_number
 from otel_llm.storage.config import StoreConfig, parse_url
 from otel_llm.storage.errors import ConfigError, QueryError, StorageError, StoreUnavailable
 from otel_llm.storage.writer import Writer, open_writer
@@ -41,7 +40,7 @@ def open_store(url: str | None = None, lock_timeout_s: float | None = None):
     if config.kind == "chdb":
         from otel_llm.storage.embedded import OwnedChdbStore
 
-        timeout = lock_timeout_s if lock_timeout_s is not None else float(os.environ.get(LOCK_TIMEOUT_ENV, 30))
+        timeout = lock_timeout_s if lock_timeout_s is not None else env_number(LOCK_TIMEOUT_ENV, 30.0)
         return OwnedChdbStore(config, timeout)
     from otel_llm.storage.http_store import HttpStore
 

@@ -45,6 +45,7 @@ import weakref
 
 from opentelemetry import metrics
 
+from otel_llm.settings import env_number
 from otel_llm.storage import codec
 from otel_llm.storage.config import StoreConfig, parse_url
 from otel_llm.storage.sinks import SPOOL_COMPRESSION, EmbeddedSink, Outcome, RemoteSink, spool_or_drop
@@ -75,9 +76,9 @@ class Writer:
         # The queue holds three batches so the app keeps submitting while a batch is gathered
         # and another inserted.
         default_batch, default_queue = (20000, 60000) if embedded else (5000, 20000)
-        self._batch_rows = batch_rows or int(os.environ.get(BATCH_ROWS_ENV, default_batch))
-        self._max_queue_rows = max_queue_rows or int(os.environ.get(QUEUE_ROWS_ENV, default_queue))
-        self._interval = flush_interval_s or float(os.environ.get(FLUSH_INTERVAL_ENV, 1.0))
+        self._batch_rows = batch_rows or env_number(BATCH_ROWS_ENV, default_batch, minimum=1)
+        self._max_queue_rows = max_queue_rows or env_number(QUEUE_ROWS_ENV, default_queue, minimum=1)
+        self._interval = flush_interval_s or env_number(FLUSH_INTERVAL_ENV, 1.0, minimum=0.001)
         self._chunk_rows = min(ENCODE_ROWS, self._batch_rows)
         self._stopping = False
         self._start()
