@@ -355,11 +355,17 @@ def test_full_disk_under_the_spool(servers, tmp_path, monkeypatch, caplog):
     assert not [p for p in tmp_path.rglob("*.arrow")]
 
 
-def test_unwritable_store_directory(servers, tmp_path):
-    """The embedded store's directory cannot be created (its parent is a file)."""
+def test_unwritable_store_directory(servers, tmp_path, caplog):
+    """The embedded store's directory cannot be created (its parent is a file): the app is
+    untouched, and the log says once which path is unusable and what to set."""
     (tmp_path / "file").write_text("")
     exporter = LLMTraceExporter(f"chdb://{tmp_path}/file/db", forward_to=None)
     _pipeline_case(servers, exporter, SimpleSpanProcessor)
+    assert exporter.writer.stats["dropped"] == 2 and exporter.writer.stats["written"] == 0
+    unusable = [r.getMessage() for r in caplog.records if "cannot use the embedded store" in r.getMessage()]
+    assert len(unusable) == 1
+    assert f"{tmp_path}/file/db" in unusable[0] and "OTEL_LLM_CLICKHOUSE_URL" in unusable[0]
+    assert "writer failed" not in caplog.text
 
 
 # --- event loops -------------------------------------------------------------------------------

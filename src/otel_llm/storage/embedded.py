@@ -19,17 +19,20 @@ Design:
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 from otel_llm.storage import schema
 from otel_llm.storage.base import Buffer
 from otel_llm.storage.chdb_store import ChdbStore
-from otel_llm.storage.config import StoreConfig
+from otel_llm.storage.config import URL_ENV, StoreConfig
 from otel_llm.storage.drain import drain
 from otel_llm.storage.errors import StoreUnavailable
 from otel_llm.storage.ownership import POLL_S, OwnerLock
 from otel_llm.storage.spool import Spool
+
+log = logging.getLogger("otel_llm.storage")
 
 # An open session costs ~4 ms CPU a second idle, opening one again ~45 ms (and a slower first
 # insert): holding the store about as long as a reopen costs is never worse than twice the best
@@ -54,13 +57,24 @@ class EmbeddedOwner:
         self._lock = OwnerLock(config.lock_path)
         self.store: ChdbStore | None = None
         self._yield_until = 0.0
+        self._reported_unusable = False
 
     def try_own(self) -> bool:
         """Become the owner if nobody else is, no reader is waiting and we did not just step
         back; never blocks."""
         if self.store is not None:
             return True
-        if time.monotonic() < self._yield_until or self.spool.wanted() or not self._lock.try_acquire():
+        try:
+            if time.monotonic() < self._yield_until or self.spool.wanted() or not self._lock.try_acquire():
+                return False
+        except OSError as exc:  # the directory cannot be created or read: say so once, and spool
+            if not self._reported_unusable:
+                self._reported_unusable = True
+                log.error(
+                    "otel-llm: cannot use the embedded store at %s (%s); rows go to its spool if that "
+                    "can be written, else they are dropped. Point %s at a writable directory.",
+                    self.path, exc, URL_ENV,
+                )
             return False
         return self._open()
 
@@ -126,7 +140,13 @@ class OwnedChdbStore:
         # No automatic schema for a reader unless it has spooled rows to ingest: `init-db` should
         # be the one that reports creating the table.
         self._owner = EmbeddedOwner(config, apply_schema=False)
-        if not self._owner.own(timeout_s):
+        try:
+            owned = self._owner.own(timeout_s)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"cannot use the embedded store at {config.path} ({exc}); point {URL_ENV} at a writable directory"
+            ) from exc
+        if not owned:
             raise StoreUnavailable(
                 f"embedded store {config.path} is busy (not released within {timeout_s:g} s) "
                 "or cannot be opened by this process"
