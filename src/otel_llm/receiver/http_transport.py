@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,8 +60,7 @@ class OTLPHTTPServer(ThreadingHTTPServer):
         socket_timeout_s: float = 30.0,
         reuse_port: bool = False,
     ) -> None:
-        # Workers of one `serve --workers N` each bind the port; the kernel spreads connections.
-        self.allow_reuse_port = reuse_port
+        self.reuse_port = reuse_port
         self.ingestor = ingestor
         self.health = health
         self.max_body_bytes = max_body_bytes
@@ -68,6 +68,13 @@ class OTLPHTTPServer(ThreadingHTTPServer):
         self.socket_timeout_s = socket_timeout_s
         self._connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # Workers of one `serve --workers N` each bind the port; the kernel spreads connections.
+        # Set here: socketserver's allow_reuse_port exists only from Python 3.11.
+        if self.reuse_port:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
 
     def process_request(self, request, client_address) -> None:  # noqa: ANN001 - stdlib signature
         if not self._connection_slots.acquire(blocking=False):
