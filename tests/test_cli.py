@@ -82,3 +82,13 @@ def test_query_over_http(clickhouse_http, capsys):
 def test_console_script_is_installed():
     done = subprocess.run([sys.executable, "-c", "from importlib.metadata import entry_points; print([e.value for e in entry_points(group='console_scripts', name='otel-llm')])"], capture_output=True, text=True)  # fmt: skip
     assert "otel_llm.cli:main" in done.stdout
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_small_costs_print_in_fixed_point(url, capsys, fmt):
+    # Decimal's str() writes a tenth of a micro-dollar as 1.00E-7; costs are read by people.
+    capsys.readouterr()
+    sql = "SELECT toDecimal64('0.0000001', 9) AS cost_usd, toDecimal64('12.5', 9) AS big"
+    assert main(["query", sql, "--url", url, "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    assert "0.000000100" in out and "12.500000000" in out and "E-" not in out

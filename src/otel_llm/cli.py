@@ -74,11 +74,15 @@ def _text(value) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=_json_default, ensure_ascii=False)
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")  # str() writes small costs as 1.00E-7
     return str(value)
 
 
 def _json_default(value):
-    if isinstance(value, (uuid.UUID, decimal.Decimal, datetime.date)):
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if isinstance(value, (uuid.UUID, datetime.date)):
         return str(value) if not isinstance(value, datetime.date) else value.isoformat()
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")

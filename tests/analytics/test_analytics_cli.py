@@ -114,3 +114,14 @@ def test_failed_report_keeps_the_previous_page(capsys, seeded_url, tmp_path):
     assert code == 1
     assert target.read_text() == "last week's report"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no partial file left behind
+
+
+def test_trace_prints_small_costs_in_fixed_point():
+    from decimal import Decimal
+
+    from otel_llm.analytics.trace import as_json, as_text
+
+    row = {"id": "x", "span_name": "embeddings text-embedding-3-small", "cost_usd": Decimal("1.00E-7"),
+           "cost_details": {"input": Decimal("1E-7")}}
+    assert "0.000000100" in as_text([row]) and "E-" not in as_text([row])
+    assert json.loads(as_json([row]))[0]["cost_details"] == {"input": "0.0000001"}

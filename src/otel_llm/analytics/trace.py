@@ -54,7 +54,9 @@ def _is_uuid(text: str) -> bool:
 def _plain(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
-    if isinstance(value, (Decimal, uuid.UUID)):
+    if isinstance(value, Decimal):
+        return format(value, "f")  # str() writes small costs as 1.00E-7
+    if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
