@@ -37,7 +37,8 @@ def test_stats_report_and_trace_over_http(clickhouse_http):
 def test_demo_from_a_fresh_directory(tmp_path):
     workdir = tmp_path / "fresh"
     workdir.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    # As on a fresh machine: no keys, no otel-llm settings, so the default store in ./.otel-llm.
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("OTEL_LLM_")}
     result = subprocess.run(
         [sys.executable, "-m", "otel_llm.cli", "demo"],
         cwd=workdir, env=env, capture_output=True, text=True, timeout=120,
@@ -48,6 +49,8 @@ def test_demo_from_a_fresh_directory(tmp_path):
     assert "[11/11]" in out and "(intended)" in out and "failed unexpectedly" not in out
     total = next(line for line in out.splitlines() if line.startswith("TOTAL"))
     assert total.split()[1] == "11"  # every call of the workload became a row
+    # ... of the embedded default store in the working directory, and the demo says where.
+    assert f"11 rows in llm_traces, chdb://{workdir / '.otel-llm' / 'chdb'}" in out
     for customer in ("acme", "globex", "initech"):
         assert any(line.startswith(customer) for line in out.splitlines())
     report = workdir / "otel-llm-report.html"

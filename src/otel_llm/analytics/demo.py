@@ -20,7 +20,7 @@ from otel_llm import llm_context
 from otel_llm.analytics import commands, queries, render, stats
 from otel_llm.analytics.stats import run_query
 from otel_llm.analytics.window import Window
-from otel_llm.storage import open_store
+from otel_llm.storage import open_store, parse_url
 
 # A shared prefix long enough (>1024 tokens) for the providers' prompt caches: the second call
 # that repeats it is the cache hit. The stand-ins report a hit when asked by the scenario tags.
@@ -60,6 +60,8 @@ def run(url: str | None, html: Path, live: bool) -> int:
     window = Window(started, datetime.now(timezone.utc) + timedelta(seconds=1))
     store = open_store(url)
     try:
+        stored = run_query(store, queries.ROW_COUNT, window.parameters)[0]["rows"]
+        _say(f"{stored} rows in llm_traces, {parse_url(url).url}")
         _say("")
         for table in stats.compute_many(store, window, ("model", "customer")).values():
             sys.stdout.write(render.table(table) + "\n")

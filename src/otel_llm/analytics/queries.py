@@ -151,6 +151,10 @@ LIMIT 20
 """
 
 # The most recent call's trace id: the demo points at it as an example for ``trace``.
+ROW_COUNT = f"""
+SELECT count() AS rows FROM {SOURCE} WHERE {WINDOW}
+"""
+
 LATEST_TRACE_ID = f"""
 SELECT trace_id FROM {SOURCE} WHERE {WINDOW} ORDER BY timestamp DESC LIMIT 1
 """
