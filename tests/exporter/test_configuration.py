@@ -239,3 +239,22 @@ def test_a_malformed_offload_setting_is_logged_and_the_default_used(
     warnings = "\n".join(record.getMessage() for record in caplog.records)
     assert "OTEL_LLM_OFFLOAD_THRESHOLD_BYTES='1KB' is not a whole number >= 0; using 1024" in warnings
     assert "OTEL_LLM_OFFLOAD_PREVIEW_CHARS='-1' is not a whole number >= 0; using 256" in warnings
+
+
+def test_a_malformed_store_url_costs_the_rows_not_the_forwarded_spans(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    monkeypatch.setenv("OTEL_LLM_CLICKHOUSE_URL", "localhost:8123")
+    forwarded = InMemorySpanExporter()
+    exporter = LLMTraceExporter(forward_to=forwarded)
+    assert exporter.writer is None
+    assert "OTEL_LLM_CLICKHOUSE_URL='localhost:8123'" in caplog.text and "accepted forms" in caplog.text
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.get_tracer("app").start_span("chat gpt-4o", attributes={"gen_ai.operation.name": "chat"}).end()
+    provider.shutdown()
+    assert [span.name for span in forwarded.get_finished_spans()] == ["chat gpt-4o"]
