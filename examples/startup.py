@@ -11,6 +11,9 @@ to. Without API keys the calls go to local stand-ins (``standins.py``).
 import os
 import uuid
 
+import anthropic
+import openai
+
 import otel_llm
 from otel_llm import llm_context
 
@@ -21,9 +24,6 @@ provider = otel_llm.setup(service_name="support-bot")  # the one line an app add
 
 def handle_ticket(run_id: str) -> None:
     """App code: nothing here knows about telemetry but the context it sets."""
-    import anthropic
-    import openai
-
     chat, claude = openai.OpenAI(), anthropic.Anthropic()
     question = [{"role": "user", "content": "Where is order 1234?"}]
     with llm_context(customer_id="acme", plan_type="pro", agent_id="support-bot", run_id=run_id):
