@@ -92,3 +92,12 @@ def test_small_costs_print_in_fixed_point(url, capsys, fmt):
     assert main(["query", sql, "--url", url, "--format", fmt]) == 0
     out = capsys.readouterr().out
     assert "0.000000100" in out and "12.500000000" in out and "E-" not in out
+
+
+def test_version_is_the_package_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"otel-llm {version('otel-llm')}"

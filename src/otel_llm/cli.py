@@ -18,6 +18,7 @@ import uuid
 from otel_llm.analytics import commands as analytics_commands
 from otel_llm.storage import ConfigError, StorageError, open_store, parse_url
 from otel_llm.storage import schema as schema_mod
+from otel_llm.version import __version__
 
 URL_HELP = "store URL (default: $OTEL_LLM_CLICKHOUSE_URL, else embedded chDB under $OTEL_LLM_HOME)"
 
@@ -229,6 +230,7 @@ COMMANDS = (register_init_db, register_query, register_serve, *analytics_command
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otel-llm", description="LLM cost and usage observability on ClickHouse")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for register in COMMANDS:
         register(sub)
