@@ -15,7 +15,10 @@ What it does:
 4. Every otel-llm instrumentor registered under the ``opentelemetry_instrumentor`` entry points
    whose target SDK is installed; missing ones are skipped with a debug log.
 
-Calling it again returns the provider set up the first time and changes nothing.
+Calling it again returns the provider set up the first time and changes nothing. Under
+``opentelemetry-instrument`` with ``OTEL_TRACES_EXPORTER=otel_llm`` the exporter is already running:
+``setup()`` then adds no second one (it would store every LLM span twice, one copy without its
+payloads) and leaves instrumentors that are already on as they are.
 """
 
 from __future__ import annotations
@@ -66,11 +69,16 @@ def setup(
         from otel_llm.exporter.context_processor import LLMContextSpanProcessor
 
         provider = _sdk_provider(service_name)
-        if exporter is None:
-            options: dict[str, Any] = {} if forward_to is ... else {"forward_to": forward_to}
-            exporter = LLMTraceExporter(clickhouse_url, **options)
         provider.add_span_processor(LLMContextSpanProcessor())
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+        if exporter is None and LLMTraceExporter.running():
+            # Typically OTEL_TRACES_EXPORTER=otel_llm under opentelemetry-instrument. A second one
+            # would store every LLM span again, and without its payloads (which go to one only).
+            logger.warning("otel-llm: setup() found an LLMTraceExporter already running and adds no second one")
+        else:
+            if exporter is None:
+                options: dict[str, Any] = {} if forward_to is ... else {"forward_to": forward_to}
+                exporter = LLMTraceExporter(clickhouse_url, **options)
+            provider.add_span_processor(BatchSpanProcessor(exporter))
         if instrument:
             instrument_all(provider)
         _provider = provider
@@ -97,6 +105,9 @@ def instrument_all(tracer_provider: TracerProvider) -> list[str]:
             continue
         try:
             instrumentor = entry_point.load()()
+            if instrumentor.is_instrumented_by_opentelemetry:  # by opentelemetry-instrument, say
+                enabled.append(entry_point.name)
+                continue
             conflict = get_dependency_conflicts(instrumentor.instrumentation_dependencies())
             if conflict is not None:
                 logger.debug("otel-llm: skipping instrumentor %s: %s", entry_point.name, conflict)

@@ -121,6 +121,57 @@ def test_opentelemetry_instrument_with_otel_traces_exporter(tmp_path: Path) -> N
     ]
 
 
+def test_setup_under_opentelemetry_instrument_adds_no_second_exporter(tmp_path: Path) -> None:
+    # A plausible mix-up: OTEL_TRACES_EXPORTER=otel_llm and otel_llm.setup() in the code. Two
+    # exporters stored every call twice, and the copy without payloads (they go to one exporter
+    # only) could be the one ReplacingMergeTree kept.
+    url = f"chdb://{tmp_path / 'db'}"
+    env = clean_env(tmp_path, OTEL_TRACES_EXPORTER="otel_llm", OTEL_METRICS_EXPORTER="none",
+                    OTEL_LOGS_EXPORTER="none", OTEL_LLM_CLICKHOUSE_URL=url)
+    result = subprocess.run(
+        [str(BIN / "opentelemetry-instrument"), sys.executable, "-c", textwrap.dedent(
+            """
+            import openai, otel_llm
+            from opentelemetry import trace
+            from otel_llm.standin.openai import openai_standin
+            otel_llm.setup(service_name="both")
+            with openai_standin() as api:
+                client = openai.OpenAI(base_url=api.base_url + "/v1", api_key="k", max_retries=0)
+                for i in range(3):
+                    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"hi {i}"}])
+            trace.get_tracer_provider().shutdown()
+            """)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "setup() found an LLMTraceExporter already running" in result.stderr
+    assert "already instrumented" not in result.stderr and "second LLMTraceExporter" not in result.stderr
+    counts = run_python(
+        f"""
+        from otel_llm.storage import open_store
+        store = open_store({url!r})
+        print(store.query("SELECT count(), countIf(request_bytes > 0 AND response_bytes > 0) FROM llm_traces")[1])
+        store.close()
+        """,
+        clean_env(tmp_path),
+    )
+    assert counts.strip() == "[(3, 3)]"  # once each, not FINAL-collapsed copies, every one with its payloads
+
+
+def test_a_second_running_exporter_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    first = LLMTraceExporter(f"chdb://{tmp_path / 'a'}", forward_to=None)
+    second = LLMTraceExporter(f"chdb://{tmp_path / 'b'}", forward_to=None)
+    second.shutdown(timeout_millis=5_000)
+    first.shutdown(timeout_millis=5_000)
+    third = LLMTraceExporter(f"chdb://{tmp_path / 'c'}", forward_to=None)  # alone again: no warning
+    third.shutdown(timeout_millis=5_000)
+    assert [r.getMessage() for r in caplog.records].count(
+        "otel-llm: a second LLMTraceExporter in this process; each LLM span's full payloads reach only one "
+        "of them, and the other stores its row without them. Use one (OTEL_TRACES_EXPORTER=otel_llm or "
+        "otel_llm.setup(), not both)."
+    ) == 1
+
+
 @pytest.mark.parametrize(
     ("instrument", "span_name"),
     [

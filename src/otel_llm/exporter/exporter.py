@@ -14,6 +14,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 from typing import Any, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -28,7 +29,8 @@ from otel_llm.storage.columns import COLUMN_NAMES
 
 logger = logging.getLogger(__name__)
 
-_FROM_ENV: Any = object()  # forward_to default: an OTLP exporter when the standard env asks for one
+_FROM_ENV: Any = object()
+_running: weakref.WeakSet = weakref.WeakSet()  # exporters not yet shut down  # forward_to default: an OTLP exporter when the standard env asks for one
 
 
 class LLMTraceExporter(SpanExporter):
@@ -59,6 +61,14 @@ class LLMTraceExporter(SpanExporter):
         offload_threshold_bytes: int | None = None,
         preview_chars: int | None = None,
     ) -> None:
+        if _running:
+            # The payload stash hands each span's full payloads to one exporter only.
+            logger.warning(
+                "otel-llm: a second LLMTraceExporter in this process; each LLM span's full payloads reach "
+                "only one of them, and the other stores its row without them. Use one (OTEL_TRACES_EXPORTER"
+                "=otel_llm or otel_llm.setup(), not both)."
+            )
+        _running.add(self)
         # Before the first span ends, so instrumentors stash untruncated payloads for us.
         payloads.enable()
         self._writer = writer if writer is not None else _open_writer(clickhouse_url)
@@ -71,6 +81,11 @@ class LLMTraceExporter(SpanExporter):
     @property
     def writer(self) -> Any:
         return self._writer
+
+    @staticmethod
+    def running() -> bool:
+        """Whether an exporter not yet shut down exists in this process."""
+        return bool(_running)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._is_shutdown:
@@ -159,6 +174,7 @@ class LLMTraceExporter(SpanExporter):
             if self._is_shutdown:
                 return
             self._is_shutdown = True
+        _running.discard(self)
         payloads.disable()
         deadline = time.monotonic() + timeout_millis / 1000
         if self._writer is not None:
