@@ -116,6 +116,22 @@ def test_non_loopback_without_token_is_refused(env: dict) -> None:
     assert "refusing to listen on '0.0.0.0' without a bearer token" in done.stderr
 
 
+@pytest.mark.parametrize("transport", ["HTTP", "gRPC"])
+def test_a_port_in_use_is_a_one_line_error_naming_it(env: dict, transport: str) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        flags = ["--http-port", port, "--grpc-port", "off"] if transport == "HTTP" else ["--http-port", "0", "--grpc-port", port]
+        done = run_cli(["serve", *flags], env, timeout=60)
+    assert done.returncode == 1
+    # grpcio's C core may log its own line first; ours is the last, and the only traceback-free one.
+    assert done.stderr.strip().splitlines()[-1].startswith("otel-llm: ") and "Traceback" not in done.stderr
+    assert f"cannot listen for OTLP/{transport} on 127.0.0.1:{port}" in done.stderr
+
+
 def test_help_names_every_env_var(env: dict) -> None:
     done = run_cli(["serve", "--help"], env)
     assert done.returncode == 0

@@ -94,8 +94,11 @@ def start_grpc_server(
         response_serializer=ExportTraceServiceResponse.SerializeToString,
     )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, {"Export": export}),))
-    port = server.add_insecure_port(address)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:  # grpcio >= 1.60 raises where older ones returned 0
+        port = 0
     if port == 0:
-        raise OSError(f"cannot bind the OTLP/gRPC port at {address}")
+        raise OSError(f"cannot listen for OTLP/gRPC on {address}: the port is in use or the address is not this host's")
     server.start()
     return server, port

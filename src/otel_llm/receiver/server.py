@@ -37,14 +37,19 @@ class Receiver:
         config = self.config
         try:
             if config.http_port is not None:
-                self._http = OTLPHTTPServer(
-                    (config.host, config.http_port),
-                    self.ingestor,
-                    health=self.health,
-                    max_body_bytes=config.max_body_bytes,
-                    max_decompressed_bytes=config.max_decompressed_bytes,
-                    reuse_port=config.reuse_port,
-                )
+                try:
+                    self._http = OTLPHTTPServer(
+                        (config.host, config.http_port),
+                        self.ingestor,
+                        health=self.health,
+                        max_body_bytes=config.max_body_bytes,
+                        max_decompressed_bytes=config.max_decompressed_bytes,
+                        reuse_port=config.reuse_port,
+                    )
+                except OSError as exc:
+                    raise OSError(
+                        exc.errno, f"cannot listen for OTLP/HTTP on {config.host}:{config.http_port}: {exc.strerror}"
+                    ) from exc
                 self.http_port = self._http.server_address[1]
                 # A short poll interval only makes shutdown() return sooner.
                 self._http_thread = threading.Thread(
