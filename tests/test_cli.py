@@ -101,3 +101,22 @@ def test_version_is_the_package_version(capsys):
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == f"otel-llm {version('otel-llm')}"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["stats"], ["query", "SELECT count() FROM llm_traces"], ["trace", "0123456789abcdef0123456789abcdef"]],
+    ids=lambda c: c[0],
+)
+def test_a_store_without_llm_traces_says_what_to_do(chdb_url, capsys, command):
+    capsys.readouterr()
+    assert main([*command, "--url", chdb_url]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"otel-llm: no llm_traces table in {chdb_url} yet") and "otel-llm init-db" in err
+    assert "DB::Exception" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_other_unknown_tables_keep_the_engines_message(url, capsys):
+    capsys.readouterr()
+    assert main(["query", "SELECT * FROM no_such_table", "--url", url]) == 1
+    assert "no_such_table" in capsys.readouterr().err

@@ -237,6 +237,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _advice(exc: StorageError, url: str | None) -> str:
+    """The store's message, or what to do when it only says that llm_traces is not there yet."""
+    message = str(exc)
+    if "UNKNOWN_TABLE" in message and "llm_traces" in message:
+        return (
+            f"no llm_traces table in {parse_url(url).url} yet: nothing was recorded there. Check --url / "
+            "OTEL_LLM_CLICKHOUSE_URL, record some calls (`otel-llm demo`), or create it with `otel-llm init-db`"
+        )
+    return message
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # clickhouse-connect logs a warning of its own before raising what our one-line error
@@ -248,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"otel-llm: {exc}", file=sys.stderr)
         return 2
     except StorageError as exc:
-        print(f"otel-llm: {exc}", file=sys.stderr)
+        print(f"otel-llm: {_advice(exc, getattr(args, 'url', None))}", file=sys.stderr)
         return 1
     except OSError as exc:  # a store directory or output file the OS refuses
         print(f"otel-llm: {exc}", file=sys.stderr)
