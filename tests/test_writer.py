@@ -387,3 +387,73 @@ def test_a_malformed_writer_setting_is_logged_and_the_default_used(chdb_url, mon
     messages = [record.getMessage() for record in caplog.records]
     assert f"otel-llm: OTEL_LLM_WRITER_BATCH_ROWS={bad!r} is not a whole number >= 1; using 20000" in messages
     assert "otel-llm: OTEL_LLM_WRITER_FLUSH_INTERVAL_S='soon' is not a number >= 0.001; using 1.0" in messages
+
+
+def test_an_embedded_store_refusing_inserts_for_now_keeps_the_rows_until_it_takes_them(chdb_url):
+    # TOO_MANY_PARTS, ClickHouse's "slow down", made to happen in the real engine: the table allows
+    # one part a partition. Such a refusal, like a full disk, is not about the batch: the rows wait
+    # in the spool and go in once the store takes them, where they used to be set aside as rejected.
+    def admin(sql: str) -> list | None:
+        store = open_store(chdb_url)
+        try:
+            return store.query(sql)[1] if sql.startswith("SELECT") else store.command(sql)
+        finally:
+            store.close()
+
+    writer = open_writer(chdb_url, batch_rows=100, flush_interval_s=0.2)
+    try:
+        writer.submit([make_row(i, run="refused") for i in range(50)])
+        assert writer.force_flush(30) and writer.stats["written"] == 50
+        admin("ALTER TABLE llm_traces MODIFY SETTING parts_to_throw_insert = 1, parts_to_delay_insert = 1")
+        writer.submit([make_row(i, run="refused") for i in range(50, 150)])
+        assert writer.force_flush(30)
+        time.sleep(1.0)  # the writer retries the spool meanwhile, and is refused again
+        assert (writer.stats["spooled"], writer.stats["dropped"]) == (100, 0)
+        assert admin("SELECT count() FROM llm_traces") == [(50,)]
+        admin("ALTER TABLE llm_traces MODIFY SETTING parts_to_throw_insert = 3000, parts_to_delay_insert = 1000")
+    finally:
+        assert writer.shutdown(60)
+    assert (writer.stats["written"], writer.stats["dropped"]) == (150, 0)
+    assert admin("SELECT count(), uniqExact(id) FROM llm_traces") == [(150, 150)]
+
+
+def test_a_user_without_ddl_rights_keeps_the_rows_until_init_db_ran(clickhouse_http, caplog):
+    # The server refuses the insert (no llm_traces yet, and this user may not create it): not the
+    # batch's fault, so the rows wait in the spool instead of being set aside as rejected.
+    from clickhouse_http import NO_DDL_USER
+
+    writer = open_writer(_as_user(clickhouse_http.url, NO_DDL_USER), batch_rows=100, flush_interval_s=0.2)
+    try:
+        writer.submit([make_row(i, run="before-init") for i in range(100)])
+        assert writer.force_flush(30)
+        assert (writer.stats["written"], writer.stats["spooled"], writer.stats["dropped"]) == (0, 100, 0)
+        admin = open_store(clickhouse_http.url)
+        try:
+            schema.apply(admin)  # `otel-llm init-db`, as an admin
+        finally:
+            admin.close()
+    finally:
+        assert writer.shutdown(60)
+    assert (writer.stats["written"], writer.stats["dropped"]) == (100, 0)
+    assert len(read_rows(clickhouse_http.url)) == 100
+    assert "UNKNOWN_TABLE" in caplog.text and "rejected" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("message", "transient"),
+    [
+        # clickhouse-connect's wording, made one line by the store
+        ("HTTPDriver for https://ch:8443 received ClickHouse error code 516 Code: 516. DB::Exception: default: "
+         "Authentication failed: password is incorrect. (AUTHENTICATION_FAILED) (version 24.8.1)", True),
+        ("Code: 497. DB::Exception: writer: Not enough privileges. To execute this query, it's necessary to have "
+         "the grant INSERT ON analytics.llm_traces. (ACCESS_DENIED)", True),
+        ("Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space. (NOT_ENOUGH_SPACE)", True),
+        ("Code: 53. DB::Exception: Type mismatch in IN or VALUES section. (TYPE_MISMATCH)", False),
+        ("Code: 27. DB::Exception: Cannot parse input. (CANNOT_PARSE_INPUT_ASSERTION_FAILED)", False),
+        ("the engine said something without a code", False),
+    ],
+)
+def test_which_refusals_keep_a_batch_for_a_retry(message, transient):
+    from otel_llm.storage.errors import QueryError
+
+    assert QueryError(message).transient is transient

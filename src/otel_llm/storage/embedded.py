@@ -110,7 +110,11 @@ class EmbeddedOwner:
         written = rejected = 0
         while self.spool.has_pending() and time.monotonic() < deadline:
             if self._lock.try_acquire() and (self.store is not None or self._open()):
-                w, r = drain(self.spool, self.store, deadline)
+                try:
+                    w, r = drain(self.spool, self.store, deadline)
+                except StoreUnavailable as exc:  # refusing inserts for now: the files stay for the next owner
+                    log.warning("otel-llm: spooled batches left in %s for later: %s", self.spool.directory, exc)
+                    break
                 written, rejected = written + w, rejected + r
             else:
                 time.sleep(POLL_S)
@@ -152,7 +156,10 @@ class OwnedChdbStore:
                 "or cannot be opened by this process"
             )
         self._store = self._owner.store
-        drain(self._owner.spool, self._store)
+        try:
+            drain(self._owner.spool, self._store)
+        except StoreUnavailable as exc:  # inserts refused for now; reading may still work
+            log.warning("otel-llm: some spooled rows are not in the store yet: %s", exc)
 
     def insert(self, columns, rows) -> None:
         self._store.insert(columns, rows)

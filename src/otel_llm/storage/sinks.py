@@ -62,6 +62,7 @@ class EmbeddedSink:
         self.owner = EmbeddedOwner(config)
         self.spool = self.owner.spool
         self._last_work = time.monotonic()
+        self._refusing = False  # the last drain met a transient refusal (logged once per episode)
 
     def deliver(self, batches: list[pa.RecordBatch], rows: int, token: str) -> Outcome:
         """Insert ``batches`` as one part, or spool them."""
@@ -75,9 +76,10 @@ class EmbeddedSink:
                 self.owner.store.insert_table(table, token)
                 return Outcome(written=rows)
             except QueryError as exc:
-                # The owner's own insert failing is as unexpected as a rejected spool file;
-                # keep the batch (the drain will quarantine it if it is really bad).
-                log.error("otel-llm: embedded insert failed, spooling the batch: %s", exc)
+                # Keep the batch: the drain retries it while the refusal is transient (too many
+                # parts, a full disk) and sets it aside only if the batch itself is bad.
+                if not (exc.transient and self._refusing):
+                    log.error("otel-llm: embedded insert failed, spooling the batch: %s", exc)
             finally:
                 del table
                 # Idle time counts from the insert's end: an insert that took over
@@ -93,9 +95,19 @@ class EmbeddedSink:
         """Ingest the shared spool if we can own the store; give the store up when due."""
         outcome = Outcome()
         if self.spool.has_pending() and self.owner.try_own():
-            written, rejected = drain(self.spool, self.owner.store, deadline)
-            outcome.add(Outcome(written=written, dropped=rejected))
-            self._last_work = time.monotonic()
+            try:
+                written, rejected = drain(self.spool, self.owner.store, deadline)
+            except StoreUnavailable as exc:  # refusing inserts for now: the files wait, retried next time
+                if not self._refusing:
+                    log.warning("otel-llm: the embedded store refuses inserts for now; batches wait in %s: %s",
+                                self.spool.directory, exc)
+                self._refusing = True
+            else:
+                if self._refusing:
+                    log.warning("otel-llm: the embedded store accepts inserts again; spooled batches ingested")
+                self._refusing = False
+                outcome.add(Outcome(written=written, dropped=rejected))
+                self._last_work = time.monotonic()
         if self.owner.should_release(time.monotonic() - self._last_work):
             self.owner.release()
         return outcome
@@ -132,14 +144,15 @@ class RemoteSink:
                     self._connected().insert_arrow(payload, token)
                     self._mark_up()
                     return Outcome(written=rows)
-                except StoreUnavailable as exc:
+                except (StoreUnavailable, QueryError) as exc:
+                    if isinstance(exc, QueryError) and not exc.transient:
+                        return self._quarantine(payload, rows, token, exc)
+                    # Down, or refusing for now (too many parts, credentials, ...): retry, then spool.
                     if attempt == self.RETRIES - 1:
                         self._mark_down(exc)
                     else:
                         time.sleep(delay)
                         delay *= 2
-                except QueryError as exc:
-                    return self._quarantine(payload, rows, token, exc)
         return spool_or_drop(self.spool, payload, rows, token)
 
     def _quarantine(self, payload: Buffer, rows: int, token: str, exc: QueryError) -> Outcome:
@@ -204,7 +217,7 @@ class RemoteSink:
 
     def _mark_down(self, exc: Exception) -> None:
         if not self._down_until:
-            log.warning("otel-llm: store down, spooling to %s: %s", self.spool.directory, exc)
+            log.warning("otel-llm: store down or refusing inserts, spooling to %s: %s", self.spool.directory, exc)
         self._down_until = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, self.MAX_BACKOFF_S)
         if self._store is not None:
