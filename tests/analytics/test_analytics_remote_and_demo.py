@@ -56,3 +56,13 @@ def test_demo_from_a_fresh_directory(tmp_path):
     report = workdir / "otel-llm-report.html"
     assert f"HTML report: {report}" in out
     assert report.read_text().count("<svg") == 7
+
+
+def test_demo_without_an_sdk_says_what_to_install(tmp_path):
+    # sys.modules[name] = None is how Python marks a module as not importable.
+    code = "import sys; sys.modules['anthropic'] = None; from otel_llm.cli import main; sys.exit(main(['demo']))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "otel-llm: the demo calls both SDKs, and anthropic is not installed: pip install 'otel-llm[openai,anthropic]'"
+    )

@@ -7,6 +7,7 @@ sends a small workload through the REAL ``openai`` and ``anthropic`` SDKs, instr
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import time
@@ -40,6 +41,14 @@ def _say(text: str) -> None:
 
 
 def run(url: str | None, html: Path, live: bool) -> int:
+    missing = [sdk for sdk in ("openai", "anthropic") if importlib.util.find_spec(sdk) is None]
+    if missing:
+        print(
+            f"otel-llm: the demo calls both SDKs, and {' and '.join(missing)} is not installed: "
+            "pip install 'otel-llm[openai,anthropic]'",
+            file=sys.stderr,
+        )
+        return 2
     started = datetime.now(timezone.utc) - timedelta(seconds=1)
     with ExitStack() as stack:
         clients = _live_clients() if live else _standin_clients(stack)
