@@ -220,7 +220,9 @@ def _otlp_from_env() -> SpanExporter | None:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     except ImportError:
         logger.warning(
-            "otel-llm: OTLP forwarding asked for (%s) but its exporter package is not installed", protocol
+            "otel-llm: OTLP forwarding asked for (%s) but its exporter package is not installed; spans are "
+            "not forwarded. Install it with: pip install 'otel-llm[otlp]'",
+            protocol,
         )
         return None
     # The OTLP exporters read endpoint, headers, timeout and compression from the same env.
