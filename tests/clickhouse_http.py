@@ -16,7 +16,9 @@ speaks what that client uses:
 
 - one restricted user, ``NO_DDL_USER`` (HTTP basic auth, any password), whose statements run with
   the engine's ``allow_ddl = 0``: refused DDL with the engine's own error, as a user granted
-  only SELECT and INSERT is on a server. Every other user is the default user.
+  only SELECT and INSERT is on a server. Every other user is the default user;
+- ``WRONG_PASSWORD`` refused for any user, as a server answers bad credentials (HTTP 401,
+  ``AUTHENTICATION_FAILED``).
 
 Not supported (the client does not need them here): sessions, ``compress=1``/``decompress=1``
 (ClickHouse's own checksummed block compression), external data, progress headers.
@@ -56,6 +58,7 @@ _TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ERROR_CODE = re.compile(r"Code: (\d+)")
 NO_DDL_USER = "inserter"
+WRONG_PASSWORD = "wrong-password"
 
 
 def decompress(data: bytes, encoding: str) -> bytes:
@@ -180,11 +183,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._handle(self._read_body())
 
-    def _user(self, url_params: dict) -> str:
+    def _credentials(self, url_params: dict) -> tuple[str, str]:
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Basic "):
-            return base64.b64decode(auth[6:]).decode().split(":", 1)[0]
-        return url_params.get("user") or self.headers.get("X-ClickHouse-User") or "default"
+            user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            return user, password
+        user = url_params.get("user") or self.headers.get("X-ClickHouse-User") or "default"
+        return user, url_params.get("password") or self.headers.get("X-ClickHouse-Key") or ""
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -201,8 +206,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _handle(self, body: bytes) -> None:
         query_id = str(uuid.uuid4())
+        url_params = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+        user, password = self._credentials(url_params)
+        if password == WRONG_PASSWORD:
+            message = (f"Code: 516. DB::Exception: {user}: Authentication failed: password is incorrect, or there "
+                       "is no user with such name. (AUTHENTICATION_FAILED)\n")
+            self._reply(401, message.encode(), {"X-ClickHouse-Exception-Code": "516", "X-ClickHouse-Query-Id": query_id})
+            return
         try:
-            url_params = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
             body = decompress(body, self.headers.get("Content-Encoding", ""))
             sql, data, fmt = self._split(url_params.get("query", ""), body)
             if data is None:
@@ -213,7 +224,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     fmt = url_params.get("default_format", "TabSeparated")
             params = {k[len("param_") :]: v for k, v in url_params.items() if k.startswith("param_")}
             settings = {k: v for k, v in url_params.items() if k not in HTTP_PARAMS and not k.startswith("param_")}
-            if self._user(url_params) == NO_DDL_USER:
+            if user == NO_DDL_USER:
                 settings["allow_ddl"] = "0"
             database = url_params.get("database", "default")
             started = time.perf_counter_ns()

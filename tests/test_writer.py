@@ -457,3 +457,20 @@ def test_which_refusals_keep_a_batch_for_a_retry(message, transient):
     from otel_llm.storage.errors import QueryError
 
     assert QueryError(message).transient is transient
+
+
+def test_wrong_credentials_keep_the_rows_for_a_writer_with_the_right_ones(clickhouse_http, caplog):
+    # Refused at connect: the rows wait in the server's spool, and the next writer for that server
+    # (the app restarted with the password fixed) replays them.
+    from clickhouse_http import WRONG_PASSWORD
+
+    wrong = open_writer(_as_user(clickhouse_http.url, "default").replace(":secret@", f":{WRONG_PASSWORD}@"))
+    wrong.submit([make_row(i, run="wrong-password") for i in range(100)])
+    assert wrong.shutdown(5)  # every row acknowledged: in the spool
+    assert (wrong.stats["written"], wrong.stats["spooled"], wrong.stats["dropped"]) == (0, 100, 0)
+    assert "AUTHENTICATION_FAILED" in caplog.text and WRONG_PASSWORD not in caplog.text
+
+    right = open_writer(clickhouse_http.url)
+    assert right.shutdown(30)
+    assert (right.stats["written"], right.stats["dropped"]) == (100, 0)
+    assert len(read_rows(clickhouse_http.url)) == 100

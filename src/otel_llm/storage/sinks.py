@@ -196,7 +196,12 @@ class RemoteSink:
             from otel_llm.storage import schema
             from otel_llm.storage.http_store import HttpStore
 
-            store = HttpStore(self._config)
+            try:
+                store = HttpStore(self._config)
+            except QueryError as exc:
+                if exc.transient:  # refused at connect (credentials): wait and retry, like an outage
+                    raise StoreUnavailable(str(exc)) from None
+                raise
             try:
                 schema.apply(store)
             except QueryError as exc:
