@@ -474,3 +474,21 @@ def test_wrong_credentials_keep_the_rows_for_a_writer_with_the_right_ones(clickh
     assert right.shutdown(30)
     assert (right.stats["written"], right.stats["dropped"]) == (100, 0)
     assert len(read_rows(clickhouse_http.url)) == 100
+
+
+def test_the_spool_leaves_the_disk_its_last_free_space(tmp_path, monkeypatch, caplog):
+    # A store away for long must not fill the app's disk: below the reserve, batches are refused
+    # (dropped, counted, and logged with what to do), not written.
+    monkeypatch.setenv("OTEL_LLM_SPOOL_MIN_FREE_BYTES", str(1 << 60))  # more than any disk has
+    writer = open_writer("http://127.0.0.1:9/default")  # nothing listens: every batch is for the spool
+    writer.submit([make_row(i, run="reserve") for i in range(10)])
+    assert writer.shutdown(5)
+    assert (writer.stats["spooled"], writer.stats["dropped"]) == (0, 10)
+    assert "OTEL_LLM_SPOOL_MIN_FREE_BYTES" in caplog.text and "free some space" in caplog.text
+    assert not list((tmp_path / "home").rglob("*.arrow"))
+
+    monkeypatch.setenv("OTEL_LLM_SPOOL_MIN_FREE_BYTES", "0")
+    writer = open_writer("http://127.0.0.1:9/default")
+    writer.submit([make_row(i, run="reserve") for i in range(10)])
+    assert writer.shutdown(5)
+    assert (writer.stats["spooled"], writer.stats["dropped"]) == (10, 0)

@@ -8,22 +8,31 @@ acknowledged as spooled survives a power cut. A temporary file that a killed wri
 is removed once it is an hour old (age, not the writer's pid, decides: processes in other PID
 namespaces may share the directory). A batch the store rejects as invalid is moved to
 ``rejected/`` for inspection instead of blocking the queue forever.
+
+The spool never takes the last of its disk: below ``OTEL_LLM_SPOOL_MIN_FREE_BYTES`` free (256
+MiB by default) a batch is refused, so that a long outage of the store costs telemetry rows,
+counted and logged, rather than the app's own room to write.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from otel_llm.settings import env_number
 from otel_llm.storage.base import Buffer
 
 _NAME = re.compile(r"^(\d{20})-(\d+)-([0-9a-f]{32})-(\d+)\.arrow$")
 _TMP_PREFIX = ".tmp-"
 # No write of one batch takes this long; an older temporary file is a dead writer's.
 ORPHAN_AGE_S = 3600.0
+MIN_FREE_ENV = "OTEL_LLM_SPOOL_MIN_FREE_BYTES"
+DEFAULT_MIN_FREE_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -36,10 +45,19 @@ class SpoolFile:
 class Spool:
     def __init__(self, directory: Path):
         self.directory = directory
+        self._min_free = env_number(MIN_FREE_ENV, DEFAULT_MIN_FREE_BYTES)
 
     def put(self, payload: Buffer, rows: int, token: str) -> None:
-        """Store one batch durably; raises OSError when the disk cannot take it."""
+        """Store one batch durably; raises OSError when the disk cannot take it, or could only
+        by going below the free space kept for others."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self.directory).free
+        if free - len(payload) < self._min_free:
+            raise OSError(
+                errno.ENOSPC,
+                f"{free >> 20} MiB free on the spool's disk, and the spool leaves {self._min_free >> 20} MiB to "
+                f"the rest of the machine ({MIN_FREE_ENV}); free some space",
+            )
         name = f"{time.time_ns():020d}-{os.getpid()}-{token}-{rows}.arrow"
         tmp = self.directory / f"{_TMP_PREFIX}{name}"
         try:
