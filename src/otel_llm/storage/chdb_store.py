@@ -14,7 +14,7 @@ from typing import Any
 
 from otel_llm.storage.base import Buffer, encode_rows, insert_settings, insert_target
 from otel_llm.storage.columns import COLUMNS
-from otel_llm.storage.errors import QueryError, StoreUnavailable
+from otel_llm.storage.errors import QueryError, StoreUnavailable, refusal
 
 _COLUMN_TYPES = dict(COLUMNS)
 # The process that started the in-process engine, if any.
@@ -65,12 +65,15 @@ class ChdbStore:
         columns = [name for name in table.column_names if name in _COLUMN_TYPES]
         # Values are ours: 0/1 and a checked hex token.
         settings = ", ".join(f"{name} = {value!r}" for name, value in insert_settings(token).items())
-        self._run(
-            f"INSERT INTO {insert_target(self.database, columns)} SELECT {', '.join(map(_selected, columns))} "
-            f"FROM Python(otel_llm_batch) SETTINGS {settings}",
-            "TabSeparated",
-            None,
-        )
+        try:
+            self._run(
+                f"INSERT INTO {insert_target(self.database, columns)} SELECT {', '.join(map(_selected, columns))} "
+                f"FROM Python(otel_llm_batch) SETTINGS {settings}",
+                "TabSeparated",
+                None,
+            )
+        except QueryError as exc:
+            raise refusal(str(exc)) from None
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
         import pyarrow as pa

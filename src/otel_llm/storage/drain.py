@@ -6,7 +6,7 @@ import logging
 import time
 
 from otel_llm.storage.base import Store
-from otel_llm.storage.errors import QueryError, StoreUnavailable
+from otel_llm.storage.errors import QueryError
 from otel_llm.storage.spool import Spool
 
 log = logging.getLogger("otel_llm.storage")
@@ -16,9 +16,9 @@ def drain(spool: Spool, store: Store, deadline: float | None = None) -> tuple[in
     """Insert every pending batch, deleting each file once its insert is committed.
 
     Returns ``(rows_written, rows_rejected)``. Raises ``StoreUnavailable`` as soon as the store
-    goes away or refuses for now (``QueryError.transient``); the remaining files stay for the
-    next attempt. A crash between insert and delete
-    re-sends the file later with the same dedup token, which the table ignores.
+    goes away or refuses for now (``errors.refusal``); the remaining files stay for the next
+    attempt. A crash between insert and delete re-sends the file later with the same dedup
+    token, which the table ignores.
     """
     written = rejected = 0
     for item in spool.pending():
@@ -30,8 +30,6 @@ def drain(spool: Spool, store: Store, deadline: float | None = None) -> tuple[in
         try:
             store.insert_arrow(payload, item.token)
         except QueryError as exc:
-            if exc.transient:  # refused for now, not for what the file holds: it waits its turn
-                raise StoreUnavailable(str(exc)) from None
             target = spool.reject(item)
             rejected += item.rows
             log.error("otel-llm: store rejected spooled batch (%d rows), moved to %s: %s", item.rows, target, exc)

@@ -28,6 +28,13 @@ class QueryError(StorageError):
         return code is not None and int(code.group(1)) in _TRANSIENT_CODES
 
 
+def refusal(message: str) -> StorageError:
+    """A store's refusal of an insert or a login: ``StoreUnavailable`` when it is transient (the
+    writer then waits and retries, as in an outage), else ``QueryError`` (the batch is bad)."""
+    error = QueryError(message)
+    return StoreUnavailable(message) if error.transient else error
+
+
 _CODE = re.compile(r"\bCode: (\d+)\.")
 # ClickHouse's error codes for a refusal that is not about the batch (names: errorCodeToName).
 _TRANSIENT_CODES = frozenset(

@@ -11,7 +11,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from otel_llm.storage.base import Buffer, encode_rows, insert_settings
 from otel_llm.storage.columns import COLUMN_NAMES
 from otel_llm.storage.config import StoreConfig
-from otel_llm.storage.errors import QueryError, StoreUnavailable
+from otel_llm.storage.errors import QueryError, StoreUnavailable, refusal
 from otel_llm.storage.schema import TABLE
 
 
@@ -38,7 +38,7 @@ class HttpStore:
         except OperationalError as exc:
             raise StoreUnavailable(f"cannot reach {self._url}: {_one_line(exc)}") from None
         except DatabaseError as exc:
-            raise QueryError(_one_line(exc)) from None
+            raise refusal(_one_line(exc)) from None
 
     def insert(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         self.insert_arrow(encode_rows(columns, rows))
@@ -51,7 +51,10 @@ class HttpStore:
         # send lets go of the GIL, which beside a busy app thread took up to a switch interval to
         # get back (a 5 MB insert: 0.13 s alone, up to 1.6 s). A buffer goes in one send.
         body = memoryview(payload)
-        self._call(self._client.raw_insert, TABLE, COLUMN_NAMES, body, settings=settings, fmt="ArrowStream")
+        try:
+            self._call(self._client.raw_insert, TABLE, COLUMN_NAMES, body, settings=settings, fmt="ArrowStream")
+        except QueryError as exc:
+            raise refusal(str(exc)) from None
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
         result = self._call(self._client.query, sql, parameters=dict(parameters or {}))

@@ -75,10 +75,10 @@ class EmbeddedSink:
             try:
                 self.owner.store.insert_table(table, token)
                 return Outcome(written=rows)
-            except QueryError as exc:
+            except (QueryError, StoreUnavailable) as exc:
                 # Keep the batch: the drain retries it while the refusal is transient (too many
                 # parts, a full disk) and sets it aside only if the batch itself is bad.
-                if not (exc.transient and self._refusing):
+                if not (isinstance(exc, StoreUnavailable) and self._refusing):
                     log.error("otel-llm: embedded insert failed, spooling the batch: %s", exc)
             finally:
                 del table
@@ -144,15 +144,14 @@ class RemoteSink:
                     self._connected().insert_arrow(payload, token)
                     self._mark_up()
                     return Outcome(written=rows)
-                except (StoreUnavailable, QueryError) as exc:
-                    if isinstance(exc, QueryError) and not exc.transient:
-                        return self._quarantine(payload, rows, token, exc)
-                    # Down, or refusing for now (too many parts, credentials, ...): retry, then spool.
+                except StoreUnavailable as exc:  # down, or refusing for now (errors.refusal)
                     if attempt == self.RETRIES - 1:
                         self._mark_down(exc)
                     else:
                         time.sleep(delay)
                         delay *= 2
+                except QueryError as exc:
+                    return self._quarantine(payload, rows, token, exc)
         return spool_or_drop(self.spool, payload, rows, token)
 
     def _quarantine(self, payload: Buffer, rows: int, token: str, exc: QueryError) -> Outcome:
@@ -196,12 +195,7 @@ class RemoteSink:
             from otel_llm.storage import schema
             from otel_llm.storage.http_store import HttpStore
 
-            try:
-                store = HttpStore(self._config)
-            except QueryError as exc:
-                if exc.transient:  # refused at connect (credentials): wait and retry, like an outage
-                    raise StoreUnavailable(str(exc)) from None
-                raise
+            store = HttpStore(self._config)
             try:
                 schema.apply(store)
             except QueryError as exc:
