@@ -18,6 +18,7 @@ from typing import Any
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_llm.receiver.convert import to_readable_spans
+from otel_llm.receiver.refusals import RefusalLog
 
 
 class Overloaded(Exception):
@@ -53,6 +54,7 @@ class Ingestor:
         self._export_lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
+        self._refusals = RefusalLog()
 
     def authorized(self, authorization: str | None) -> bool:
         if self._token is None:
@@ -91,6 +93,11 @@ class Ingestor:
     def count(self, name: str, amount: int = 1) -> None:
         with self._counts_lock:
             self._counts[name] += amount
+
+    def refused(self, counter: str, kind: str, reason: str, peer: str) -> None:
+        """Count a refused request and log why (rate-limited; never the token, which no reason holds)."""
+        self.count(counter)
+        self._refusals.refused(kind, reason, peer)
 
     def counters(self) -> dict[str, int]:
         with self._counts_lock:
