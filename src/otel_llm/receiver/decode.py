@@ -11,8 +11,9 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sys
 import zlib
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Callable
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
@@ -29,6 +30,7 @@ except ImportError:
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _READ_CHUNK = 64 * 1024
+_INFLATE_STEP = 1 << 20
 _MAX_LINE = 4096  # a chunk-size or trailer line
 _MAX_TRAILER_LINES = 64
 _DIGITS = re.compile(r"[0-9]+")
@@ -96,7 +98,7 @@ def read_body(stream: BinaryIO, length: int, max_body_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_chunked_body(stream: BinaryIO, max_body_bytes: int) -> bytes:
+def read_chunked_body(stream: BinaryIO, max_body_bytes: int, claim: Callable[[int], None]) -> bytes:
     """A ``Transfer-Encoding: chunked`` body (RFC 9112 section 7.1), at most ``max_body_bytes``.
 
     Chunk extensions and trailer fields are read and ignored; each line is bounded, and so is
@@ -114,6 +116,7 @@ def read_chunked_body(stream: BinaryIO, max_body_bytes: int) -> bytes:
         total += size
         if total > max_body_bytes:
             raise TooLarge(f"chunked body exceeds the {max_body_bytes}-byte limit")
+        claim(size)
         chunks.append(read_body(stream, size, max_body_bytes))
         if _line(stream) != b"":
             raise BadRequest("chunk data is not followed by CRLF")
@@ -130,11 +133,12 @@ def _line(stream: BinaryIO) -> bytes:
     return line.rstrip(b"\r\n")
 
 
-def decompress(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
+def decompress(body: bytes, content_encoding: str | None, max_bytes: int, claim: Callable[[int], None]) -> bytes:
     """The body with its ``Content-Encoding`` undone, inflating to at most ``max_bytes``.
 
     OTLP names gzip; deflate and zstd are the other codings collectors send.  A body of several
     members (gzip) or frames (zstd), which their tools write by appending, is decoded whole.
+    ``claim(n)`` is called before each ``n`` bytes of output are made (the memory budget).
     """
     encoding = (content_encoding or "identity").strip().lower()
     if encoding == "identity":
@@ -146,29 +150,43 @@ def decompress(body: bytes, content_encoding: str | None, max_bytes: int) -> byt
         raise UnsupportedMediaType(
             f"unsupported Content-Encoding {content_encoding!r}: use {', '.join(sorted(_DECODERS))}"
         )
+    if not body:
+        raise BadRequest(f"{encoding} body is empty")
     parts = []
     produced = 0
     rest = body
-    while True:  # one member (frame) per turn
+    while rest:  # one member (frame) per turn
         inflater = decoder()
-        try:
-            # max_length stops inflation one byte past the cap, however far the body could expand.
-            part = inflater.decompress(rest, max_bytes - produced + 1)
-        except (zlib.error, zstd.ZstdError) as exc:
-            raise BadRequest(f"{encoding} body is corrupt: {exc}") from None
-        produced += len(part)
-        if produced > max_bytes:
-            raise TooLarge(f"decompressed body exceeds the {max_bytes}-byte limit")
-        if not inflater.eof:
-            raise BadRequest(f"{encoding} body is truncated")
-        parts.append(part)
+        pending = rest
+        while True:
+            # max_length stops inflation one byte past the cap, however far the body could expand,
+            # and in steps, so that the memory is claimed before it is taken.
+            step = min(_INFLATE_STEP, max_bytes - produced + 1)
+            claim(step)
+            try:
+                part = inflater.decompress(pending, step)
+            except (zlib.error, zstd.ZstdError) as exc:
+                raise BadRequest(f"{encoding} body is corrupt: {exc}") from None
+            parts.append(part)
+            produced += len(part)
+            if produced > max_bytes:
+                raise TooLarge(f"decompressed body exceeds the {max_bytes}-byte limit")
+            if inflater.eof:
+                break
+            if len(part) < step:  # all input used up, and the member not ended
+                raise BadRequest(f"{encoding} body is truncated")
+            # zlib hands back the input it has not read yet; zstd keeps it inside.
+            pending = getattr(inflater, "unconsumed_tail", b"")
         rest = inflater.unused_data
-        if not rest:
-            return b"".join(parts)
+    return b"".join(parts)
 
 
-def parse(body: bytes, kind: str) -> Any:
-    """The request as a :mod:`wire` message (span attributes still bytes, decoded on conversion)."""
+def parse(body: bytes, kind: str, max_spans: int = sys.maxsize) -> Any:
+    """The request as a :mod:`wire` message (span attributes still bytes, decoded on conversion).
+
+    A JSON document is refused over ``max_spans`` before the spans are built (the caller counts
+    protobuf spans itself, before parsing, with ``census``).
+    """
     if kind == PROTOBUF:
         try:
             return wire.ExportTraceServiceRequest.FromString(body)
@@ -179,31 +197,41 @@ def parse(body: bytes, kind: str) -> Any:
         document = json.loads(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadRequest(f"body is not valid JSON: {exc}") from None
+    if _hex_ids_to_base64(document) > max_spans:
+        raise TooLarge(f"more than {max_spans} spans in one request; send smaller batches")
     try:
-        _hex_ids_to_base64(document)
         # Unknown fields are ignored, as the spec asks of receivers, for forward compatibility.
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
-    except (json_format.ParseError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+    except _JSON_MISFITS as exc:
         raise BadRequest(f"body is not a valid OTLP/JSON ExportTraceServiceRequest: {exc}") from None
     return wire.ExportTraceServiceRequest.FromString(request.SerializeToString())
 
 
+# What ParseDict raises for JSON that is valid but not the message: OverflowError for 1e400 or
+# Infinity where an integer or enum goes, the others for values of the wrong type.
+_JSON_MISFITS = (
+    json_format.ParseError, TypeError, AttributeError, ValueError, RecursionError, OverflowError, KeyError, IndexError
+)
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 
 
-def _hex_ids_to_base64(document: Any) -> None:
+def _hex_ids_to_base64(document: Any) -> int:
     """OTLP/JSON writes ids as hex where the proto3 JSON mapping expects base64; translate them.
 
-    Only the id fields of spans and links are touched, in place, before ``ParseDict``.
+    Only the id fields of spans and links are touched, in place, before ``ParseDict``.  Returns
+    the number of spans.
     """
     if not isinstance(document, dict):
         raise BadRequest("top-level JSON value must be an object")
+    spans = 0
     for resource_spans in _list(document, "resourceSpans"):
         for scope_spans in _list(resource_spans, "scopeSpans"):
             for span in _list(scope_spans, "spans"):
+                spans += 1
                 _convert_ids(span)
                 for link in _list(span, "links"):
                     _convert_ids(link)
+    return spans
 
 
 def _list(parent: Any, key: str) -> list:

@@ -21,7 +21,8 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from otel_llm.receiver import decode
-from otel_llm.receiver.ingest import ExportFailed, Ingestor, Overloaded
+from otel_llm.receiver.budget import Overloaded
+from otel_llm.receiver.ingest import ExportFailed, Ingestor
 
 RETRY_AFTER_S = 5
 
@@ -43,7 +44,12 @@ class _TraceService:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
             # Conversion finishes decoding (span attributes), so it can refuse the request too.
-            outcome = ingestor.ingest(decode.parse(body, decode.PROTOBUF))
+            with ingestor.budget.claim() as claim:
+                claim.add(len(body))
+                outcome = ingestor.ingest_body(body, decode.PROTOBUF, claim)
+        except decode.TooLarge as exc:  # not retryable as it is: no RetryInfo
+            ingestor.refused("grpc_too_large", "OTLP/gRPC RESOURCE_EXHAUSTED", str(exc), context.peer())
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except decode.RequestError as exc:
             ingestor.refused("grpc_invalid_argument", "OTLP/gRPC INVALID_ARGUMENT", str(exc), context.peer())
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

@@ -25,7 +25,8 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from otel_llm.receiver import decode
-from otel_llm.receiver.ingest import ExportFailed, Ingestor, Overloaded
+from otel_llm.receiver.budget import Claim, Overloaded
+from otel_llm.receiver.ingest import ExportFailed, Ingestor
 
 logger = logging.getLogger(__name__)
 
@@ -136,31 +137,35 @@ class _Handler(BaseHTTPRequestHandler):
         except decode.UnsupportedMediaType:
             kind = decode.PROTOBUF
         body_read = False
+        peer = self.client_address[0]
         try:
-            if self.path.split("?", 1)[0] != TRACES_PATH:
-                raise _NotFound(f"no such path {self.path!r}; POST to {TRACES_PATH}")
-            if not ingestor.authorized(self.headers.get("Authorization")):
-                raise _Unauthorized("missing or wrong bearer token")
-            kind = decode.media_type(self.headers.get("Content-Type"))
-            body = self._read_body()
-            body_read = True
-            body = decode.decompress(
-                body, self.headers.get("Content-Encoding"), self.server.max_decompressed_bytes
-            )
-            outcome = ingestor.ingest(decode.parse(body, kind))
+            with ingestor.budget.claim() as claim:
+                if self.path.split("?", 1)[0] != TRACES_PATH:
+                    raise _NotFound(f"no such path {self.path!r}; POST to {TRACES_PATH}")
+                if not ingestor.authorized(self.headers.get("Authorization")):
+                    raise _Unauthorized("missing or wrong bearer token")
+                kind = decode.media_type(self.headers.get("Content-Type"))
+                body = self._read_body(claim)
+                body_read = True
+                body = decode.decompress(
+                    body, self.headers.get("Content-Encoding"), self.server.max_decompressed_bytes, claim.add
+                )
+                outcome = ingestor.ingest_body(body, kind, claim)
+                del body
         except decode.RequestError as exc:
             if not body_read:
                 # Part of the body may still be on the socket: this connection cannot be reused.
                 self.close_connection = True
-            ingestor.refused(f"http_{exc.status}", f"OTLP/HTTP {exc.status}", str(exc), self.client_address[0])
+            ingestor.refused(f"http_{exc.status}", f"OTLP/HTTP {exc.status}", str(exc), peer)
             self._reply_status(exc.status, str(exc), kind)
             return
         except Overloaded as exc:
-            ingestor.refused("http_429", "OTLP/HTTP 429", str(exc), self.client_address[0])
+            self.close_connection = self.close_connection or not body_read
+            ingestor.refused("http_429", "OTLP/HTTP 429", str(exc), peer)
             self._reply_status(429, str(exc), kind, retry=True)
             return
         except ExportFailed as exc:
-            ingestor.refused("http_503", "OTLP/HTTP 503", str(exc), self.client_address[0])
+            ingestor.refused("http_503", "OTLP/HTTP 503", str(exc), peer)
             self._reply_status(503, str(exc), kind, retry=True)
             return
         response = ExportTraceServiceResponse()
@@ -169,7 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
             response.partial_success.error_message = outcome.error_message
         self._reply(200, _encode(response, kind), kind)
 
-    def _read_body(self) -> bytes:
+    def _read_body(self, claim: Claim) -> bytes:
         codings = [
             coding.strip().lower()
             for header in self.headers.get_all("Transfer-Encoding", [])
@@ -183,11 +188,15 @@ class _Handler(BaseHTTPRequestHandler):
                 # Both framings at once is how requests are smuggled past proxies (RFC 9112
                 # section 6.3): chunked wins, and the connection is not trusted for another request.
                 self.close_connection = True
-            return decode.read_chunked_body(self.rfile, self.server.max_body_bytes)
+            return decode.read_chunked_body(self.rfile, self.server.max_body_bytes, claim.add)
         lengths = self.headers.get_all("Content-Length")
         if not lengths:
             raise _LengthRequired("send Content-Length or Transfer-Encoding: chunked")
-        return decode.read_body(self.rfile, decode.content_length(lengths), self.server.max_body_bytes)
+        length = decode.content_length(lengths)
+        if length > self.server.max_body_bytes:
+            raise decode.TooLarge(f"body of {length} bytes exceeds the {self.server.max_body_bytes}-byte limit")
+        claim.add(length)
+        return decode.read_body(self.rfile, length, self.server.max_body_bytes)
 
     def _reply_status(self, status: int, message: str, kind: str, retry: bool = False) -> None:
         self._reply(status, decode.status_body(message, _RPC_CODES.get(status, 2), kind), kind, retry)

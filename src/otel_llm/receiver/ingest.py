@@ -24,12 +24,10 @@ from typing import Any
 
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from otel_llm.receiver import census, decode
+from otel_llm.receiver.budget import ELEMENT_BYTES, PARSE_BYTES_FACTOR, SPAN_BYTES, Claim, MemoryBudget, Overloaded
 from otel_llm.receiver.convert import to_readable_spans
 from otel_llm.receiver.refusals import RefusalLog
-
-
-class Overloaded(Exception):
-    """Too many requests are waiting to export; the client should retry later."""
 
 
 class ExportFailed(Exception):
@@ -52,6 +50,9 @@ class Ingestor:
         max_pending_requests: int = 64,
         queue_timeout_s: float = 5.0,
         durable_timeout_s: float = 30.0,
+        max_spans: int = 200_000,
+        max_elements: int = 4_000_000,
+        memory_bytes: int = 1 << 30,
     ) -> None:
         self._exporter = exporter
         self._token = token.encode() if token else None
@@ -60,6 +61,9 @@ class Ingestor:
         self._slots = threading.BoundedSemaphore(max_pending_requests)
         self._queue_timeout_s = queue_timeout_s
         self._durable_timeout_s = durable_timeout_s
+        self._max_spans = max_spans
+        self._max_elements = max_elements
+        self.budget = MemoryBudget(memory_bytes, queue_timeout_s)
         self._writer = getattr(exporter, "writer", None)
         self._export_lock = threading.Lock()
         self._counts: Counter[str] = Counter()
@@ -74,6 +78,38 @@ class Ingestor:
         return scheme.lower() == "bearer" and hmac.compare_digest(
             credentials.strip().encode(), self._token
         )
+
+    def ingest_body(self, body: bytes, kind: str, claim: Claim) -> Outcome:
+        """Parse and ingest a request body (decompressed), claiming memory for each step first."""
+        spans = census.count_spans(body, self._max_spans) if kind == decode.PROTOBUF else None
+        if spans is not None and spans > self._max_spans:
+            raise decode.TooLarge(f"more than {self._max_spans} spans in one request; send smaller batches")
+        claim.add(len(body) * PARSE_BYTES_FACTOR + (spans or 0) * SPAN_BYTES)
+        request = decode.parse(body, kind, self._max_spans)
+        self._claim_elements(request, claim, spans or 0)
+        return self.ingest(request)
+
+    def _claim_elements(self, request: Any, claim: Claim, spans_claimed: int) -> None:
+        """Count what conversion will build (spans; attributes, events and links, theirs and their
+        resources' and scopes'), refuse the request over a cap, else claim the memory it takes."""
+        spans = elements = 0
+        for resource_spans in request.resource_spans:
+            elements += len(resource_spans.resource.attributes)
+            for scope_spans in resource_spans.scope_spans:
+                elements += len(scope_spans.scope.attributes)
+                spans += len(scope_spans.spans)
+                for span in scope_spans.spans:
+                    elements += len(span.attributes) + len(span.events) + len(span.links)
+                    for event in span.events:
+                        elements += len(event.attributes)
+                    for link in span.links:
+                        elements += len(link.attributes)
+                if spans > self._max_spans or elements > self._max_elements:
+                    raise decode.TooLarge(
+                        f"more than {self._max_spans} spans or {self._max_elements} attributes, events and links "
+                        "in one request; send smaller batches"
+                    )
+        claim.add(max(spans - spans_claimed, 0) * SPAN_BYTES + elements * ELEMENT_BYTES)
 
     def ingest(self, request: Any) -> Outcome:
         """``request``: a :mod:`otel_llm.receiver.wire` message (an official one is converted)."""
