@@ -13,10 +13,12 @@ data, 401 without the bearer token, 413 / 415 for size and media type, 429 / 503
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
@@ -34,12 +36,18 @@ TRACES_PATH = "/v1/traces"
 HEALTH_PATH = "/health"
 RETRY_AFTER_S = 5
 # google.rpc.Code values used in Status bodies.
-_RPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 411: 3, 413: 8, 415: 3, 429: 8, 503: 14}
+_RPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 408: 4, 411: 3, 413: 8, 415: 3, 429: 8, 503: 14}
 
 
 # One thread per connection: the cap keeps a flood of idle or slow connections from exhausting
-# threads and memory.  Connections over it get an immediate 503 with Retry-After.
-MAX_CONNECTIONS = 256
+# threads and memory.  Connections over it get an immediate 503 with Retry-After.  Slow clients
+# cannot hold the slots for long (the deadlines below), and idle threads cost little, so the cap
+# sits well above what a slowloris of a few hundred connections takes.
+MAX_CONNECTIONS = 1024
+# From a request's first byte, its request line and headers must be in within this, and then its
+# body within BODY_DEADLINE_S: a client trickling a byte a second is cut off, not waited for.
+HEADER_DEADLINE_S = 10.0
+BODY_DEADLINE_S = 60.0
 _BUSY_RESPONSE = (
     b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: %d\r\nContent-Length: 0\r\n"
     b"Connection: close\r\n\r\n" % RETRY_AFTER_S
@@ -111,6 +119,36 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.socket_timeout_s
         super().setup()
+        # Answers go out in one write (_reply); without delay, not after the client's delayed ACK.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._reader = _DeadlineReader(self.connection, self.server.socket_timeout_s)
+        self.rfile.close()  # the stdlib's reader, replaced by one that keeps the deadlines
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        # Between requests a kept-alive connection may idle (up to the socket timeout); the
+        # header deadline starts with the request's first byte.
+        self._reader.deadline = None
+        self._reader.expired = False
+        try:
+            if not self.rfile.peek(1):
+                self.close_connection = True
+                return
+        except OSError:
+            self.close_connection = True
+            return
+        self._reader.deadline = time.monotonic() + HEADER_DEADLINE_S
+        super().handle_one_request()  # closes the connection on a timeout
+        if self._reader.expired:
+            self.server.ingestor.refused("http_408", "OTLP/HTTP 408", "request not received in time", self.address_string())
+            self._reply_status(408, "request not received in time", decode.PROTOBUF)
+
+    def __getattr__(self, name: str):
+        # Any method without a do_ handler (HEAD, TRACE, CONNECT, made-up ones): the stdlib
+        # would answer 501, a server error; it is the client's mistake.
+        if name.startswith("do_"):
+            return self._method_not_allowed
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
         logger.debug("%s " + format, self.address_string(), *args)
@@ -123,13 +161,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(200, body, decode.JSON)
 
     def _method_not_allowed(self) -> None:
-        # The stdlib would answer 501, a 5xx; this is the client's mistake.
         self.close_connection = True  # any body was not read
-        self._reply_status(405, f"{self.command} not allowed: POST {TRACES_PATH}, GET {HEALTH_PATH}", decode.PROTOBUF)
-
-    do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _method_not_allowed  # noqa: N815 - stdlib naming
+        message = f"{str(self.command)[:20]!r} not allowed: POST {TRACES_PATH}, GET {HEALTH_PATH}"
+        self._reply_status(405, message, decode.PROTOBUF)
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        self._reader.deadline = time.monotonic() + BODY_DEADLINE_S
         ingestor = self.server.ingestor
         # Answer in the request's encoding when it is one we speak, protobuf otherwise.
         try:
@@ -208,13 +245,46 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             if retry:
                 self.send_header("Retry-After", str(RETRY_AFTER_S))
+            if status == 405:
+                self.send_header("Allow", "GET, POST")
             if self.close_connection:
                 self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body)
+            # Headers and body in one write: two small writes wait out Nagle and the client's
+            # delayed ACK (~40 ms an answer).
+            self._headers_buffer.append(b"\r\n")
+            self.wfile.write(b"".join(self._headers_buffer) + body)
+            self._headers_buffer = []
         except OSError:
             # The client left before reading its answer; nothing else to do for it.
             self.close_connection = True
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The connection's bytes, each read bounded by the idle timeout and by ``deadline``
+    (monotonic time, or None): a per-read timeout alone lets a byte-a-second client go on forever."""
+
+    def __init__(self, connection: socket.socket, idle_timeout_s: float) -> None:
+        self._connection = connection
+        self._idle_timeout_s = idle_timeout_s
+        self.deadline: float | None = None
+        self.expired = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001 - io signature
+        timeout = self._idle_timeout_s
+        if self.deadline is not None:
+            timeout = min(timeout, self.deadline - time.monotonic())
+            if timeout <= 0:
+                self.expired = True
+                raise TimeoutError("request not received in time")
+        self._connection.settimeout(timeout)
+        try:
+            return self._connection.recv_into(buffer)
+        except TimeoutError:
+            self.expired = self.deadline is not None and time.monotonic() >= self.deadline
+            raise
 
 
 class _LengthRequired(decode.RequestError):
