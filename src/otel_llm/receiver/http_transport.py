@@ -48,6 +48,9 @@ MAX_CONNECTIONS = 1024
 # body within BODY_DEADLINE_S: a client trickling a byte a second is cut off, not waited for.
 HEADER_DEADLINE_S = 10.0
 BODY_DEADLINE_S = 60.0
+# How long, and how much, a closing connection's unread input is drained (shutdown_request).
+LINGER_S = 1.0
+LINGER_BYTES = 1 << 20
 _BUSY_RESPONSE = (
     b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: %d\r\nContent-Length: 0\r\n"
     b"Connection: close\r\n\r\n" % RETRY_AFTER_S
@@ -105,6 +108,24 @@ class OTLPHTTPServer(ThreadingHTTPServer):
         finally:
             self._connection_slots.release()
 
+    def shutdown_request(self, request) -> None:  # noqa: ANN001 - stdlib signature
+        # A refused request's unread rest (a body over the limit) would make closing the socket
+        # reset the connection, and the client's TCP stack then discards our answer unread.  So
+        # stop sending, read and drop what still comes for a moment, then close (a lingering close).
+        try:
+            request.shutdown(socket.SHUT_WR)
+            request.settimeout(LINGER_S)
+            deadline = time.monotonic() + LINGER_S
+            drained = 0
+            while drained < LINGER_BYTES and time.monotonic() < deadline:
+                chunk = request.recv(65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
+        except OSError:
+            pass
+        self.close_request(request)
+
     def handle_error(self, request, client_address) -> None:  # noqa: ANN001 - stdlib signature
         # Resets and timeouts from clients are routine for a network service; log briefly.
         logger.debug("connection from %s ended with an error", client_address, exc_info=True)
@@ -115,6 +136,8 @@ class _Handler(BaseHTTPRequestHandler):
     server: OTLPHTTPServer
     server_version = "otel-llm"
     sys_version = ""
+    # Until the stdlib has parsed a request line (a refusal may come before it).
+    requestline = command = path = ""
 
     def setup(self) -> None:
         self.timeout = self.server.socket_timeout_s
@@ -140,8 +163,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._reader.deadline = time.monotonic() + HEADER_DEADLINE_S
         super().handle_one_request()  # closes the connection on a timeout
         if self._reader.expired:
-            self.server.ingestor.refused("http_408", "OTLP/HTTP 408", "request not received in time", self.address_string())
-            self._reply_status(408, "request not received in time", decode.PROTOBUF)
+            self._refuse(408, "request not received in time")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # The stdlib's own refusals (a malformed request line, headers too long or too many):
+        # answered like ours, in one write, logged; never a 5xx (it would answer 505 to an
+        # HTTP/2 request line, which is the client's mistake too).
+        self._refuse(code if 400 <= code < 500 else 400, message or HTTPStatus(code).phrase)
+
+    def _refuse(self, status: int, reason: str) -> None:
+        """Answer a request refused before do_POST / do_GET, and close the connection."""
+        self.close_connection = True
+        self.server.ingestor.refused(f"http_{status}", f"OTLP/HTTP {status}", reason, self.address_string())
+        self._reply_status(status, reason, decode.PROTOBUF)
 
     def __getattr__(self, name: str):
         # Any method without a do_ handler (HEAD, TRACE, CONNECT, made-up ones): the stdlib
@@ -239,6 +273,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, decode.status_body(message, _RPC_CODES.get(status, 2), kind), kind, retry)
 
     def _reply(self, status: int, body: bytes, kind: str, retry: bool = False) -> None:
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            # Refused before its version was read, or an HTTP/0.9 request (which has no headers
+            # either way): answered as HTTP/1.1, with headers, and closed.
+            self.request_version = self.protocol_version
+            self.close_connection = True
         try:
             self.send_response(status, HTTPStatus(status).phrase)
             self.send_header("Content-Type", kind)
@@ -274,8 +313,10 @@ class _DeadlineReader(io.RawIOBase):
 
     def readinto(self, buffer) -> int:  # noqa: ANN001 - io signature
         timeout = self._idle_timeout_s
-        if self.deadline is not None:
-            timeout = min(timeout, self.deadline - time.monotonic())
+        bound_by_deadline = False
+        if self.deadline is not None and self.deadline - time.monotonic() < timeout:
+            timeout = self.deadline - time.monotonic()
+            bound_by_deadline = True
             if timeout <= 0:
                 self.expired = True
                 raise TimeoutError("request not received in time")
@@ -283,7 +324,7 @@ class _DeadlineReader(io.RawIOBase):
         try:
             return self._connection.recv_into(buffer)
         except TimeoutError:
-            self.expired = self.deadline is not None and time.monotonic() >= self.deadline
+            self.expired = bound_by_deadline
             raise
 
 
