@@ -24,9 +24,9 @@ from .payloads import llm_spans
 from .test_serve_cli import TOKEN, query, start_serve, stop_serve
 
 CLIENTS = 4
-REQUESTS_PER_CLIENT = 60
+REQUESTS_PER_CLIENT = 40
 SPANS_PER_REQUEST = 25
-ACKNOWLEDGED_BEFORE_KILL = 20  # requests; the kill comes while the clients are busy
+ACKNOWLEDGED_BEFORE_KILL = 15  # requests; the kill comes while the clients are busy
 
 
 @pytest.fixture
