@@ -4,11 +4,12 @@ Bodies come with ``Content-Length`` or ``Transfer-Encoding: chunked`` (the JavaS
 stream theirs), under the same size limits either way.
 
 A stdlib ``ThreadingHTTPServer``: one thread per connection, keep-alive (HTTP/1.1) so exporters
-reuse their connection, a socket timeout so a client that stalls mid-body is dropped instead of
-holding a thread forever.  Response codes follow the OTLP/HTTP spec: 200 with an
+reuse their connection, and deadlines (headers, body, idle) so a client that stalls or trickles
+cannot hold a thread.  Response codes follow the OTLP/HTTP spec: 200 with an
 ``ExportTraceServiceResponse`` (partial success included), 400 with a ``google.rpc.Status`` for bad
-data, 401 without the bearer token, 413 / 415 for size and media type, 429 / 503 with
-``Retry-After`` when the client should retry.
+data, 401 without the bearer token, 405 / 408 / 413 / 415 for method, time, size and media type,
+429 / 503 with ``Retry-After`` when the client should retry.  Every answer is one write, and
+every refusal is logged (``refusals.py``).
 """
 
 from __future__ import annotations
