@@ -169,6 +169,28 @@ def register_serve(sub) -> None:
         f"{flag_env('MAX_DECOMPRESSED_BYTES')}; default %(default)s; larger gets 413 / RESOURCE_EXHAUSTED",
     )
     p.add_argument(
+        "--max-spans-per-request",
+        type=int,
+        default=rc.env("MAX_SPANS_PER_REQUEST", str(rc.ReceiverConfig.max_spans_per_request)),
+        help=f"most spans in one request {flag_env('MAX_SPANS_PER_REQUEST')}; default %(default)s; "
+        "more gets 413 / RESOURCE_EXHAUSTED, counted before the spans are decoded",
+    )
+    p.add_argument(
+        "--max-attributes-per-request",
+        type=int,
+        default=rc.env("MAX_ATTRIBUTES_PER_REQUEST", str(rc.ReceiverConfig.max_attributes_per_request)),
+        help=f"most attributes, events and links in one request {flag_env('MAX_ATTRIBUTES_PER_REQUEST')}; "
+        "default %(default)s; more gets 413 / RESOURCE_EXHAUSTED",
+    )
+    p.add_argument(
+        "--max-memory-bytes",
+        type=int,
+        default=rc.env("MAX_MEMORY_BYTES", str(rc.ReceiverConfig.max_memory_bytes)),
+        help=f"memory for decoding the requests in flight, all connections together "
+        f"{flag_env('MAX_MEMORY_BYTES')}; default %(default)s; a request that does not fit waits, then "
+        "gets 429 / RESOURCE_EXHAUSTED with Retry-After / RetryInfo (413 if it could never fit)",
+    )
+    p.add_argument(
         "--forward-endpoint",
         default=rc.env("FORWARD_ENDPOINT"),
         help=f"also send every span onward over OTLP, LLM payloads slimmed as the exporter does "
@@ -208,6 +230,9 @@ def serve(args) -> int:
         token=args.token or None,
         max_body_bytes=args.max_body_bytes,
         max_decompressed_bytes=args.max_decompressed_bytes,
+        max_spans_per_request=args.max_spans_per_request,
+        max_attributes_per_request=args.max_attributes_per_request,
+        max_memory_bytes=args.max_memory_bytes,
         forward_endpoint=args.forward_endpoint or None,
         forward_protocol=args.forward_protocol,
         workers=args.workers,

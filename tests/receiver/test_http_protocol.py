@@ -238,6 +238,9 @@ def test_overload_is_reported_not_queued_forever() -> None:
             release.wait(5)
             return SpanExportResult.SUCCESS
 
+        def force_flush(self, timeout_millis: int = 0) -> bool:
+            return True
+
     ingestor = Ingestor(SlowExporter(), max_pending_requests=1, queue_timeout_s=0.05)
     first = threading.Thread(target=ingestor.ingest, args=(request(1),))
     first.start()

@@ -136,5 +136,6 @@ def test_help_names_every_env_var(env: dict) -> None:
     done = run_cli(["serve", "--help"], env)
     assert done.returncode == 0
     for name in ("HOST", "HTTP_PORT", "GRPC_PORT", "TOKEN", "MAX_BODY_BYTES", "MAX_DECOMPRESSED_BYTES",
+                 "MAX_SPANS_PER_REQUEST", "MAX_ATTRIBUTES_PER_REQUEST", "MAX_MEMORY_BYTES",
                  "FORWARD_ENDPOINT", "FORWARD_PROTOCOL", "WORKERS"):
         assert f"OTEL_LLM_RECEIVER_{name}" in " ".join(done.stdout.split())

@@ -22,7 +22,12 @@ class ReceiverConfig:
     token: str | None = None
     # 4 MiB is the collector's own gRPC default; HTTP bodies may be bigger since payloads are.
     max_body_bytes: int = 16 * MiB
-    max_decompressed_bytes: int = 64 * MiB
+    max_decompressed_bytes: int = 32 * MiB
+    # What decoding may build, whatever the bytes (budget.py): per request, and in memory for
+    # all requests in flight together (a 32 MiB body is claimed at ~1.3 GiB before parsing).
+    max_spans_per_request: int = 200_000
+    max_attributes_per_request: int = 4_000_000  # attributes, events and links
+    max_memory_bytes: int = 2048 * MiB
     forward_endpoint: str | None = None
     forward_protocol: str = "http/protobuf"
     # Processes sharing the ports (``--workers``); each worker listens with SO_REUSEPORT.
@@ -40,6 +45,8 @@ class ReceiverConfig:
             )
         if self.max_body_bytes <= 0 or self.max_decompressed_bytes < self.max_body_bytes:
             raise ValueError("size limits must be positive, the decompressed one >= the body one")
+        if min(self.max_spans_per_request, self.max_attributes_per_request, self.max_memory_bytes) <= 0:
+            raise ValueError("span, attribute and memory limits must be positive")
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, not {self.workers}")
         if self.forward_protocol not in ("http/protobuf", "grpc"):

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import sys
 import zlib
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Callable
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
@@ -20,10 +22,25 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otel_llm.receiver import wire
 
+try:  # Python 3.14's own zstd; before it the backport (a dependency of clickhouse-connect)
+    from compression import zstd
+except ImportError:
+    from backports import zstd
+
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _READ_CHUNK = 64 * 1024
-_GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip header and trailer, as Content-Encoding: gzip means
+_INFLATE_STEP = 1 << 20
+_MAX_LINE = 4096  # a chunk-size or trailer line
+_MAX_TRAILER_LINES = 64
+_DIGITS = re.compile(r"[0-9]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_DECODERS = {
+    "gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),  # gzip header and trailer
+    "x-gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),  # RFC 9110: same as gzip
+    "deflate": lambda: zlib.decompressobj(zlib.MAX_WBITS),  # the zlib format, as HTTP means it
+    "zstd": zstd.ZstdDecompressor,
+}
 
 
 class RequestError(Exception):
@@ -54,6 +71,18 @@ def media_type(content_type: str | None) -> str:
     )
 
 
+def content_length(values: list[str]) -> int:
+    """The body length the ``Content-Length`` header(s) give, or BadRequest.
+
+    Only ASCII digits count: ``int()`` would also take Unicode digits, signs, spaces and ``_``.
+    Repeated headers (or a comma list) must agree, as RFC 9112 section 6.3 asks.
+    """
+    lengths = {value.strip() for header in values for value in header.split(",")}
+    if len(lengths) != 1 or not _DIGITS.fullmatch(next(iter(lengths))):
+        raise BadRequest(f"Content-Length {', '.join(values)[:40]!r} is not one decimal number")
+    return int(lengths.pop())
+
+
 def read_body(stream: BinaryIO, length: int, max_body_bytes: int) -> bytes:
     """Exactly ``length`` bytes from the socket, or BadRequest if the client stops early."""
     if length > max_body_bytes:
@@ -69,29 +98,95 @@ def read_body(stream: BinaryIO, length: int, max_body_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def decompress(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
+def read_chunked_body(stream: BinaryIO, max_body_bytes: int, claim: Callable[[int], None]) -> bytes:
+    """A ``Transfer-Encoding: chunked`` body (RFC 9112 section 7.1), at most ``max_body_bytes``.
+
+    Chunk extensions and trailer fields are read and ignored; each line is bounded, and so is
+    the number of trailer lines, so a client cannot make the receiver buffer without limit.
+    """
+    chunks = []
+    total = 0
+    while True:
+        size_field = _line(stream).split(b";", 1)[0].strip()
+        if not _HEX.fullmatch(size_field):
+            raise BadRequest(f"chunk size {size_field[:20]!r} is not a hexadecimal number")
+        size = int(size_field, 16)
+        if size == 0:
+            break
+        total += size
+        if total > max_body_bytes:
+            raise TooLarge(f"chunked body exceeds the {max_body_bytes}-byte limit")
+        claim(size)
+        chunks.append(read_body(stream, size, max_body_bytes))
+        if _line(stream) != b"":
+            raise BadRequest("chunk data is not followed by CRLF")
+    for _ in range(_MAX_TRAILER_LINES):
+        if _line(stream) == b"":
+            return b"".join(chunks)
+    raise BadRequest("too many trailer fields after the chunked body")
+
+
+def _line(stream: BinaryIO) -> bytes:
+    line = stream.readline(_MAX_LINE + 1)
+    if not line.endswith(b"\n"):
+        raise BadRequest("chunked body ended early or has a line over the limit")
+    return line.rstrip(b"\r\n")
+
+
+def decompress(body: bytes, content_encoding: str | None, max_bytes: int, claim: Callable[[int], None]) -> bytes:
+    """The body with its ``Content-Encoding`` undone, inflating to at most ``max_bytes``.
+
+    OTLP names gzip; deflate and zstd are the other codings collectors send.  A body of several
+    members (gzip) or frames (zstd), which their tools write by appending, is decoded whole.
+    ``claim(n)`` is called before each ``n`` bytes of output are made (the memory budget).
+    """
     encoding = (content_encoding or "identity").strip().lower()
     if encoding == "identity":
         if len(body) > max_bytes:
             raise TooLarge(f"body exceeds the {max_bytes}-byte limit")
         return body
-    if encoding != "gzip":
-        raise UnsupportedMediaType(f"unsupported Content-Encoding {content_encoding!r}: use gzip")
-    inflater = zlib.decompressobj(_GZIP_WBITS)
-    try:
-        # max_length stops inflation one byte past the cap, however far the body could expand.
-        data = inflater.decompress(body, max_bytes + 1)
-    except zlib.error as exc:
-        raise BadRequest(f"gzip body is corrupt: {exc}") from None
-    if len(data) > max_bytes:
-        raise TooLarge(f"decompressed body exceeds the {max_bytes}-byte limit")
-    if not inflater.eof:
-        raise BadRequest("gzip body is truncated")
-    return data
+    decoder = _DECODERS.get(encoding)
+    if decoder is None:
+        raise UnsupportedMediaType(
+            f"unsupported Content-Encoding {content_encoding!r}: use {', '.join(sorted(_DECODERS))}"
+        )
+    if not body:
+        raise BadRequest(f"{encoding} body is empty")
+    parts = []
+    produced = 0
+    rest = body
+    while rest:  # one member (frame) per turn
+        inflater = decoder()
+        pending = rest
+        while True:
+            # max_length stops inflation one byte past the cap, however far the body could expand,
+            # and in steps, so that the memory is claimed before it is taken.
+            step = min(_INFLATE_STEP, max_bytes - produced + 1)
+            claim(step)
+            try:
+                part = inflater.decompress(pending, step)
+            except (zlib.error, zstd.ZstdError) as exc:
+                raise BadRequest(f"{encoding} body is corrupt: {exc}") from None
+            parts.append(part)
+            produced += len(part)
+            if produced > max_bytes:
+                raise TooLarge(f"decompressed body exceeds the {max_bytes}-byte limit")
+            if inflater.eof:
+                break
+            if len(part) < step:  # all input used up, and the member not ended
+                raise BadRequest(f"{encoding} body is truncated")
+            # zlib hands back the input it has not read yet; zstd keeps it inside.
+            pending = getattr(inflater, "unconsumed_tail", b"")
+        rest = inflater.unused_data
+    return b"".join(parts)
 
 
-def parse(body: bytes, kind: str) -> Any:
-    """The request as a :mod:`wire` message (span attributes still bytes, decoded on conversion)."""
+def parse(body: bytes, kind: str, max_spans: int = sys.maxsize) -> Any:
+    """The request as a :mod:`wire` message (span attributes still bytes, decoded on conversion).
+
+    A JSON document is refused over ``max_spans`` before the spans are built (the caller counts
+    protobuf spans itself, before parsing, with ``census``).
+    """
     if kind == PROTOBUF:
         try:
             return wire.ExportTraceServiceRequest.FromString(body)
@@ -102,31 +197,41 @@ def parse(body: bytes, kind: str) -> Any:
         document = json.loads(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadRequest(f"body is not valid JSON: {exc}") from None
+    if _hex_ids_to_base64(document) > max_spans:
+        raise TooLarge(f"more than {max_spans} spans in one request; send smaller batches")
     try:
-        _hex_ids_to_base64(document)
         # Unknown fields are ignored, as the spec asks of receivers, for forward compatibility.
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
-    except (json_format.ParseError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+    except _JSON_MISFITS as exc:
         raise BadRequest(f"body is not a valid OTLP/JSON ExportTraceServiceRequest: {exc}") from None
     return wire.ExportTraceServiceRequest.FromString(request.SerializeToString())
 
 
+# What ParseDict raises for JSON that is valid but not the message: OverflowError for 1e400 or
+# Infinity where an integer or enum goes, the others for values of the wrong type.
+_JSON_MISFITS = (
+    json_format.ParseError, TypeError, AttributeError, ValueError, RecursionError, OverflowError, KeyError, IndexError
+)
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 
 
-def _hex_ids_to_base64(document: Any) -> None:
+def _hex_ids_to_base64(document: Any) -> int:
     """OTLP/JSON writes ids as hex where the proto3 JSON mapping expects base64; translate them.
 
-    Only the id fields of spans and links are touched, in place, before ``ParseDict``.
+    Only the id fields of spans and links are touched, in place, before ``ParseDict``.  Returns
+    the number of spans.
     """
     if not isinstance(document, dict):
         raise BadRequest("top-level JSON value must be an object")
+    spans = 0
     for resource_spans in _list(document, "resourceSpans"):
         for scope_spans in _list(resource_spans, "scopeSpans"):
             for span in _list(scope_spans, "spans"):
+                spans += 1
                 _convert_ids(span)
                 for link in _list(span, "links"):
                     _convert_ids(link)
+    return spans
 
 
 def _list(parent: Any, key: str) -> list:

@@ -2,8 +2,9 @@
 
 Status codes follow the OTLP spec: INVALID_ARGUMENT (not retried), UNAUTHENTICATED, and
 RESOURCE_EXHAUSTED / UNAVAILABLE carrying ``RetryInfo`` so clients know to back off and retry.
-grpcio enforces the message size limit itself (after decompression) and answers
-RESOURCE_EXHAUSTED past ``maximum_concurrent_rpcs``.
+grpcio enforces the message size limit itself (after decompression).  Concurrency is limited
+here, not by grpcio's ``maximum_concurrent_rpcs``: grpcio's own refusal carries no RetryInfo,
+so the Collector would drop the batch instead of retrying it.
 
 The request arrives as bytes and is parsed here with the official message: left to grpcio, a
 malformed message would be answered INTERNAL, which tells the client nothing useful.
@@ -11,6 +12,7 @@ malformed message would be answered INTERNAL, which tells the client nothing use
 
 from __future__ import annotations
 
+import threading
 from concurrent import futures
 
 import grpc
@@ -21,35 +23,65 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from otel_llm.receiver import decode
-from otel_llm.receiver.ingest import ExportFailed, Ingestor, Overloaded
+from otel_llm.receiver.budget import Overloaded
+from otel_llm.receiver.ingest import ExportFailed, Ingestor
 
 RETRY_AFTER_S = 5
+# Exports processed at once; the pool has a few threads more, which answer the ones over the
+# limit (after ADMISSION_WAIT_S) with RESOURCE_EXHAUSTED + RetryInfo.
+MAX_CONCURRENT_EXPORTS = 32
+ADMISSION_WAIT_S = 1.0
 
 
 SERVICE = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
 
 
 class _TraceService:
-    def __init__(self, ingestor: Ingestor) -> None:
+    def __init__(self, ingestor: Ingestor, max_concurrent: int) -> None:
         self._ingestor = ingestor
+        self._admission = threading.BoundedSemaphore(max_concurrent)
 
     def export(self, body: bytes, context: grpc.ServicerContext) -> ExportTraceServiceResponse:
+        if not self._admission.acquire(timeout=ADMISSION_WAIT_S):
+            self._ingestor.refused(
+                "grpc_resource_exhausted", "OTLP/gRPC RESOURCE_EXHAUSTED", "too many concurrent exports", context.peer()
+            )
+            _abort_retryable(
+                context, grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED, "too many concurrent exports"
+            )
+        try:
+            return self._export(body, context)
+        finally:
+            self._admission.release()
+
+    def _export(self, body: bytes, context: grpc.ServicerContext) -> ExportTraceServiceResponse:
         ingestor = self._ingestor
         metadata = dict(context.invocation_metadata())
         if not ingestor.authorized(metadata.get("authorization")):
-            ingestor.count("grpc_unauthenticated")
+            ingestor.refused(
+                "grpc_unauthenticated", "OTLP/gRPC UNAUTHENTICATED", "missing or wrong bearer token", context.peer()
+            )
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
             # Conversion finishes decoding (span attributes), so it can refuse the request too.
-            outcome = ingestor.ingest(decode.parse(body, decode.PROTOBUF))
+            with ingestor.budget.claim() as claim:
+                claim.add(len(body))
+                outcome = ingestor.ingest_body(body, decode.PROTOBUF, claim)
+        except decode.TooLarge as exc:  # not retryable as it is: no RetryInfo
+            ingestor.refused("grpc_too_large", "OTLP/gRPC RESOURCE_EXHAUSTED", str(exc), context.peer())
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except decode.RequestError as exc:
-            ingestor.count("grpc_invalid_argument")
+            ingestor.refused("grpc_invalid_argument", "OTLP/gRPC INVALID_ARGUMENT", str(exc), context.peer())
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except Overloaded as exc:
+            ingestor.refused(
+                "grpc_resource_exhausted", "OTLP/gRPC RESOURCE_EXHAUSTED", str(exc), context.peer()
+            )
             _abort_retryable(
                 context, grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED, str(exc)
             )
         except ExportFailed as exc:
+            ingestor.refused("grpc_unavailable", "OTLP/gRPC UNAVAILABLE", str(exc), context.peer())
             _abort_retryable(context, grpc.StatusCode.UNAVAILABLE, code_pb2.UNAVAILABLE, str(exc))
         response = ExportTraceServiceResponse()
         if outcome.rejected:
@@ -71,7 +103,12 @@ def _abort_retryable(
 
 
 def start_grpc_server(
-    address: str, ingestor: Ingestor, *, max_message_bytes: int, max_workers: int = 8, reuse_port: bool = False
+    address: str,
+    ingestor: Ingestor,
+    *,
+    max_message_bytes: int,
+    max_concurrent: int = MAX_CONCURRENT_EXPORTS,
+    reuse_port: bool = False,
 ) -> tuple[grpc.Server, int]:
     """Start serving on ``address`` ("host:port"); returns the server and the bound port.
 
@@ -80,8 +117,7 @@ def start_grpc_server(
     in use must fail to start, not silently take half of the traffic.
     """
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="otel-llm-grpc"),
-        maximum_concurrent_rpcs=max_workers * 4,
+        futures.ThreadPoolExecutor(max_workers=max_concurrent + 8, thread_name_prefix="otel-llm-grpc"),
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", 1024 * 1024),
@@ -89,7 +125,7 @@ def start_grpc_server(
         ],
     )
     export = grpc.unary_unary_rpc_method_handler(
-        _TraceService(ingestor).export,
+        _TraceService(ingestor, max_concurrent).export,
         request_deserializer=None,  # bytes: parsed in export() so bad data is INVALID_ARGUMENT
         response_serializer=ExportTraceServiceResponse.SerializeToString,
     )

@@ -5,6 +5,13 @@ converted, so a request is written entirely or (on a decode error, which convers
 too: ``decode.BadRequest``) not at all.  Exports are
 serialized because a ``SpanExporter`` is written for one caller (the batch processor's thread);
 decoding and conversion still run concurrently on the transports' threads.
+
+A request is answered OK only once its rows are where a crash of this process cannot take them:
+committed to the store, or in the spool (fsynced).  The exporter hands rows to the storage
+writer's queue in memory, so each request then waits for the writer's ``force_flush``.  That is
+a group commit: the writer delivers everything queued at once, so requests arriving while one
+batch is inserted share the next insert, and the batches grow with the load instead of one
+insert per request.
 """
 
 from __future__ import annotations
@@ -17,11 +24,10 @@ from typing import Any
 
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from otel_llm.receiver import census, decode
+from otel_llm.receiver.budget import ELEMENT_BYTES, PARSE_BYTES_FACTOR, SPAN_BYTES, Claim, MemoryBudget, Overloaded
 from otel_llm.receiver.convert import to_readable_spans
-
-
-class Overloaded(Exception):
-    """Too many requests are waiting to export; the client should retry later."""
+from otel_llm.receiver.refusals import RefusalLog
 
 
 class ExportFailed(Exception):
@@ -43,6 +49,10 @@ class Ingestor:
         token: str | None = None,
         max_pending_requests: int = 64,
         queue_timeout_s: float = 5.0,
+        durable_timeout_s: float = 30.0,
+        max_spans: int = 200_000,
+        max_elements: int = 4_000_000,
+        memory_bytes: int = 1 << 30,
     ) -> None:
         self._exporter = exporter
         self._token = token.encode() if token else None
@@ -50,9 +60,15 @@ class Ingestor:
         # RESOURCE_EXHAUSTED instead of piling up threads and decoded bodies in memory.
         self._slots = threading.BoundedSemaphore(max_pending_requests)
         self._queue_timeout_s = queue_timeout_s
+        self._durable_timeout_s = durable_timeout_s
+        self._max_spans = max_spans
+        self._max_elements = max_elements
+        self.budget = MemoryBudget(memory_bytes, queue_timeout_s)
+        self._writer = getattr(exporter, "writer", None)
         self._export_lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
+        self._refusals = RefusalLog()
 
     def authorized(self, authorization: str | None) -> bool:
         if self._token is None:
@@ -63,6 +79,38 @@ class Ingestor:
             credentials.strip().encode(), self._token
         )
 
+    def ingest_body(self, body: bytes, kind: str, claim: Claim) -> Outcome:
+        """Parse and ingest a request body (decompressed), claiming memory for each step first."""
+        spans = census.count_spans(body, self._max_spans) if kind == decode.PROTOBUF else None
+        if spans is not None and spans > self._max_spans:
+            raise decode.TooLarge(f"more than {self._max_spans} spans in one request; send smaller batches")
+        claim.add(len(body) * PARSE_BYTES_FACTOR + (spans or 0) * SPAN_BYTES)
+        request = decode.parse(body, kind, self._max_spans)
+        self._claim_elements(request, claim, spans or 0)
+        return self.ingest(request)
+
+    def _claim_elements(self, request: Any, claim: Claim, spans_claimed: int) -> None:
+        """Count what conversion will build (spans; attributes, events and links, theirs and their
+        resources' and scopes'), refuse the request over a cap, else claim the memory it takes."""
+        spans = elements = 0
+        for resource_spans in request.resource_spans:
+            elements += len(resource_spans.resource.attributes)
+            for scope_spans in resource_spans.scope_spans:
+                elements += len(scope_spans.scope.attributes)
+                spans += len(scope_spans.spans)
+                for span in scope_spans.spans:
+                    elements += len(span.attributes) + len(span.events) + len(span.links)
+                    for event in span.events:
+                        elements += len(event.attributes)
+                    for link in span.links:
+                        elements += len(link.attributes)
+                if spans > self._max_spans or elements > self._max_elements:
+                    raise decode.TooLarge(
+                        f"more than {self._max_spans} spans or {self._max_elements} attributes, events and links "
+                        "in one request; send smaller batches"
+                    )
+        claim.add(max(spans - spans_claimed, 0) * SPAN_BYTES + elements * ELEMENT_BYTES)
+
     def ingest(self, request: Any) -> Outcome:
         """``request``: a :mod:`otel_llm.receiver.wire` message (an official one is converted)."""
         if not self._slots.acquire(timeout=self._queue_timeout_s):
@@ -70,16 +118,21 @@ class Ingestor:
             raise Overloaded("receiver is busy exporting earlier requests")
         try:
             converted = to_readable_spans(request)
-            result = SpanExportResult.SUCCESS
-            if converted.spans:
+            accepted = len(converted.spans)
+            if accepted:
                 with self._export_lock:
+                    dropped_before = self._dropped()
                     result = self._exporter.export(converted.spans)
+                del converted.spans  # the rows hold what is needed now
+                if result is not SpanExportResult.SUCCESS:
+                    self.count("export_failures")
+                    raise ExportFailed("storage is unavailable; retry later")
+                # Outside the export lock: the requests waiting here share the writer's next insert.
+                if not self._durable(dropped_before):
+                    self.count("export_failures")
+                    raise ExportFailed("storage has not confirmed the spans as stored; retry later")
         finally:
             self._slots.release()
-        if result is not SpanExportResult.SUCCESS:
-            self.count("export_failures")
-            raise ExportFailed("storage is unavailable; retry later")
-        accepted = len(converted.spans)
         self.count("requests_ok")
         self.count("spans_accepted", accepted)
         self.count("spans_rejected", converted.rejected)
@@ -88,9 +141,25 @@ class Ingestor:
             message = f"{converted.rejected} span(s) rejected; first: {converted.first_error}"
         return Outcome(accepted, converted.rejected, message)
 
+    def _durable(self, dropped_before: int) -> bool:
+        """Wait until the rows exported so far are in the store or the spool; False when they
+        are not there in time, or when the writer dropped rows meanwhile (they may be ours)."""
+        if self._writer is None:
+            return self._exporter.force_flush(int(self._durable_timeout_s * 1000))
+        return self._writer.force_flush(self._durable_timeout_s) and self._dropped() == dropped_before
+
+    def _dropped(self) -> int:
+        stats = getattr(self._writer, "stats", None)
+        return stats.get("dropped", 0) if isinstance(stats, dict) else 0
+
     def count(self, name: str, amount: int = 1) -> None:
         with self._counts_lock:
             self._counts[name] += amount
+
+    def refused(self, counter: str, kind: str, reason: str, peer: str) -> None:
+        """Count a refused request and log why (rate-limited; never the token, which no reason holds)."""
+        self.count(counter)
+        self._refusals.refused(kind, reason, peer)
 
     def counters(self) -> dict[str, int]:
         with self._counts_lock:

@@ -25,7 +25,13 @@ class Receiver:
         self.exporter = exporter
         # Which of `serve --workers N` this is ({"index", "workers", "pid"}); in /health.
         self.worker = worker
-        self.ingestor = Ingestor(exporter, token=config.token)
+        self.ingestor = Ingestor(
+            exporter,
+            token=config.token,
+            max_spans=config.max_spans_per_request,
+            max_elements=config.max_attributes_per_request,
+            memory_bytes=config.max_memory_bytes,
+        )
         self.http_port: int | None = None
         self.grpc_port: int | None = None
         self._http: OTLPHTTPServer | None = None
