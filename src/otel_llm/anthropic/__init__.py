@@ -11,12 +11,9 @@ from __future__ import annotations
 from typing import Any, Collection
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-from opentelemetry.instrumentation.utils import unwrap
-from wrapt import wrap_function_wrapper
-
 from otel_llm.anthropic import patch
-from otel_llm.instrumentation.safety import report
 from otel_llm.instrumentation.telemetry import Telemetry
+from otel_llm.instrumentation.wrapping import unwrap_all, wrap
 
 __all__ = ["AnthropicInstrumentor"]
 
@@ -35,21 +32,15 @@ class AnthropicInstrumentor(BaseInstrumentor):
 
     def _instrument(self, **kwargs: Any) -> None:
         telemetry = Telemetry.from_instrument_kwargs(_SCOPE, kwargs)
-        targets = {
-            "SyncAPIClient.request": patch.sync_request_wrapper(telemetry),
-            "AsyncAPIClient.request": patch.async_request_wrapper(telemetry),
-            patch.SDK_SPAN_STARTER: patch.sdk_span_replacer,
-        }
-        for target, wrapper in targets.items():
-            try:
-                wrap_function_wrapper(patch.CLIENT_MODULE, target, wrapper)
-            except AttributeError as error:
-                # An SDK release that moved this: leave it uninstrumented rather than fail the app.
-                report(f"anthropic.instrument:{target}", error)
+        wrap(patch.CLIENT_MODULE, "SyncAPIClient.request", patch.sync_request_wrapper(telemetry))
+        wrap(patch.CLIENT_MODULE, "AsyncAPIClient.request", patch.async_request_wrapper(telemetry))
+        wrap(patch.CLIENT_MODULE, patch.SDK_SPAN_STARTER, patch.sdk_span_replacer)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        import anthropic._base_client as client_module
-
-        unwrap(client_module.SyncAPIClient, "request")
-        unwrap(client_module.AsyncAPIClient, "request")
-        unwrap(client_module, patch.SDK_SPAN_STARTER)
+        unwrap_all(
+            [
+                (patch.CLIENT_MODULE, "SyncAPIClient.request"),
+                (patch.CLIENT_MODULE, "AsyncAPIClient.request"),
+                (patch.CLIENT_MODULE, patch.SDK_SPAN_STARTER),
+            ]
+        )
