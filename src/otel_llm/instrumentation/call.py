@@ -233,38 +233,29 @@ class LLMCall:
         self._telemetry.operation_duration.record(time.perf_counter() - self._started, metric_attributes)
 
     def _add_payloads(self, values: dict[str, Any], response: Any) -> None:
-        """Payloads go to our exporter unserialized when it runs, else into ``values`` as JSON.
-
-        Serializing a request costs more than the rest of the span; our exporter does it later on
-        its own thread, so with it in the pipeline the caller's thread never pays for it.
-        """
+        """Content attributes into ``values`` as JSON (redacted: other exporters see them), and
+        the full request and response kept with the span for our exporter's row
+        (:mod:`otel_llm.payloads`), which serializes them on its own thread."""
         if not self._span.is_recording():
             return
-        capture = self._telemetry.capture_content
-        request = self._request
-        content_keys = self._spec.content_keys.values()
-        config = {k: v for k, v in request.items() if k not in content_keys}
-        if payloads.enabled():
-            stashed: dict[str, Any] = {attr.LLM_CONFIG_JSON: config}
-            if capture:
-                stashed[attr.REQUEST_JSON] = request
-                if response is not None:
-                    stashed[attr.RESPONSE_JSON] = response
-            context = self._span.get_span_context()
-            payloads.stash_all(context.trace_id, context.span_id, stashed)
-            return
         redact = redaction.redact
-        values[attr.LLM_CONFIG_JSON] = redact(payloads.to_json(config))
-        if not capture:
-            return
-        for attribute, key in self._spec.content_keys.items():
-            value = request.get(key)
-            if value is not None:
-                values[attribute] = redact(value if isinstance(value, str) else payloads.to_json(value))
-        if response is not None:
-            output = self._spec.output_of(response)
-            if output is not None:
-                values[attr.OUTPUT_MESSAGES] = redact(payloads.to_json(output))
+        request = self._request
+        content_keys = self._spec.content_keys
+        config = redact(payloads.to_json({k: v for k, v in request.items() if k not in content_keys.values()}))
+        values[attr.LLM_CONFIG_JSON] = config
+        objects: dict[str, Any] = {}
+        if self._telemetry.capture_content:
+            for attribute, key in content_keys.items():
+                value = request.get(key)
+                if value is not None:
+                    values[attribute] = redact(value if isinstance(value, str) else payloads.to_json(value))
+            objects[attr.REQUEST_JSON] = request
+            if response is not None:
+                output = self._spec.output_of(response)
+                if output is not None:
+                    values[attr.OUTPUT_MESSAGES] = redact(payloads.to_json(output))
+                objects[attr.RESPONSE_JSON] = response
+        payloads.keep(self._span, {attr.LLM_CONFIG_JSON: config}, objects)
 
 
 def _add_usage_attributes(values: dict[str, Any], usage: Usage) -> None:
