@@ -24,7 +24,7 @@ from otel_llm import attributes as attr
 from otel_llm import payloads, redaction
 from otel_llm.exporter import sources
 from otel_llm.exporter.offload import Offloader
-from otel_llm.exporter.redacting import ResourceRedaction, SpanRedaction
+from otel_llm.exporter.redacting import RESOURCES, SpanRedaction
 from otel_llm.exporter.row import build_row, span_attributes
 from otel_llm.storage.columns import COLUMN_NAMES
 
@@ -68,7 +68,6 @@ class LLMTraceExporter(SpanExporter):
         self._writer = writer if writer is not None else _open_writer(clickhouse_url)
         self._forward = _otlp_from_env() if forward_to is _FROM_ENV else forward_to
         self._offloader = Offloader(offload_threshold_bytes, preview_chars)
-        self._resources = ResourceRedaction()
         self._shutdown_lock = threading.Lock()
         self._is_shutdown = False
         self.stats = {"rows": 0, "row_errors": 0, "submit_errors": 0, "forward_errors": 0}
@@ -145,7 +144,7 @@ class LLMTraceExporter(SpanExporter):
         message = values[_ERROR_MESSAGE]
         if message and message != attributes.get(attr.ERROR_MESSAGE):
             values[_ERROR_MESSAGE] = redactor.text(message)
-        values[_RESOURCE_ATTRIBUTES] = self._resources.leftover(values[_RESOURCE_ATTRIBUTES])
+        values[_RESOURCE_ATTRIBUTES] = RESOURCES.leftover(values[_RESOURCE_ATTRIBUTES])
         return tuple(values)
 
     def _submit(self, rows: list[tuple]) -> bool:

@@ -51,7 +51,8 @@ class SpanRedaction:
 
 
 class ResourceRedaction:
-    """Leftover resource attributes, redacted once per resource (the map is shared by its rows)."""
+    """Leftover resource attributes, redacted once per resource (the map is shared by its rows,
+    and one instance, :data:`RESOURCES`, by every exporter)."""
 
     _MAX = 256
 
@@ -73,3 +74,6 @@ class ResourceRedaction:
             self._done.clear()
         self._done[id(values)] = (values, redacted)
         return redacted
+
+
+RESOURCES = ResourceRedaction()
