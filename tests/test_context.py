@@ -130,3 +130,32 @@ def test_unknown_propagation_mode_is_ignored(monkeypatch):
 def test_bad_values_say_what_is_wrong(kwargs, message):
     with pytest.raises((TypeError, ValueError), match=message):
         llm_context(**kwargs)
+
+
+def test_zero_code_context_from_resource_attributes_lands_in_its_columns(monkeypatch):
+    """OTEL_RESOURCE_ATTRIBUTES with the keys exporters/README.md names, llm_context's spelling too."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_llm.exporter import span_to_row
+
+    monkeypatch.setenv(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "otel_llm.billing.customer_id=acme,otel_llm.billing.plan_type=pro,otel_llm.agent_id=support-bot,"
+        "otel_llm.conversation_id=conv-9,otel_llm.agent.tags=a,otel_llm.is_byok=true",
+    )
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.get_tracer("t").start_span("chat m", attributes={"gen_ai.operation.name": "chat"}).end()
+    row = span_to_row(exporter.get_finished_spans()[0])
+    assert (row["customer_id"], row["billing_plan_type"], row["agent_id"], row["conversation_id"]) == (
+        "acme",
+        "pro",
+        "support-bot",
+        "conv-9",
+    )
+    assert list(row["agent_tags"]) == ["a"] and row["is_byok"] is True
+    assert not any(key.startswith("otel_llm.") for key in row["resource_attributes"])
