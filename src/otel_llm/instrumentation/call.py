@@ -33,6 +33,10 @@ class PayloadSpec:
 
     content_keys: Mapping[str, str]
     output_of: Callable[[Any], Any]
+    content_params: frozenset[str] = frozenset()  # the request keywords of content_keys
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content_params", frozenset(self.content_keys.values()))
 
 
 class LLMCall:
@@ -79,7 +83,7 @@ class LLMCall:
         self._ended = False
         # Shallow copies: callers commonly append to their message list after the call returns.
         self._request = {k: v for k, v in request.items() if k not in _NOT_RECORDED}
-        for key in spec.content_keys.values():
+        for key in spec.content_params:
             value = self._request.get(key)
             if isinstance(value, list):
                 self._request[key] = list(value)
@@ -240,18 +244,19 @@ class LLMCall:
             return
         redact = redaction.redact
         request = self._request
-        content_keys = self._spec.content_keys
-        config = redact(payloads.to_json({k: v for k, v in request.items() if k not in content_keys.values()}))
+        spec = self._spec
+        content_params = spec.content_params
+        config = redact(payloads.to_json({k: v for k, v in request.items() if k not in content_params}))
         values[attr.LLM_CONFIG_JSON] = config
         objects: dict[str, Any] = {}
         if self._telemetry.capture_content:
-            for attribute, key in content_keys.items():
+            for attribute, key in spec.content_keys.items():
                 value = request.get(key)
                 if value is not None:
                     values[attribute] = redact(value if isinstance(value, str) else payloads.to_json(value))
             objects[attr.REQUEST_JSON] = request
             if response is not None:
-                output = self._spec.output_of(response)
+                output = spec.output_of(response)
                 if output is not None:
                     values[attr.OUTPUT_MESSAGES] = redact(payloads.to_json(output))
                 objects[attr.RESPONSE_JSON] = response
