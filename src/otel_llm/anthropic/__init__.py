@@ -11,9 +11,7 @@ from __future__ import annotations
 from typing import Any, Collection
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-from otel_llm.anthropic import patch
 from otel_llm.instrumentation.telemetry import Telemetry
-from otel_llm.instrumentation.wrapping import unwrap_all, wrap
 
 __all__ = ["AnthropicInstrumentor"]
 
@@ -31,16 +29,12 @@ class AnthropicInstrumentor(BaseInstrumentor):
         return ("anthropic >= 2",)
 
     def _instrument(self, **kwargs: Any) -> None:
-        telemetry = Telemetry.from_instrument_kwargs(_SCOPE, kwargs)
-        wrap(patch.CLIENT_MODULE, "SyncAPIClient.request", patch.sync_request_wrapper(telemetry))
-        wrap(patch.CLIENT_MODULE, "AsyncAPIClient.request", patch.async_request_wrapper(telemetry))
-        wrap(patch.CLIENT_MODULE, patch.SDK_SPAN_STARTER, patch.sdk_span_replacer)
+        # Imported here: patch imports anthropic, which must stay optional for `import otel_llm`.
+        from otel_llm.anthropic import patch
+
+        patch.install(Telemetry.from_instrument_kwargs(_SCOPE, kwargs))
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        unwrap_all(
-            [
-                (patch.CLIENT_MODULE, "SyncAPIClient.request"),
-                (patch.CLIENT_MODULE, "AsyncAPIClient.request"),
-                (patch.CLIENT_MODULE, patch.SDK_SPAN_STARTER),
-            ]
-        )
+        from otel_llm.anthropic import patch
+
+        patch.uninstall()

@@ -29,17 +29,20 @@ from typing import Any, Callable, Mapping
 
 from opentelemetry.trace import NonRecordingSpan
 
-from otel_llm.anthropic import extract
-from otel_llm.anthropic.streams import (
-    AsyncRawResponseProxy,
-    MessageEventsHandler,
-    RawResponseProxy,
-    finish_from_body,
-)
+from otel_llm.anthropic import extract, raw
+from otel_llm.anthropic.streams import MessageEventsHandler
 from otel_llm.instrumentation.call import LLMCall
 from otel_llm.instrumentation.streams import AsyncStreamProxy, SyncStreamProxy
 from otel_llm.instrumentation.telemetry import Telemetry
-from otel_llm.instrumentation.wrapping import Start, Started, async_wrapper, call_in_flight, sync_wrapper
+from otel_llm.instrumentation.wrapping import (
+    Start,
+    Started,
+    async_wrapper,
+    call_in_flight,
+    sync_wrapper,
+    unwrap_all,
+    wrap,
+)
 
 CLIENT_MODULE = "anthropic._base_client"
 SDK_SPAN_STARTER = "start_api_call_span"
@@ -109,26 +112,27 @@ def _observe(call: LLMCall, result: Any, telemetry: Telemetry, sync: bool) -> An
         proxy = SyncStreamProxy if sync else AsyncStreamProxy
         return proxy(result, call, MessageEventsHandler(telemetry.capture_content))
     if isinstance(result, raw_responses):
-        if result.http_response.is_closed:
-            finish_from_body(call, result.http_response)  # with_raw_response: body already read
-            return result
-        proxy = RawResponseProxy if sync else AsyncRawResponseProxy
-        return proxy(result, call, telemetry.capture_content)
-    extract.finish_with_message(call, result)
+        return raw.watch(result, call, telemetry.capture_content, sync)
+    call.end(extract.message_outcome(result))
     return result
 
 
-def sync_request_wrapper(telemetry: Telemetry) -> Callable[..., Any]:
-    return sync_wrapper(_starter(telemetry, sync=True), "anthropic")
-
-
-def async_request_wrapper(telemetry: Telemetry) -> Callable[..., Any]:
-    return async_wrapper(_starter(telemetry, sync=False), "anthropic")
-
-
-def sdk_span_replacer(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _sdk_span_replacer(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``start_api_call_span`` while one of our calls is in flight: our span's context, recording nothing."""
     call = call_in_flight()
     if call is None:
         return wrapped(*args, **kwargs)
     return NonRecordingSpan(call.span.get_span_context())
+
+
+_TARGETS = ["SyncAPIClient.request", "AsyncAPIClient.request", SDK_SPAN_STARTER]
+
+
+def install(telemetry: Telemetry) -> None:
+    wrap(CLIENT_MODULE, "SyncAPIClient.request", sync_wrapper(_starter(telemetry, sync=True), "anthropic"))
+    wrap(CLIENT_MODULE, "AsyncAPIClient.request", async_wrapper(_starter(telemetry, sync=False), "anthropic"))
+    wrap(CLIENT_MODULE, SDK_SPAN_STARTER, _sdk_span_replacer)
+
+
+def uninstall() -> None:
+    unwrap_all([(CLIENT_MODULE, name) for name in _TARGETS])

@@ -39,12 +39,32 @@ class PayloadSpec:
         object.__setattr__(self, "content_params", frozenset(self.content_keys.values()))
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a call ended, as far as its response tells: what :meth:`LLMCall.end` records.
+
+    Providers make it from a response (``extract``) or from what a stream showed (``streams``).
+    """
+
+    response: Any = None
+    usage: Usage | None = None
+    response_model: str | None = None
+    response_id: str | None = None
+    finish_reasons: Sequence[str] | None = None
+    attributes: Mapping[str, Any] | None = None
+    error_type: str | None = None  # a response that reports a failure (not an exception)
+
+
+NOTHING = Outcome()  # no response: the call ends with what its span already has
+
+
 class LLMCall:
     """Span and bookkeeping for one SDK call.
 
-    Provider code creates it before calling the SDK, then calls exactly one of :meth:`finish` or
-    :meth:`fail` (streams: when the stream ends, however it ends).  Later calls are ignored, so
-    every exit path may try to end it.  Every method swallows its own failures (see ``safety``).
+    Provider code creates it before calling the SDK, then ends it once with :meth:`end` (or
+    :meth:`fail` for an exception without a response); streams end it when the stream ends,
+    however it ends.  Later calls are ignored, so every exit path may try to end it.  Every
+    method swallows its own failures (see ``safety``).
     """
 
     __slots__ = (
@@ -120,7 +140,22 @@ class LLMCall:
         if self._first_chunk is None:
             self._first_chunk = time.perf_counter()
 
-    def finish(
+    def end(self, outcome: Outcome, error: BaseException | None = None) -> None:
+        """End the span with ``outcome``; as failed with ``error`` when the call or its stream raised."""
+        if error is not None:
+            self.fail(error, response=outcome.response, usage=outcome.usage)
+            return
+        self._finish(
+            response=outcome.response,
+            usage=outcome.usage,
+            response_model=outcome.response_model,
+            response_id=outcome.response_id,
+            finish_reasons=outcome.finish_reasons,
+            attributes=outcome.attributes,
+            error_type=outcome.error_type,
+        )
+
+    def _finish(
         self,
         *,
         response: Any = None,
@@ -131,7 +166,7 @@ class LLMCall:
         attributes: Mapping[str, Any] | None = None,
         error_type: str | None = None,
     ) -> None:
-        """End the span successfully (or, with ``error_type``, as a failed response)."""
+        """End the span with a response (with ``error_type``: one reporting a failure)."""
         if self._ended:
             return
         self._ended = True

@@ -21,7 +21,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.utils import unwrap
 
 from otel_llm.context import without_propagated_values
-from otel_llm.instrumentation.call import LLMCall
+from otel_llm.instrumentation.call import NOTHING, LLMCall
 from otel_llm.instrumentation.safety import report
 
 _in_flight: ContextVar[LLMCall | None] = ContextVar("otel_llm_call_in_flight", default=None)
@@ -69,7 +69,7 @@ def _observed(started: Started, where: str, value: Any) -> Any:
         return started.observe(value)
     except Exception as error:  # noqa: BLE001 - an unexpected result shape: still the SDK's result
         report(f"{where}.result", error)
-        started.call.finish()
+        started.call.end(NOTHING)
         return value
 
 

@@ -10,7 +10,7 @@ Class-level wrapping traces clients created before and after ``instrument()``.  
   response underneath our proxy, so their ``close`` is wrapped to end the span (see
   :data:`_HELPER_STREAM_CLOSES`).
 - ``with_raw_response`` / ``with_streaming_response`` go through the same bound ``create``;
-  what comes back is a raw response, handled by :mod:`otel_llm.openai.raw`.
+  what comes back is a raw response, watched as :mod:`otel_llm.openai.raw` says.
 
 The wrappers come from :mod:`otel_llm.instrumentation.wrapping`: the span is current while the
 SDK sends the request, and nested wrapped calls pass straight through.  A method a given SDK
@@ -26,7 +26,7 @@ from openai import AsyncStream, Stream
 from openai._constants import RAW_RESPONSE_HEADER
 
 from otel_llm import attributes as attr
-from otel_llm.instrumentation.call import LLMCall, PayloadSpec
+from otel_llm.instrumentation.call import LLMCall, Outcome, PayloadSpec
 from otel_llm.instrumentation.safety import report
 from otel_llm.instrumentation.streams import AsyncStreamProxy, StreamHandler, SyncStreamProxy, end_stream
 from otel_llm.instrumentation.telemetry import Telemetry
@@ -41,7 +41,7 @@ class Operation:
     name: str
     spec: PayloadSpec
     request_attributes: Callable[[Mapping[str, Any]], dict[str, Any]]
-    outcome: Callable[[Any], dict[str, Any]]
+    outcome: Callable[[Any], Outcome]
     stream_handler: Callable[[bool, bool], StreamHandler] | None = None  # (hide usage chunk, capture)
     # Chat streams report usage only when ``stream_options.include_usage`` is set.
     needs_usage_option: bool = False
@@ -133,9 +133,8 @@ def _starter(telemetry: Telemetry, operation: Operation) -> Start:
             if isinstance(value, AsyncStream):
                 return AsyncStreamProxy(value, call, make_handler())
             if raw.is_raw(value):
-                raw.track(value, call, operation.outcome, make_handler, streaming)
-                return value
-            call.finish(response=value, **operation.outcome(value))
+                return raw.watch(value, call, operation.outcome, make_handler, streaming)
+            call.end(operation.outcome(value))
             return value
 
         return Started(call, observe, sdk_kwargs)
@@ -217,9 +216,7 @@ def install(telemetry: Telemetry) -> None:
             make = async_wrapper if is_async else sync_wrapper
             wrapper = make(_starter(telemetry, operation), "openai")
         wrap(module, name, wrapper)
-    raw.install()
 
 
 def uninstall() -> None:
     unwrap_all([(module, name) for module, name, _ in _targets()])
-    raw.uninstall()
