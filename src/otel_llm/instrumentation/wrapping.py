@@ -29,11 +29,29 @@ _in_flight: ContextVar[LLMCall | None] = ContextVar("otel_llm_call_in_flight", d
 
 @dataclass(slots=True)
 class Started:
-    """A call under way: its span, what the caller gets for the SDK's result, the SDK's kwargs."""
+    """A call under way: its span, what the caller gets for the SDK's result, the SDK's kwargs.
+
+    As a context manager, the span is current (and the call in flight) inside, and an
+    exception leaving it fails the call.
+    """
 
     call: LLMCall
     observe: Callable[[Any], Any]  # the SDK's result -> what the caller gets (ends the call or watches it)
     kwargs: dict[str, Any] | None = None  # replaces the caller's keyword arguments when set
+    _tokens: tuple[Any, Any] | None = None
+
+    def __enter__(self) -> "Started":
+        call = self.call
+        context = trace.set_span_in_context(call.span, without_propagated_values(otel_context.get_current()))
+        self._tokens = (_in_flight.set(call), otel_context.attach(context))
+        return self
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        if error is not None:
+            self.call.fail(error)
+        in_flight, attached = self._tokens  # type: ignore[misc]
+        otel_context.detach(attached)
+        _in_flight.reset(in_flight)
 
 
 Start = Callable[[Any, tuple, dict], "Started | None"]  # (instance, args, kwargs)
@@ -54,16 +72,6 @@ def _start(start: Start, where: str, instance: Any, args: tuple, kwargs: dict) -
         return None
 
 
-def _enter(call: LLMCall) -> tuple[Any, Any]:
-    context = trace.set_span_in_context(call.span, without_propagated_values(otel_context.get_current()))
-    return _in_flight.set(call), otel_context.attach(context)
-
-
-def _exit(tokens: tuple[Any, Any]) -> None:
-    otel_context.detach(tokens[1])
-    _in_flight.reset(tokens[0])
-
-
 def _observed(started: Started, where: str, value: Any) -> Any:
     try:
         return started.observe(value)
@@ -78,14 +86,8 @@ def sync_wrapper(start: Start, where: str) -> Callable[..., Any]:
         started = _start(start, where, instance, args, kwargs)
         if started is None:
             return wrapped(*args, **kwargs)
-        tokens = _enter(started.call)
-        try:
+        with started:
             value = wrapped(*args, **(kwargs if started.kwargs is None else started.kwargs))
-        except BaseException as error:
-            started.call.fail(error)
-            raise
-        finally:
-            _exit(tokens)
         return _observed(started, where, value)
 
     return wrapper
@@ -96,14 +98,8 @@ def async_wrapper(start: Start, where: str) -> Callable[..., Awaitable[Any]]:
         started = _start(start, where, instance, args, kwargs)
         if started is None:
             return await wrapped(*args, **kwargs)
-        tokens = _enter(started.call)
-        try:
+        with started:
             value = await wrapped(*args, **(kwargs if started.kwargs is None else started.kwargs))
-        except BaseException as error:
-            started.call.fail(error)
-            raise
-        finally:
-            _exit(tokens)
         return _observed(started, where, value)
 
     return wrapper
