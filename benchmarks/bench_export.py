@@ -2,8 +2,8 @@
 
     python benchmarks/bench_export.py [--spans 50000] [--payload-bytes 2048] [--rounds 5]
 
-1. LLM spans/s end to end: finished SDK spans -> LLMTraceExporter.export (row building, stash
-   take, writer) -> embedded chDB, timed until force_flush says every row is stored; against a
+1. LLM spans/s end to end: finished SDK spans -> LLMTraceExporter.export (row building,
+   writer) -> embedded chDB, timed until force_flush says every row is stored; against a
    bare insert of the same rows (the row tuples the exporter builds): the writer alone, and one
    direct insert into the engine, Arrow conversion included (the target's yardstick: what
    inserting those rows from Python takes at least), with the engine's share alone beside it. Each of
@@ -11,8 +11,8 @@
    export); figures are medians over the rounds, after one warm-up round.
 2. export() beside 0, 1 and 2 Python threads that never wait, as an app's threads under load:
    what the calls that let go of the GIL cost when getting it back means waiting for them.
-3. CPU per span of export() for spans our instrumentors made in this process (payloads from the
-   stash, serialized by the exporter), rows built and encoded but not stored.
+3. CPU per span of export() for spans our instrumentors made in this process (full payloads
+   kept with the span, serialized by the exporter), rows built and encoded but not stored.
 4. Peak RSS for one span carrying a 10 MB request payload (target: at most 3x the payload),
    measured in a fresh process after the store is warm, so the engine's own baseline is excluded.
 """
@@ -290,8 +290,8 @@ def bench_busy_app(payload_bytes: int, spans_per_round: int = 10_240, rounds: in
 
 
 def bench_in_process(count: int = 2048, rounds: int = 5) -> None:
-    """CPU per span of export() for spans our instrumentors made in this process: their payloads
-    come from the stash as the SDK's objects and are serialized here (bench_instrumentation's
+    """CPU per span of export() for spans our instrumentors made in this process: their full
+    payloads are kept with the span as the SDK's objects and are serialized here (bench_instrumentation's
     calls, through the real SDKs and an in-process transport). Rows are built and encoded, not
     stored, so this is the exporter thread's own work."""
     import bench_instrumentation as calls_bench
@@ -313,14 +313,14 @@ def bench_in_process(count: int = 2048, rounds: int = 5) -> None:
             finished.extend(spans)
             return SpanExportResult.SUCCESS
 
-    exporter = LLMTraceExporter(writer=EncodeOnly(), forward_to=None)  # before the calls: they stash
+    exporter = LLMTraceExporter(writer=EncodeOnly(), forward_to=None)
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(Collect()))
     instrumentors = [otel_llm.OpenAIInstrumentor(), otel_llm.AnthropicInstrumentor()]
     for instrumentor in instrumentors:
         instrumentor.instrument(tracer_provider=provider)
     calls = calls_bench._scenarios(("openai", "anthropic"))
-    print(f"export() of in-process spans, payloads from the stash ({count} spans, best of {rounds}), rows + encode:")
+    print(f"export() of in-process spans, full payloads kept with the spans ({count} spans, best of {rounds}), rows + encode:")
     for scenario in ("openai chat", "anthropic messages"):
         costs = []
         for _ in range(rounds):

@@ -62,14 +62,3 @@ def clickhouse_http(tmp_path):
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture(autouse=True)
-def payload_stash_off_after_test():
-    """A test that leaves an LLMTraceExporter un-shut-down would leave the process-wide payload
-    stash on, and instrumentors in later tests would stop putting payloads on spans."""
-    from otel_llm import payloads
-
-    yield
-    payloads._exporters = 0
-    payloads._by_span.clear()

@@ -108,7 +108,7 @@ def test_our_failures_never_reach_the_app(client, span_exporter, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("bug in otel-llm")
 
-    monkeypatch.setattr(extract, "finish_with_message", broken)
+    monkeypatch.setattr(extract, "message_outcome", broken)
     monkeypatch.setattr(streams.MessageEventsHandler, "on_chunk", broken)
     message = client.messages.create(**request("cached"))
     assert message.usage.cache_read_input_tokens == 2000

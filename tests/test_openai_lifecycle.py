@@ -7,8 +7,6 @@ import sys
 from importlib.metadata import entry_points
 
 import wrapt
-from openai._legacy_response import LegacyAPIResponse
-from openai._response import APIResponse, AsyncAPIResponse
 from openai.lib.streaming.chat import ChatCompletionStream
 from openai.lib.streaming.responses import AsyncResponseStream
 from openai.resources.chat.completions.completions import AsyncCompletions, Completions
@@ -25,9 +23,6 @@ _WRAPPED = [
     (Responses, "create"),
     (Responses, "parse"),
     (Embeddings, "create"),
-    (LegacyAPIResponse, "parse"),
-    (APIResponse, "parse"),
-    (AsyncAPIResponse, "close"),
     (ChatCompletionStream, "close"),
     (AsyncResponseStream, "close"),
 ]

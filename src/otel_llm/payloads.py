@@ -1,95 +1,61 @@
-"""Full payloads handed from in-process instrumentors to the exporter, beside the span.
+"""Full payloads of an in-process LLM span, for the ``llm_traces`` rows of every exporter of it.
 
-The SDK may truncate span attributes (``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``) before any exporter
-sees them, yet the ``llm_traces`` row must hold the whole request and response.  Instrumentors
-therefore leave the payload objects here, keyed by span, and the exporter takes them and
-serializes them on its own thread, off the application's hot path.
-
-Nothing is kept unless an exporter is alive: each one calls :func:`enable` when created and
-:func:`disable` at shutdown.  Spans that never reach the exporter (dropped by a full span queue)
-would leave entries behind, so the stash holds at most ``MAX_SPANS`` spans, oldest forgotten first.
+Our instrumentors put the content on the span as the GenAI conventions say, so every processor
+and exporter sees it, cut to the SDK's attribute limits (``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``).
+The row must hold the whole request and response, so the instrumentor also keeps them with
+the span itself: on the SDK's attribute container, which the span and every ``ReadableSpan``
+made of it share, so they live exactly as long as the span, with no process-wide store that
+could fill up when no exporter of ours reads them.  The objects are serialized (and redacted)
+off the caller's thread, by the first exporter that asks; any further exporter gets the same texts.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 from json import encoder as _json_encoder
-from collections import OrderedDict
-from typing import Any
+from typing import Any, Mapping
 
 from otel_llm import redaction
 
-MAX_SPANS = 10_000
-
-_lock = threading.Lock()
-_by_span: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
-_exporters = 0  # live exporters wanting payloads; 0 = instrumentors put payloads on spans
+_KEPT = "_otel_llm_full_payloads"  # the attribute of the span's attribute container holding them
+_serializing = threading.Lock()  # held by exporters' threads only: each object is serialized once
 
 
-def _reset_after_fork() -> None:
-    # A forked child inherits the lock as it was: held for good if another thread held it at the
-    # fork. What is stashed belongs to the parent's spans, which the child never exports.
-    global _lock
-    _lock = threading.Lock()
-    _by_span.clear()
+class _Kept:
+    __slots__ = ("texts", "objects")
+
+    def __init__(self, texts: dict[str, str], objects: dict[str, Any]) -> None:
+        self.texts = texts  # attribute -> text as it went on the span (already redacted)
+        self.objects = objects  # attribute -> payload object, serialized on first read
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+def keep(span: Any, texts: dict[str, str], objects: dict[str, Any]) -> None:
+    """Keep the span's full payloads with it: ``texts`` ready (redacted), ``objects`` to serialize.
+
+    A span without the SDK's attribute container (another API implementation) keeps nothing:
+    its rows then hold what its attributes hold.
+    """
+    container = getattr(span, "_attributes", None)
+    if hasattr(container, "__dict__"):
+        container.__dict__[_KEPT] = _Kept(texts, objects)
 
 
-def enable() -> None:
-    global _exporters
-    with _lock:
-        _exporters += 1
-
-
-def disable() -> None:
-    """Undo one :func:`enable`; the last one out drops what is still stashed."""
-    global _exporters
-    with _lock:
-        _exporters = max(_exporters - 1, 0)
-        if not _exporters:
-            _by_span.clear()
-
-
-def enabled() -> bool:
-    return _exporters > 0
-
-
-def stash(trace_id: int, span_id: int, attribute: str, value: Any) -> None:
-    """Keep ``value`` (a string or a JSON-serializable object) as the span's ``attribute``."""
-    stash_all(trace_id, span_id, {attribute: value})
-
-
-def stash_all(trace_id: int, span_id: int, values: dict[str, Any]) -> None:
-    """:func:`stash` for several attributes of one span, under one acquisition of the lock;
-    ``values`` is kept as it is, so the caller hands it over."""
-    if not _exporters:
-        return
-    with _lock:
-        entry = _by_span.get((trace_id, span_id))
-        if entry is None:
-            _by_span[(trace_id, span_id)] = values
-            if len(_by_span) > MAX_SPANS:
-                _by_span.popitem(last=False)
-        else:
-            entry.update(values)
-
-
-def take(trace_id: int, span_id: int) -> dict[str, str] | None:
-    """The span's full payloads as JSON strings (attribute -> text), removed from the stash."""
-    if not _by_span:
+def full_payloads(span: Any) -> Mapping[str, str] | None:
+    """The span's full payloads as texts (attribute -> JSON), redacted, or None if none were kept."""
+    kept = getattr(getattr(span, "_attributes", None), _KEPT, None)
+    if kept is None:
         return None
-    with _lock:
-        entry = _by_span.pop((trace_id, span_id), None)
-    if not entry:
-        return None
-    texts = {key: value if isinstance(value, str) else to_json(value) for key, value in entry.items()}
-    if redaction.active() is not None:
-        texts = {key: redaction.redact(text) for key, text in texts.items()}
-    return texts
+    if kept.objects:
+        with _serializing:
+            objects = kept.objects
+            if objects:  # else another exporter did it while this one waited
+                texts = dict(kept.texts)
+                for key, value in objects.items():
+                    texts[key] = redaction.redact(to_json(value))
+                kept.texts = texts  # before objects are cleared: a reader without the lock sees one or the other
+                kept.objects = None
+    return kept.texts
 
 
 def to_json(value: Any) -> str:

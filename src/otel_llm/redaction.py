@@ -9,10 +9,12 @@ users' own data may carry — a customer's token pasted into a prompt — only a
 - ``otel_llm.set_redactor(fn)``: any ``str -> str`` callable, used instead of the patterns
   (``set_redactor(None)`` goes back to them, re-reading the environment).
 
-Applied where text leaves the app's objects: payloads and error messages set on our spans, the
-payloads our exporter serializes, and every text column of a row (so spans of other
-instrumentations arriving in-process or through ``otel-llm serve`` are covered too). With nothing
-configured :func:`active` is None and callers skip redaction entirely.
+Applied once to each free text on its way out of the app's objects: payloads and error messages
+as our instrumentors set them on spans (so every exporter sees them redacted), the full payloads
+our exporter serializes for the row, and the free text of other instrumentations' spans
+(in-process or through ``otel-llm serve``) — see :mod:`otel_llm.exporter.redacting` for which
+columns.  Ids, model names and keys are never passed to it.  With nothing configured
+:func:`active` is None and callers skip redaction entirely.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import Any, Callable
+from typing import Callable
 
 logger = logging.getLogger(__name__)
 
@@ -69,16 +71,6 @@ def redact(text: str) -> str:
             _failed_once = True
             logger.exception("otel-llm: the redactor failed; the text was withheld")
         return WITHHELD
-
-
-def redact_row(row: dict[str, Any]) -> None:
-    """Every text column of an ``llm_traces`` row, map values included, redacted in place."""
-    for column, value in row.items():
-        if type(value) is str:
-            row[column] = redact(value)
-        elif type(value) is dict and column.endswith("_attributes"):
-            # A new dict: the resource's map is shared between rows.
-            row[column] = {key: redact(item) for key, item in value.items()}
 
 
 set_redactor(None)

@@ -17,8 +17,8 @@ What it does:
 
 Calling it again returns the provider set up the first time and changes nothing. Under
 ``opentelemetry-instrument`` with ``OTEL_TRACES_EXPORTER=otel_llm`` the exporter is already running:
-``setup()`` then adds no second one (it would store every LLM span twice, one copy without its
-payloads) and leaves instrumentors that are already on as they are.
+``setup()`` then adds no second one (it would store every LLM span twice) and leaves instrumentors
+that are already on as they are.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def setup(
         provider.add_span_processor(LLMContextSpanProcessor())
         if exporter is None and LLMTraceExporter.running():
             # Typically OTEL_TRACES_EXPORTER=otel_llm under opentelemetry-instrument. A second one
-            # would store every LLM span again, and without its payloads (which go to one only).
+            # would store every LLM span again.
             logger.warning("otel-llm: setup() found an LLMTraceExporter already running and adds no second one")
         else:
             if exporter is None:

@@ -158,20 +158,6 @@ def test_setup_under_opentelemetry_instrument_adds_no_second_exporter(tmp_path: 
     assert counts.strip() == "[(3, 3)]"  # once each, not FINAL-collapsed copies, every one with its payloads
 
 
-def test_a_second_running_exporter_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    first = LLMTraceExporter(f"chdb://{tmp_path / 'a'}", forward_to=None)
-    second = LLMTraceExporter(f"chdb://{tmp_path / 'b'}", forward_to=None)
-    second.shutdown(timeout_millis=5_000)
-    first.shutdown(timeout_millis=5_000)
-    third = LLMTraceExporter(f"chdb://{tmp_path / 'c'}", forward_to=None)  # alone again: no warning
-    third.shutdown(timeout_millis=5_000)
-    assert [r.getMessage() for r in caplog.records].count(
-        "otel-llm: a second LLMTraceExporter in this process; each LLM span's full payloads reach only one "
-        "of them, and the other stores its row without them. Use one (OTEL_TRACES_EXPORTER=otel_llm or "
-        "otel_llm.setup(), not both)."
-    ) == 1
-
-
 @pytest.mark.parametrize(
     ("instrument", "span_name"),
     [

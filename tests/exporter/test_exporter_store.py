@@ -157,7 +157,7 @@ def test_ten_megabyte_payload_row_full_forwarded_span_small(store_url: str) -> N
     assert row["request_bytes"] == len(big.encode()) and row["payload_truncated"] is False
 
 
-def test_attribute_length_limit_row_still_full_via_stash(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_attribute_length_limit_row_still_full_via_kept_payloads(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "4096")
     provider = TracerProvider(resource=RESOURCE)  # reads the limit from the environment
     forwarded = InMemorySpanExporter()
@@ -167,11 +167,11 @@ def test_attribute_length_limit_row_still_full_via_stash(store_url: str, monkeyp
     cut = provider.get_tracer("test").start_span("chat gpt-4o", kind=SpanKind.CLIENT,
                                                   attributes={attr.OPERATION_NAME: "chat"})
     context = cut.get_span_context()
-    # What an in-process instrumentor does: the span gets the (limited) attribute, the stash the whole text.
-    payloads.stash(context.trace_id, context.span_id, attr.REQUEST_JSON, big)
+    # What an in-process instrumentor does: the span gets the (limited) attribute and keeps the whole text.
+    payloads.keep(cut, {attr.REQUEST_JSON: big}, {})
     cut.set_attribute(attr.REQUEST_JSON, big)
     cut.end()
-    # Without a stash entry the row says it is incomplete.
+    # Without kept payloads the row says it is incomplete.
     lossy = provider.get_tracer("test").start_span("chat gpt-4o", attributes={attr.OPERATION_NAME: "chat"})
     lossy.set_attribute(attr.REQUEST_JSON, big)
     lossy.end()
@@ -258,27 +258,27 @@ def test_remote_clickhouse_over_http(clickhouse_http) -> None:  # noqa: ANN001 -
     assert by_name["anthropic.messages.create"]["usage_details"] == {"cache_write_5m": 100, "cache_write_1h": 200}
 
 
-def test_stash_only_payloads_reach_row_and_forwarded_span(store_url: str) -> None:
-    """With our exporter present, instrumentors put payloads only in the stash, not on the span."""
+def test_kept_payloads_reach_the_row_and_the_forwarded_span_carries_its_own(store_url: str) -> None:
+    """The row gets the full payloads kept with the span; the forwarded copy carries the span's
+    own attributes (slimmed), as every other exporter of the provider sees them."""
     provider = TracerProvider(resource=RESOURCE)
     forwarded = InMemorySpanExporter()
     exporter = LLMTraceExporter(store_url, forward_to=forwarded, offload_threshold_bytes=1024, preview_chars=10)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     small_request = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
     large_response = json.dumps({"id": "r", "choices": [{"message": {"content": "z" * 5000}}]})
+    output = json.dumps([{"role": "assistant", "content": "z" * 5000}])
     span = provider.get_tracer("test").start_span("chat gpt-4o", attributes={attr.OPERATION_NAME: "chat"})
-    context = span.get_span_context()
-    payloads.stash(context.trace_id, context.span_id, attr.REQUEST_JSON, small_request)
-    payloads.stash(context.trace_id, context.span_id, attr.RESPONSE_JSON, json.loads(large_response))
+    span.set_attribute(attr.OUTPUT_MESSAGES, output)
+    payloads.keep(span, {attr.REQUEST_JSON: small_request}, {attr.RESPONSE_JSON: json.loads(large_response)})
     span.end()
     assert exporter.force_flush(30_000)
     exporter.shutdown()
 
-    as_stored = payloads.to_json(json.loads(large_response))  # the stash serializes objects compactly
     (sent,) = forwarded.get_finished_spans()
-    assert sent.attributes[attr.REQUEST_JSON] == small_request
-    assert sent.attributes[attr.RESPONSE_JSON] == as_stored[:10]
-    assert sent.attributes[attr.RESPONSE_JSON + attr.PAYLOAD_OFFLOADED_BYTES_SUFFIX] == len(as_stored)
+    assert attr.REQUEST_JSON not in sent.attributes and attr.RESPONSE_JSON not in sent.attributes
+    assert sent.attributes[attr.OUTPUT_MESSAGES] == output[:10]
+    assert sent.attributes[attr.OUTPUT_MESSAGES + attr.PAYLOAD_OFFLOADED_BYTES_SUFFIX] == len(output)
     (row,) = query_rows(store_url, "id = {id:UUID}", {"id": sent.attributes[attr.PAYLOAD_REF_ROW_ID]})
     assert row["request_json"] == small_request
     assert json.loads(row["response_json"]) == json.loads(large_response)

@@ -77,14 +77,14 @@ CALLS = {
 # Faults in our own code, each at a different depth of the instrumentation.
 FAULTS = {
     "request-extraction": [(openai_extract, "server_of"), (anthropic_extract, "request_attributes")],
-    "response-extraction": [(openai_extract, "response_attributes"), (anthropic_extract, "finish_with_message")],
+    "response-extraction": [(openai_extract, "response_attributes"), (anthropic_extract, "message_outcome")],
     # ChatStreamHandler.on_chunk also decides whether to hide the usage-only chunk we asked for,
     # so it is not replaced wholesale; what it calls, and everything at the stream's end, is.
     "stream-handlers": [
         (openai_streams, "from_openai_chat"),
-        (ChatStreamHandler, "finish"),
+        (ChatStreamHandler, "outcome"),
         (MessageEventsHandler, "on_chunk"),
-        (MessageEventsHandler, "finish"),
+        (MessageEventsHandler, "outcome"),
     ],
     "context": [(call_module, "current_attributes")],
     "pricing": [(call_module, "call_nanos")],

@@ -112,18 +112,24 @@ def test_kill_9_mid_batch_loses_nothing_that_was_spooled(chdb_url, tmp_path):
     assert not list(spool.glob("*.arrow"))
 
 
-def test_payload_stash_is_bounded_when_spans_never_reach_the_exporter():
-    """Spans dropped before export (a full BatchSpanProcessor queue) leave stashed payloads behind:
-    at most MAX_SPANS of them are kept."""
-    payloads.enable()
-    try:
-        for span_id in range(payloads.MAX_SPANS * 2):
-            payloads.stash(1, span_id, "otel_llm.request.json", {"n": span_id})
-        assert len(payloads._by_span) == payloads.MAX_SPANS
-        assert payloads.take(1, 0) is None  # the oldest went first
-        assert payloads.take(1, payloads.MAX_SPANS * 2 - 1) == {"otel_llm.request.json": '{"n":19999}'}
-    finally:
-        payloads.disable()
+def test_kept_payloads_live_only_as_long_as_their_span():
+    """No exporter of ours on the span's provider (or none at all): the full payloads an
+    instrumentor keeps with a span go when the span goes, however many calls are made."""
+    import gc
+    import weakref
+
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    containers = []
+    for n in range(1000):
+        span = tracer.start_span("chat gpt-4o")
+        payloads.keep(span, {}, {"otel_llm.request.json": {"n": n, "big": "x" * 10_000}})
+        span.end()
+        containers.append(weakref.ref(span._attributes))
+        del span
+    gc.collect()
+    assert all(ref() is None for ref in containers)
 
 
 def test_one_row_with_unencodable_text_does_not_cost_its_batch(chdb_url):

@@ -11,11 +11,6 @@ from __future__ import annotations
 from typing import Any, Collection
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-from opentelemetry.instrumentation.utils import unwrap
-from wrapt import wrap_function_wrapper
-
-from otel_llm.anthropic import patch
-from otel_llm.instrumentation.safety import report
 from otel_llm.instrumentation.telemetry import Telemetry
 
 __all__ = ["AnthropicInstrumentor"]
@@ -34,22 +29,12 @@ class AnthropicInstrumentor(BaseInstrumentor):
         return ("anthropic >= 2",)
 
     def _instrument(self, **kwargs: Any) -> None:
-        telemetry = Telemetry.from_instrument_kwargs(_SCOPE, kwargs)
-        targets = {
-            "SyncAPIClient.request": patch.sync_request_wrapper(telemetry),
-            "AsyncAPIClient.request": patch.async_request_wrapper(telemetry),
-            patch.SDK_SPAN_STARTER: patch.sdk_span_replacer,
-        }
-        for target, wrapper in targets.items():
-            try:
-                wrap_function_wrapper(patch.CLIENT_MODULE, target, wrapper)
-            except AttributeError as error:
-                # An SDK release that moved this: leave it uninstrumented rather than fail the app.
-                report(f"anthropic.instrument:{target}", error)
+        # Imported here: patch imports anthropic, which must stay optional for `import otel_llm`.
+        from otel_llm.anthropic import patch
+
+        patch.install(Telemetry.from_instrument_kwargs(_SCOPE, kwargs))
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        import anthropic._base_client as client_module
+        from otel_llm.anthropic import patch
 
-        unwrap(client_module.SyncAPIClient, "request")
-        unwrap(client_module.AsyncAPIClient, "request")
-        unwrap(client_module, patch.SDK_SPAN_STARTER)
+        patch.uninstall()

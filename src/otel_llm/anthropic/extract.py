@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from otel_llm import attributes as attr
-from otel_llm.instrumentation.call import LLMCall, PayloadSpec
+from otel_llm.instrumentation.call import Outcome, PayloadSpec
 from otel_llm.usage import from_anthropic, get
 
 OPERATION = "chat"
@@ -79,10 +79,10 @@ PAYLOAD_SPEC = PayloadSpec(
 )
 
 
-def finish_with_message(call: LLMCall, message: Any) -> None:
-    """End ``call`` with a complete Message (model, dict of its JSON, or assembled from a stream)."""
+def message_outcome(message: Any) -> Outcome:
+    """The outcome of a complete Message (model, dict of its JSON, or assembled from a stream)."""
     stop_reason = get(message, "stop_reason")
-    call.finish(
+    return Outcome(
         response=message,
         usage=from_anthropic(get(message, "usage")),
         response_model=get(message, "model"),

@@ -25,32 +25,28 @@ still sends none when the user disabled its tracing.  Without our instrumentor, 
 from __future__ import annotations
 
 import functools
-from contextvars import ContextVar
 from typing import Any, Callable, Mapping
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan, Span
+from opentelemetry.trace import NonRecordingSpan
 
-from otel_llm.anthropic import extract
-from otel_llm.anthropic.streams import (
-    AsyncRawResponseProxy,
-    MessageEventsHandler,
-    RawResponseProxy,
-    finish_from_body,
-)
+from otel_llm.anthropic import extract, raw
+from otel_llm.anthropic.streams import MessageEventsHandler
 from otel_llm.instrumentation.call import LLMCall
-from otel_llm.instrumentation.safety import report
 from otel_llm.instrumentation.streams import AsyncStreamProxy, SyncStreamProxy
 from otel_llm.instrumentation.telemetry import Telemetry
+from otel_llm.instrumentation.wrapping import (
+    Start,
+    Started,
+    async_wrapper,
+    call_in_flight,
+    sync_wrapper,
+    unwrap_all,
+    wrap,
+)
 
 CLIENT_MODULE = "anthropic._base_client"
 SDK_SPAN_STARTER = "start_api_call_span"
 MESSAGES_PATH = "/v1/messages"
-
-# The span of our call in flight in this context, which the SDK's own span defers to.
-_current_call_span: ContextVar[Span | None] = ContextVar("otel_llm_anthropic_call", default=None)
-
 
 def _options(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
     # request(self, cast_to, options, *, stream=False, stream_cls=None); self is bound by wrapt.
@@ -83,18 +79,16 @@ def _request_body(options: Any) -> dict[str, Any]:
     return {key: value for key, value in body.items() if not isinstance(value, placeholders)}
 
 
-def _start_call(telemetry: Telemetry, client: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> LLMCall | None:
-    """Our call for a Messages request, or None for any other request (and on our own failure)."""
-    try:
-        if _current_call_span.get() is not None:
-            return None  # already inside one of our calls: never a second span
+def _starter(telemetry: Telemetry, sync: bool) -> Start:
+    def start(client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Started | None:
+        """Our call for a Messages request, or None for any other request."""
         options = _options(args, kwargs)
         if not _is_messages_call(options):
             return None
         body = _request_body(options)
         base_url = client.base_url
         model = body.get("model")
-        return LLMCall(
+        call = LLMCall(
             telemetry,
             operation=extract.OPERATION,
             provider=extract.provider_name(client),
@@ -106,78 +100,39 @@ def _start_call(telemetry: Telemetry, client: Any, args: tuple[Any, ...], kwargs
             server_port=base_url.port,
             request_attributes=extract.request_attributes(body),
         )
-    except Exception as error:  # noqa: BLE001
-        report("anthropic.start_call", error)
-        return None
+        return Started(call, lambda result: _observe(call, result, telemetry, sync))
+
+    return start
 
 
 def _observe(call: LLMCall, result: Any, telemetry: Telemetry, sync: bool) -> Any:
     """What the caller gets back: ``result`` itself, or a proxy watching a body still to be read."""
     _, streams, raw_responses = _sdk_types()
-    try:
-        if isinstance(result, streams):
-            proxy = SyncStreamProxy if sync else AsyncStreamProxy
-            return proxy(result, call, MessageEventsHandler(telemetry.capture_content))
-        if isinstance(result, raw_responses):
-            if result.http_response.is_closed:
-                finish_from_body(call, result.http_response)  # with_raw_response: body already read
-                return result
-            proxy = RawResponseProxy if sync else AsyncRawResponseProxy
-            return proxy(result, call, telemetry.capture_content)
-        extract.finish_with_message(call, result)
-    except Exception as error:  # noqa: BLE001 - the caller gets the SDK's result untouched
-        report("anthropic.observe", error)
-        call.finish()
+    if isinstance(result, streams):
+        proxy = SyncStreamProxy if sync else AsyncStreamProxy
+        return proxy(result, call, MessageEventsHandler(telemetry.capture_content))
+    if isinstance(result, raw_responses):
+        return raw.watch(result, call, telemetry.capture_content, sync)
+    call.end(extract.message_outcome(result))
     return result
 
 
-def sync_request_wrapper(telemetry: Telemetry) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        call = _start_call(telemetry, instance, args, kwargs)
-        if call is None:
-            return wrapped(*args, **kwargs)
-        token = _current_call_span.set(call.span)
-        # Our span is the current one inside the SDK (what trace.use_span does, without its
-        # generator-based context manager on every call).
-        context_token = otel_context.attach(trace.set_span_in_context(call.span))
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as error:
-            call.fail(error)
-            raise
-        finally:
-            otel_context.detach(context_token)
-            _current_call_span.reset(token)
-        return _observe(call, result, telemetry, sync=True)
-
-    return wrapper
-
-
-def async_request_wrapper(telemetry: Telemetry) -> Callable[..., Any]:
-    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        call = _start_call(telemetry, instance, args, kwargs)
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        token = _current_call_span.set(call.span)
-        # Our span is the current one inside the SDK (what trace.use_span does, without its
-        # generator-based context manager on every call).
-        context_token = otel_context.attach(trace.set_span_in_context(call.span))
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as error:
-            call.fail(error)
-            raise
-        finally:
-            otel_context.detach(context_token)
-            _current_call_span.reset(token)
-        return _observe(call, result, telemetry, sync=False)
-
-    return wrapper
-
-
-def sdk_span_replacer(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _sdk_span_replacer(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``start_api_call_span`` while one of our calls is in flight: our span's context, recording nothing."""
-    our_span = _current_call_span.get()
-    if our_span is None:
+    call = call_in_flight()
+    if call is None:
         return wrapped(*args, **kwargs)
-    return NonRecordingSpan(our_span.get_span_context())
+    return NonRecordingSpan(call.span.get_span_context())
+
+
+_TARGETS = ["SyncAPIClient.request", "AsyncAPIClient.request", SDK_SPAN_STARTER]
+
+
+def install(telemetry: Telemetry) -> None:
+    wrap(CLIENT_MODULE, "SyncAPIClient.request", sync_wrapper(_starter(telemetry, sync=True), "anthropic"))
+    wrap(CLIENT_MODULE, "AsyncAPIClient.request", async_wrapper(_starter(telemetry, sync=False), "anthropic"))
+    wrap(CLIENT_MODULE, SDK_SPAN_STARTER, _sdk_span_replacer)
+
+
+def uninstall() -> None:
+    unwrap_all([(CLIENT_MODULE, name) for name in _TARGETS])

@@ -1,11 +1,8 @@
-"""Watching Anthropic responses whose body the caller reads after the call returned.
+"""Streamed Messages: :class:`MessageEventsHandler` reads the raw events for the core's stream proxies.
 
-- :class:`MessageEventsHandler` reads the raw events of a streamed Message for the core's stream
-  proxies.  It watches the SDK's ``Stream`` of raw events, which every helper reads through
-  (``MessageStream`` iteration, ``text_stream``, ``get_final_message()``, ``until_done()``), so one
-  watcher serves ``create(stream=True)`` and ``messages.stream(...)`` alike.
-- :class:`RawResponseProxy` / :class:`AsyncRawResponseProxy` watch the ``APIResponse`` of
-  ``with_raw_response`` / ``with_streaming_response`` until its body is parsed, read or closed.
+It watches the SDK's ``Stream`` of raw events, which every helper reads through (``MessageStream``
+iteration, ``text_stream``, ``get_final_message()``, ``until_done()``), so one watcher serves
+``create(stream=True)`` and ``messages.stream(...)`` alike.
 """
 
 from __future__ import annotations
@@ -13,12 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import wrapt
-
-from otel_llm.anthropic.extract import finish_with_message, get
-from otel_llm.instrumentation.call import LLMCall
-from otel_llm.instrumentation.safety import report
-from otel_llm.instrumentation.streams import AsyncStreamProxy, SyncStreamProxy
+from otel_llm.anthropic.extract import get
+from otel_llm.instrumentation.call import NOTHING, Outcome
 from otel_llm.usage import merge_anthropic_stream
 
 
@@ -111,26 +104,17 @@ class MessageEventsHandler:
         assembled["content"] = self._content(blocks)
         return assembled
 
-    def finish(self, call: LLMCall, error: BaseException | None) -> None:
-        if self._message is None:
-            # Nothing arrived: no usage to report, nothing to assemble.
-            if error is not None:
-                call.fail(error)
-            else:
-                call.finish()
-            return
-        usage = merge_anthropic_stream(self._start_usage, self._delta_usage)
-        # Only collected when content is captured, so only assembled then.
+    def outcome(self) -> Outcome:
+        message = self._message
+        if message is None:
+            return NOTHING  # nothing arrived: no usage to report, nothing to assemble
+        # Content is only collected when captured, so only assembled then.
         blocks = self._blocks
-        response = self._assembled(blocks) if blocks is not None else None
-        if error is not None:
-            call.fail(error, response=response, usage=usage)
-            return
-        call.finish(
-            response=response,
-            usage=usage,
-            response_model=get(self._message, "model"),
-            response_id=get(self._message, "id"),
+        return Outcome(
+            response=self._assembled(blocks) if blocks is not None else None,
+            usage=merge_anthropic_stream(self._start_usage, self._delta_usage),
+            response_model=get(message, "model"),
+            response_id=get(message, "id"),
             finish_reasons=[self._stop_reason] if self._stop_reason else None,
         )
 
@@ -138,70 +122,3 @@ class MessageEventsHandler:
 def _as_dict(value: Any) -> dict[str, Any]:
     """An SDK model (or a mapping) as a fresh JSON-shaped dict."""
     return value.model_dump(mode="json", warnings=False) if hasattr(value, "model_dump") else dict(value or {})
-
-
-def finish_from_body(call: LLMCall, http_response: Any) -> None:
-    """End ``call`` from a JSON body the caller has read, or with no response when there is none."""
-    if http_response.is_closed and http_response.headers.get("content-type", "").startswith("application/json"):
-        finish_with_message(call, http_response.json())
-    else:
-        call.finish()
-
-
-class _RawResponseProxyBase(wrapt.ObjectProxy):
-    def __init__(self, wrapped: Any, call: LLMCall, capture_content: bool) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
-        self._self_capture_content = capture_content
-        self._self_stream: Any = None
-
-    def _self_observe(self, parsed: Any, stream_proxy: type) -> Any:
-        """What ``parse()`` gave, watched: a stream through our proxy, a Message ends the call."""
-        from anthropic import AsyncStream, Stream
-
-        try:
-            if self._self_stream is not None and self._self_stream.__wrapped__ is parsed:
-                return self._self_stream  # parse() caches its result; so do we
-            if isinstance(parsed, (Stream, AsyncStream)):
-                self._self_stream = stream_proxy(parsed, self._self_call, MessageEventsHandler(self._self_capture_content))
-                return self._self_stream
-            if get(parsed, "usage") is not None:
-                finish_with_message(self._self_call, parsed)
-        except Exception as error:  # noqa: BLE001 - the caller still gets what parse() gave
-            report("anthropic.raw_response.parse", error)
-        return parsed
-
-    def _self_closed(self) -> None:
-        try:
-            if self._self_stream is not None:
-                self._self_stream._self_end(None)
-            else:
-                finish_from_body(self._self_call, self.__wrapped__.http_response)
-        except Exception as error:  # noqa: BLE001
-            report("anthropic.raw_response.close", error)
-            self._self_call.finish()
-
-    def __del__(self) -> None:
-        self._self_closed()
-
-
-class RawResponseProxy(_RawResponseProxyBase):
-    def parse(self, *args: Any, **kwargs: Any) -> Any:
-        return self._self_observe(self.__wrapped__.parse(*args, **kwargs), SyncStreamProxy)
-
-    def close(self) -> None:
-        try:
-            self.__wrapped__.close()
-        finally:
-            self._self_closed()
-
-
-class AsyncRawResponseProxy(_RawResponseProxyBase):
-    async def parse(self, *args: Any, **kwargs: Any) -> Any:
-        return self._self_observe(await self.__wrapped__.parse(*args, **kwargs), AsyncStreamProxy)
-
-    async def close(self) -> None:
-        try:
-            await self.__wrapped__.close()
-        finally:
-            self._self_closed()

@@ -8,7 +8,6 @@ is still active.  Attributes the span already has are left alone.
 
 from __future__ import annotations
 
-from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
@@ -34,12 +33,7 @@ class LLMContextSpanProcessor(SpanProcessor):
         if scope is not None and scope.name.startswith(_OUR_SCOPE_PREFIX):
             return
         # The context the span was started in may be an explicit one, not the current one.
-        token = otel_context.attach(parent_context) if parent_context is not None else None
-        try:
-            values = current_attributes()
-        finally:
-            if token is not None:
-                otel_context.detach(token)
+        values = current_attributes(parent_context)
         missing = {key: value for key, value in values.items() if key not in attributes}
         if missing:
             span.set_attributes(missing)

@@ -1,8 +1,8 @@
 """``LLMTraceExporter``: LLM spans become ``llm_traces`` rows; every span goes on downstream.
 
 Placed behind a BatchSpanProcessor, ``export`` runs on the processor's worker thread.  It turns
-each LLM span into a row (with the full payloads the instrumentor stashed, see
-:mod:`otel_llm.payloads`), hands the batch to the storage writer — which queues and spools and
+each LLM span into a row (with the full payloads our instrumentors keep with the span, see
+:mod:`otel_llm.payloads`; free text redacted once, see :mod:`otel_llm.exporter.redacting`), hands the batch to the storage writer — which queues and spools and
 never blocks on ClickHouse — and forwards the batch: non-LLM spans untouched, LLM spans slimmed
 (:mod:`otel_llm.exporter.offload`).  ``export`` never raises: telemetry must not break the app.
 """
@@ -15,22 +15,25 @@ import threading
 import time
 import uuid
 import weakref
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from otel_llm import attributes as attr
 from otel_llm import payloads, redaction
 from otel_llm.exporter import sources
 from otel_llm.exporter.offload import Offloader
+from otel_llm.exporter.redacting import RESOURCES, SpanRedaction
 from otel_llm.exporter.row import build_row, span_attributes
-from otel_llm.storage import codec
 from otel_llm.storage.columns import COLUMN_NAMES
 
 logger = logging.getLogger(__name__)
 
 _FROM_ENV: Any = object()
-_running: weakref.WeakSet = weakref.WeakSet()  # exporters not yet shut down  # forward_to default: an OTLP exporter when the standard env asks for one
+_running: weakref.WeakSet = weakref.WeakSet()  # exporters not yet shut down
+_ERROR_MESSAGE = COLUMN_NAMES.index("error_message")
+_RESOURCE_ATTRIBUTES = COLUMN_NAMES.index("resource_attributes")
 
 
 class LLMTraceExporter(SpanExporter):
@@ -61,16 +64,7 @@ class LLMTraceExporter(SpanExporter):
         offload_threshold_bytes: int | None = None,
         preview_chars: int | None = None,
     ) -> None:
-        if _running:
-            # The payload stash hands each span's full payloads to one exporter only.
-            logger.warning(
-                "otel-llm: a second LLMTraceExporter in this process; each LLM span's full payloads reach "
-                "only one of them, and the other stores its row without them. Use one (OTEL_TRACES_EXPORTER"
-                "=otel_llm or otel_llm.setup(), not both)."
-            )
         _running.add(self)
-        # Before the first span ends, so instrumentors stash untruncated payloads for us.
-        payloads.enable()
         self._writer = writer if writer is not None else _open_writer(clickhouse_url)
         self._forward = _otlp_from_env() if forward_to is _FROM_ENV else forward_to
         self._offloader = Offloader(offload_threshold_bytes, preview_chars)
@@ -106,23 +100,25 @@ class LLMTraceExporter(SpanExporter):
         rows: list[tuple] = []
         forward: list[ReadableSpan] = []
         forwarding = self._forward is not None
-        normalize, take, slim = sources.normalize, payloads.take, self._offloader.slim
+        normalize, full_payloads_of, slim = sources.normalize, payloads.full_payloads, self._offloader.slim
         redacting = redaction.active() is not None
         for span in spans:
             try:
-                attributes = normalize(span_attributes(span))
+                original = span_attributes(span)
+                attributes = normalize(original)
                 if attributes is None:
                     if forwarding:
                         forward.append(span)
                     continue
-                context = span.context
-                full_payloads = take(context.trace_id, context.span_id)
-                row = build_row(span, attributes, full_payloads)
+                full_payloads = full_payloads_of(span)
+                redactor = None
                 if redacting:
-                    # Coerced first, so every text column holds a str the redactor sees.
-                    named = dict(zip(COLUMN_NAMES, codec.coerce_row(row)))
-                    redaction.redact_row(named)
-                    row = tuple(named.values())
+                    # Kept payloads mean our instrumentor made the span here and redacted its texts.
+                    redactor = SpanRedaction(redacted_at_source=full_payloads is not None)
+                    attributes = redactor.attributes(attributes)
+                row = build_row(span, attributes, full_payloads)
+                if redactor is not None:
+                    row = self._redact_rest(row, attributes, redactor)
             except Exception:
                 # One malformed span must not cost the batch its other rows.
                 self.stats["row_errors"] += 1
@@ -133,12 +129,23 @@ class LLMTraceExporter(SpanExporter):
             rows.append(row)
             if forwarding:
                 try:
-                    forward.append(slim(span, str(uuid.UUID(bytes=row[0])), full_payloads, redacting))
+                    sent = original if redactor is None else redactor.attributes(original)
+                    forward.append(slim(span, str(uuid.UUID(bytes=row[0])), sent))
                 except Exception:
                     logger.warning("otel-llm could not slim span %r; forwarding it whole", span.name, exc_info=True)
                     forward.append(span)
         self.stats["rows"] += len(rows)
         return rows, forward
+
+    def _redact_rest(self, row: tuple, attributes: Mapping[str, Any], redactor: SpanRedaction) -> tuple:
+        """The row's free text that did not come from ``attributes`` (already redacted): an error
+        message from an exception event or the status, and the resource's leftover attributes."""
+        values = list(row)
+        message = values[_ERROR_MESSAGE]
+        if message and message != attributes.get(attr.ERROR_MESSAGE):
+            values[_ERROR_MESSAGE] = redactor.text(message)
+        values[_RESOURCE_ATTRIBUTES] = RESOURCES.leftover(values[_RESOURCE_ATTRIBUTES])
+        return tuple(values)
 
     def _submit(self, rows: list[tuple]) -> bool:
         if self._writer is None:
@@ -175,7 +182,6 @@ class LLMTraceExporter(SpanExporter):
                 return
             self._is_shutdown = True
         _running.discard(self)
-        payloads.disable()
         deadline = time.monotonic() + timeout_millis / 1000
         if self._writer is not None:
             _call(self._writer.shutdown, max(deadline - time.monotonic(), 0.0))

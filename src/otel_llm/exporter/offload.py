@@ -4,9 +4,9 @@ OTLP transports reject large messages (a collector's gRPC default is 4 MiB) and 
 are a poor place for megabytes of chat JSON, so every payload attribute over the threshold is
 replaced by its first characters, and the span says where the whole text is:
 ``otel_llm.payload.row_id`` (``llm_traces.id``) and ``<attribute>.offloaded_bytes``.
-The copy also leaves out credential headers and, when a redactor is configured, has its texts
-redacted, as the row does: spans of other instrumentations carry content no redactor saw.
-The original span is never mutated: other processors may still hold it.
+The copy also leaves out credential headers and, when a redactor is configured, carries the
+texts the row got (:mod:`otel_llm.exporter.redacting`): spans of other instrumentations carry
+content no redactor saw.  The original span is never mutated: other processors may still hold it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any, Mapping
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_llm import attributes as attr
-from otel_llm import redaction
 from otel_llm.exporter.row import CREDENTIAL_ATTRIBUTES, span_attributes
 from otel_llm.exporter.sources import FOREIGN_PAYLOAD_ATTRIBUTES
 from otel_llm.settings import env_number
@@ -40,30 +39,21 @@ class Offloader:
         )
         self.preview_chars = env_number(PREVIEW_ENV, DEFAULT_PREVIEW_CHARS) if preview_chars is None else preview_chars
 
-    def slim(
-        self,
-        span: ReadableSpan,
-        row_id: str,
-        full_payloads: Mapping[str, str] | None = None,
-        redacting: bool = False,
-    ) -> ReadableSpan:
+    def slim(self, span: ReadableSpan, row_id: str, attributes: Mapping[str, Any] | None = None) -> ReadableSpan:
         """``span`` itself when there is nothing to change, else a copy with previews.
 
-        ``full_payloads`` are the instrumentor's stashed payloads: with our exporter in the
-        pipeline they never went onto the span, so the forwarded span gets them here — whole
-        when small, as a preview plus the reference when not — like spans that carried them.
-        ``redacting``: whether a redactor is configured (:func:`otel_llm.redaction.active`).
+        ``attributes``: the span's attributes as they may go on (the exporter passes them
+        redacted when a redactor is configured); the span's own by default.
         """
-        attributes = span_attributes(span)
-        cleaned = redacting or not CREDENTIAL_ATTRIBUTES.isdisjoint(attributes)
-        if cleaned:
-            attributes = _cleaned(attributes, redacting)
-        full_payloads = full_payloads or {}
+        given = span_attributes(span)
+        if attributes is None:
+            attributes = given
+        if not CREDENTIAL_ATTRIBUTES.isdisjoint(attributes):
+            attributes = {key: value for key, value in attributes.items() if key not in CREDENTIAL_ATTRIBUTES}
         replaced: dict[str, Any] | None = None
         threshold = self.threshold_bytes
         for key in OFFLOADED_ATTRIBUTES:
-            on_span = attributes.get(key)
-            value = full_payloads.get(key, on_span)
+            value = attributes.get(key)
             if not isinstance(value, str):
                 continue
             # No string of len * 4 <= threshold characters can exceed the threshold in UTF-8.
@@ -72,11 +62,8 @@ class Offloader:
                 replaced = replaced or {}
                 replaced[key] = value[: self.preview_chars]
                 replaced[key + attr.PAYLOAD_OFFLOADED_BYTES_SUFFIX] = size
-            elif on_span is None:
-                replaced = replaced or {}
-                replaced[key] = value
         if replaced is None:
-            if not cleaned:
+            if attributes is given:
                 return span
             slim_attributes = attributes
         else:
@@ -95,12 +82,3 @@ class Offloader:
             end_time=span.end_time,
             instrumentation_scope=span.instrumentation_scope,
         )
-
-
-def _cleaned(attributes: Mapping[str, Any], redacting: bool) -> dict[str, Any]:
-    redact = redaction.redact
-    return {
-        key: redact(value) if redacting and type(value) is str else value
-        for key, value in attributes.items()
-        if key not in CREDENTIAL_ATTRIBUTES
-    }

@@ -57,6 +57,9 @@ _CONTEXT_COLUMNS = (
     ("customer_id", attr.BILLING_CUSTOMER_ID),
 )
 _CONTEXT_KEYS = frozenset(key for _, key in _CONTEXT_COLUMNS) | {attr.AGENT_TAGS, attr.IS_BYOK}
+# On a resource (OTEL_RESOURCE_ATTRIBUTES), the two context keys whose span attribute is a semconv
+# name are also taken in llm_context's own spelling.
+_RESOURCE_ALIASES = {"otel_llm.agent_id": attr.AGENT_ID, "otel_llm.conversation_id": attr.CONVERSATION_ID}
 _SERVICE_NAME = "service.name"
 
 # Built request JSON when the full body is absent: semconv content attributes under these keys.
@@ -109,7 +112,7 @@ MAPPED_SPAN_KEYS = frozenset(
     | _CONTEXT_KEYS
     | CREDENTIAL_ATTRIBUTES
 )
-_MAPPED_RESOURCE_KEYS = _CONTEXT_KEYS | {_SERVICE_NAME} | CREDENTIAL_ATTRIBUTES
+_MAPPED_RESOURCE_KEYS = _CONTEXT_KEYS | set(_RESOURCE_ALIASES) | {_SERVICE_NAME} | CREDENTIAL_ATTRIBUTES
 
 
 def row_id(trace_id: int, span_id: int) -> uuid.UUID:
@@ -437,9 +440,11 @@ def _resource_info(resource: Resource | None) -> tuple[str, dict[str, Any], dict
     if cached is not None and cached[0] is resource:
         return cached[1]
     values = resource.attributes
+    context = {_RESOURCE_ALIASES[k]: v for k, v in values.items() if k in _RESOURCE_ALIASES}
+    context.update((k, v) for k, v in values.items() if k in _CONTEXT_KEYS)
     info = (
         codec.text(values.get(_SERVICE_NAME)),
-        {k: v for k, v in values.items() if k in _CONTEXT_KEYS},
+        context,
         {k: v if type(v) is str else _stringify(v) for k, v in values.items() if k not in _MAPPED_RESOURCE_KEYS},
     )
     if len(_resource_cache) >= _RESOURCE_CACHE_MAX:

@@ -33,14 +33,38 @@ class PayloadSpec:
 
     content_keys: Mapping[str, str]
     output_of: Callable[[Any], Any]
+    content_params: frozenset[str] = frozenset()  # the request keywords of content_keys
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content_params", frozenset(self.content_keys.values()))
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a call ended, as far as its response tells: what :meth:`LLMCall.end` records.
+
+    Providers make it from a response (``extract``) or from what a stream showed (``streams``).
+    """
+
+    response: Any = None
+    usage: Usage | None = None
+    response_model: str | None = None
+    response_id: str | None = None
+    finish_reasons: Sequence[str] | None = None
+    attributes: Mapping[str, Any] | None = None
+    error_type: str | None = None  # a response that reports a failure (not an exception)
+
+
+NOTHING = Outcome()  # no response: the call ends with what its span already has
 
 
 class LLMCall:
     """Span and bookkeeping for one SDK call.
 
-    Provider code creates it before calling the SDK, then calls exactly one of :meth:`finish` or
-    :meth:`fail` (streams: when the stream ends, however it ends).  Later calls are ignored, so
-    every exit path may try to end it.  Every method swallows its own failures (see ``safety``).
+    Provider code creates it before calling the SDK, then ends it once with :meth:`end` (or
+    :meth:`fail` for an exception without a response); streams end it when the stream ends,
+    however it ends.  Later calls are ignored, so every exit path may try to end it.  Every
+    method swallows its own failures (see ``safety``).
     """
 
     __slots__ = (
@@ -79,7 +103,7 @@ class LLMCall:
         self._ended = False
         # Shallow copies: callers commonly append to their message list after the call returns.
         self._request = {k: v for k, v in request.items() if k not in _NOT_RECORDED}
-        for key in spec.content_keys.values():
+        for key in spec.content_params:
             value = self._request.get(key)
             if isinstance(value, list):
                 self._request[key] = list(value)
@@ -116,7 +140,22 @@ class LLMCall:
         if self._first_chunk is None:
             self._first_chunk = time.perf_counter()
 
-    def finish(
+    def end(self, outcome: Outcome, error: BaseException | None = None) -> None:
+        """End the span with ``outcome``; as failed with ``error`` when the call or its stream raised."""
+        if error is not None:
+            self.fail(error, response=outcome.response, usage=outcome.usage)
+            return
+        self._finish(
+            response=outcome.response,
+            usage=outcome.usage,
+            response_model=outcome.response_model,
+            response_id=outcome.response_id,
+            finish_reasons=outcome.finish_reasons,
+            attributes=outcome.attributes,
+            error_type=outcome.error_type,
+        )
+
+    def _finish(
         self,
         *,
         response: Any = None,
@@ -127,7 +166,7 @@ class LLMCall:
         attributes: Mapping[str, Any] | None = None,
         error_type: str | None = None,
     ) -> None:
-        """End the span successfully (or, with ``error_type``, as a failed response)."""
+        """End the span with a response (with ``error_type``: one reporting a failure)."""
         if self._ended:
             return
         self._ended = True
@@ -233,38 +272,30 @@ class LLMCall:
         self._telemetry.operation_duration.record(time.perf_counter() - self._started, metric_attributes)
 
     def _add_payloads(self, values: dict[str, Any], response: Any) -> None:
-        """Payloads go to our exporter unserialized when it runs, else into ``values`` as JSON.
-
-        Serializing a request costs more than the rest of the span; our exporter does it later on
-        its own thread, so with it in the pipeline the caller's thread never pays for it.
-        """
+        """Content attributes into ``values`` as JSON (redacted: other exporters see them), and
+        the full request and response kept with the span for our exporter's row
+        (:mod:`otel_llm.payloads`), which serializes them on its own thread."""
         if not self._span.is_recording():
             return
-        capture = self._telemetry.capture_content
-        request = self._request
-        content_keys = self._spec.content_keys.values()
-        config = {k: v for k, v in request.items() if k not in content_keys}
-        if payloads.enabled():
-            stashed: dict[str, Any] = {attr.LLM_CONFIG_JSON: config}
-            if capture:
-                stashed[attr.REQUEST_JSON] = request
-                if response is not None:
-                    stashed[attr.RESPONSE_JSON] = response
-            context = self._span.get_span_context()
-            payloads.stash_all(context.trace_id, context.span_id, stashed)
-            return
         redact = redaction.redact
-        values[attr.LLM_CONFIG_JSON] = redact(payloads.to_json(config))
-        if not capture:
-            return
-        for attribute, key in self._spec.content_keys.items():
-            value = request.get(key)
-            if value is not None:
-                values[attribute] = redact(value if isinstance(value, str) else payloads.to_json(value))
-        if response is not None:
-            output = self._spec.output_of(response)
-            if output is not None:
-                values[attr.OUTPUT_MESSAGES] = redact(payloads.to_json(output))
+        request = self._request
+        spec = self._spec
+        content_params = spec.content_params
+        config = redact(payloads.to_json({k: v for k, v in request.items() if k not in content_params}))
+        values[attr.LLM_CONFIG_JSON] = config
+        objects: dict[str, Any] = {}
+        if self._telemetry.capture_content:
+            for attribute, key in spec.content_keys.items():
+                value = request.get(key)
+                if value is not None:
+                    values[attribute] = redact(value if isinstance(value, str) else payloads.to_json(value))
+            objects[attr.REQUEST_JSON] = request
+            if response is not None:
+                output = spec.output_of(response)
+                if output is not None:
+                    values[attr.OUTPUT_MESSAGES] = redact(payloads.to_json(output))
+                objects[attr.RESPONSE_JSON] = response
+        payloads.keep(self._span, {attr.LLM_CONFIG_JSON: config}, objects)
 
 
 def _add_usage_attributes(values: dict[str, Any], usage: Usage) -> None:

@@ -16,7 +16,7 @@ from typing import Any, AsyncIterator, Iterator, Protocol
 
 import wrapt
 
-from otel_llm.instrumentation.call import LLMCall
+from otel_llm.instrumentation.call import LLMCall, Outcome
 from otel_llm.instrumentation.safety import report
 
 
@@ -26,8 +26,8 @@ class StreamHandler(Protocol):
     def on_chunk(self, chunk: Any) -> bool:
         """Take note of ``chunk``; return False to hide it from the caller."""
 
-    def finish(self, call: LLMCall, error: BaseException | None) -> None:
-        """End ``call`` with what was seen; ``error`` is set when the stream raised."""
+    def outcome(self) -> Outcome:
+        """What the chunks seen so far say about the call (the proxy ends it, failed or not)."""
 
 
 class _StreamProxy(wrapt.ObjectProxy):
@@ -53,10 +53,12 @@ class _StreamProxy(wrapt.ObjectProxy):
             return
         self._self_ended = True
         try:
-            self._self_handler.finish(self._self_call, error)
+            outcome = self._self_handler.outcome()
         except Exception as internal:  # noqa: BLE001
-            report("stream.finish", internal)
+            report("stream.outcome", internal)
             self._self_call.fail(internal)
+            return
+        self._self_call.end(outcome, error)
 
     def __del__(self) -> None:
         # An abandoned, never-closed stream still gets its span ended.

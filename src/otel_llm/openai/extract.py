@@ -16,6 +16,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ge
 from opentelemetry.semconv._incubating.attributes import openai_attributes as openai_attr
 
 from otel_llm import attributes as attr
+from otel_llm.instrumentation.call import Outcome
 from otel_llm.usage import from_openai_chat, from_openai_embeddings, from_openai_responses, get
 
 CHAT = gen_ai.GenAiOperationNameValues.CHAT.value
@@ -165,17 +166,18 @@ def response_attributes(response: Any) -> dict[str, Any]:
     return values
 
 
-def chat_outcome(response: Any) -> dict[str, Any]:
+def chat_outcome(response: Any) -> Outcome:
     choices = get(response, "choices") or []
     reasons = [reason for choice in choices if (reason := get(choice, "finish_reason"))]
     usage = get(response, "usage")
-    return {
-        "usage": from_openai_chat(usage) if usage is not None else None,
-        "response_model": get(response, "model"),
-        "response_id": get(response, "id"),
-        "finish_reasons": reasons,
-        "attributes": response_attributes(response),
-    }
+    return Outcome(
+        response=response,
+        usage=from_openai_chat(usage) if usage is not None else None,
+        response_model=get(response, "model"),
+        response_id=get(response, "id"),
+        finish_reasons=reasons,
+        attributes=response_attributes(response),
+    )
 
 
 _INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
@@ -197,29 +199,31 @@ def responses_finish(response: Any) -> tuple[list[str], str | None]:
     return [], None  # still in progress: the stream ended before the response did
 
 
-def responses_outcome(response: Any) -> dict[str, Any]:
+def responses_outcome(response: Any) -> Outcome:
     reasons, error_type = responses_finish(response)
     usage = get(response, "usage")
     values = response_attributes(response)
     error_message = get(get(response, "error"), "message")
     if error_type and isinstance(error_message, str):
         values[attr.ERROR_MESSAGE] = error_message
-    return {
-        "usage": from_openai_responses(usage) if usage is not None else None,
-        "response_model": get(response, "model"),
-        "response_id": get(response, "id"),
-        "finish_reasons": reasons,
-        "attributes": values,
-        "error_type": error_type,
-    }
+    return Outcome(
+        response=response,
+        usage=from_openai_responses(usage) if usage is not None else None,
+        response_model=get(response, "model"),
+        response_id=get(response, "id"),
+        finish_reasons=reasons,
+        attributes=values,
+        error_type=error_type,
+    )
 
 
-def embeddings_outcome(response: Any) -> dict[str, Any]:
+def embeddings_outcome(response: Any) -> Outcome:
     usage = get(response, "usage")
-    return {
-        "usage": from_openai_embeddings(usage) if usage is not None else None,
-        "response_model": get(response, "model"),
-    }
+    return Outcome(
+        response=response,
+        usage=from_openai_embeddings(usage) if usage is not None else None,
+        response_model=get(response, "model"),
+    )
 
 
 # --- output messages (gen_ai.output.messages, semantic-convention shape) ----------------------

@@ -10,34 +10,29 @@ Class-level wrapping traces clients created before and after ``instrument()``.  
   response underneath our proxy, so their ``close`` is wrapped to end the span (see
   :data:`_HELPER_STREAM_CLOSES`).
 - ``with_raw_response`` / ``with_streaming_response`` go through the same bound ``create``;
-  what comes back is a raw response, handled by :mod:`otel_llm.openai.raw`.
+  what comes back is a raw response, watched as :mod:`otel_llm.openai.raw` says.
 
-A context variable makes nested wrapped calls pass straight through, so a future SDK routing
-one wrapped method through another still yields exactly one span.
+The wrappers come from :mod:`otel_llm.instrumentation.wrapping`: the span is current while the
+SDK sends the request, and nested wrapped calls pass straight through.  A method a given SDK
+release lacks is left unwrapped (logged), like the Anthropic instrumentor does.
 """
 
 from __future__ import annotations
 
-import contextvars
-import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-import wrapt
 from openai import AsyncStream, Stream
 from openai._constants import RAW_RESPONSE_HEADER
-from opentelemetry.instrumentation.utils import unwrap
 
 from otel_llm import attributes as attr
-from otel_llm.instrumentation.call import LLMCall, PayloadSpec
+from otel_llm.instrumentation.call import LLMCall, Outcome, PayloadSpec
 from otel_llm.instrumentation.safety import report
 from otel_llm.instrumentation.streams import AsyncStreamProxy, StreamHandler, SyncStreamProxy, end_stream
 from otel_llm.instrumentation.telemetry import Telemetry
+from otel_llm.instrumentation.wrapping import Start, Started, async_wrapper, sync_wrapper, unwrap_all, wrap
 from otel_llm.openai import extract, raw
 from otel_llm.openai.streams import ChatStreamHandler, ResponsesStreamHandler
-
-_in_call: contextvars.ContextVar[bool] = contextvars.ContextVar("otel_llm_openai_in_call", default=False)
-
 
 @dataclass(frozen=True, slots=True)
 class Operation:
@@ -46,7 +41,7 @@ class Operation:
     name: str
     spec: PayloadSpec
     request_attributes: Callable[[Mapping[str, Any]], dict[str, Any]]
-    outcome: Callable[[Any], dict[str, Any]]
+    outcome: Callable[[Any], Outcome]
     stream_handler: Callable[[bool, bool], StreamHandler] | None = None  # (hide usage chunk, capture)
     # Chat streams report usage only when ``stream_options.include_usage`` is set.
     needs_usage_option: bool = False
@@ -95,26 +90,23 @@ _HELPER_STREAM_CLOSES = [
 ]
 
 
-class _Started:
-    """A call in flight: its span and how to watch its stream if it becomes one."""
-
-    __slots__ = ("call", "operation", "kwargs", "streaming", "hide_usage_chunk", "capture")
-
-    def __init__(self, telemetry: Telemetry, operation: Operation, instance: Any, kwargs: dict[str, Any]) -> None:
+def _starter(telemetry: Telemetry, operation: Operation) -> Start:
+    def start(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Started:
         request = extract.given(kwargs)
         streaming = request.get("stream") is True
         client = getattr(instance, "_client", None)
         address, port, provider, accepts_stream_options = _endpoint_of(client)
-        self.hide_usage_chunk = False
+        hide_usage_chunk = False
+        sdk_kwargs = None
         if streaming and operation.needs_usage_option and accepts_stream_options and _may_add_usage_option(request):
             stream_options = request.get("stream_options") or {}
             if stream_options.get("include_usage") is not True:
                 # Usage arrives only if asked for; ask, and hide the answer from the caller.
                 request["stream_options"] = {**stream_options, "include_usage": True}
-                kwargs = {**kwargs, "stream_options": request["stream_options"]}
-                self.hide_usage_chunk = True
+                sdk_kwargs = {**kwargs, "stream_options": request["stream_options"]}
+                hide_usage_chunk = True
         model = request.get("model")
-        self.call = LLMCall(
+        call = LLMCall(
             telemetry,
             operation=operation.name,
             provider=provider,
@@ -126,32 +118,28 @@ class _Started:
             server_port=port,
             request_attributes=operation.request_attributes(request),
         )
-        self.operation = operation
-        self.kwargs = kwargs
-        self.streaming = streaming
-        self.capture = telemetry.capture_content
+        capture = telemetry.capture_content
 
-    def make_handler(self) -> StreamHandler:
-        factory = self.operation.stream_handler
-        if factory is None:
-            raise TypeError(f"{self.operation.name} does not stream")
-        return factory(self.hide_usage_chunk, self.capture)
+        def make_handler() -> StreamHandler:
+            factory = operation.stream_handler
+            if factory is None:
+                raise TypeError(f"{operation.name} does not stream")
+            return factory(hide_usage_chunk, capture)
 
-    def result(self, value: Any) -> Any:
-        """What the caller gets for ``value``: a watched stream, or ``value`` itself."""
-        try:
+        def observe(value: Any) -> Any:
+            """What the caller gets for ``value``: a watched stream, or ``value`` itself."""
             if isinstance(value, Stream):
-                return SyncStreamProxy(value, self.call, self.make_handler())
+                return SyncStreamProxy(value, call, make_handler())
             if isinstance(value, AsyncStream):
-                return AsyncStreamProxy(value, self.call, self.make_handler())
+                return AsyncStreamProxy(value, call, make_handler())
             if raw.is_raw(value):
-                raw.track(value, self.call, self.operation.outcome, self.make_handler, self.streaming)
-                return value
-            self.call.finish(response=value, **self.operation.outcome(value))
-        except Exception as error:  # noqa: BLE001 - an unexpected response shape: still the SDK's result
-            report("openai.result", error)
-            self.call.finish()
-        return value
+                return raw.watch(value, call, operation.outcome, make_handler, streaming)
+            call.end(operation.outcome(value))
+            return value
+
+        return Started(call, observe, sdk_kwargs)
+
+    return start
 
 
 def _may_add_usage_option(request: Mapping[str, Any]) -> bool:
@@ -183,52 +171,6 @@ def _endpoint_of(client: Any) -> tuple[str | None, int | None, str, bool]:
     return endpoint
 
 
-def _start(telemetry: Telemetry, operation: Operation, instance: Any, kwargs: dict[str, Any]) -> _Started | None:
-    if _in_call.get():
-        return None
-    try:
-        return _Started(telemetry, operation, instance, kwargs)
-    except Exception as error:  # noqa: BLE001
-        report("openai.start", error)
-        return None
-
-
-def _sync_wrapper(telemetry: Telemetry, operation: Operation) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        started = _start(telemetry, operation, instance, kwargs)
-        if started is None:
-            return wrapped(*args, **kwargs)
-        token = _in_call.set(True)
-        try:
-            value = wrapped(*args, **started.kwargs)
-        except BaseException as error:
-            started.call.fail(error)
-            raise
-        finally:
-            _in_call.reset(token)
-        return started.result(value)
-
-    return wrapper
-
-
-def _async_wrapper(telemetry: Telemetry, operation: Operation) -> Callable[..., Any]:
-    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        started = _start(telemetry, operation, instance, kwargs)
-        if started is None:
-            return await wrapped(*args, **kwargs)
-        token = _in_call.set(True)
-        try:
-            value = await wrapped(*args, **started.kwargs)
-        except BaseException as error:
-            started.call.fail(error)
-            raise
-        finally:
-            _in_call.reset(token)
-        return started.result(value)
-
-    return wrapper
-
-
 def _end_helper_stream_after(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
@@ -254,25 +196,27 @@ def _end_raw_stream_of(helper_stream: Any) -> None:
         report("openai.helper_stream.close", error)
 
 
-def install(telemetry: Telemetry) -> None:
+def _targets() -> list[tuple[str, str, Operation | None]]:
+    """(module, "Class.method", operation) of every wrapped method, sync and async; helper stream
+    closes have no operation."""
+    targets: list[tuple[str, str, Operation | None]] = []
     for module, name, operation in _CALLS:
-        cls, method = name.split(".")
-        wrapt.wrap_function_wrapper(module, name, _sync_wrapper(telemetry, operation))
-        wrapt.wrap_function_wrapper(module, f"Async{cls}.{method}", _async_wrapper(telemetry, operation))
+        targets += [(module, name, operation), (module, f"Async{name}", operation)]
     for module, cls in _HELPER_STREAM_CLOSES:
-        wrapt.wrap_function_wrapper(module, f"{cls}.close", _end_helper_stream_after)
-        wrapt.wrap_function_wrapper(module, f"Async{cls}.close", _end_helper_stream_after_async)
-    raw.install()
+        targets += [(module, f"{cls}.close", None), (module, f"Async{cls}.close", None)]
+    return targets
+
+
+def install(telemetry: Telemetry) -> None:
+    for module, name, operation in _targets():
+        is_async = name.startswith("Async")
+        if operation is None:
+            wrapper = _end_helper_stream_after_async if is_async else _end_helper_stream_after
+        else:
+            make = async_wrapper if is_async else sync_wrapper
+            wrapper = make(_starter(telemetry, operation), "openai")
+        wrap(module, name, wrapper)
 
 
 def uninstall() -> None:
-    for module, name, _ in _CALLS:
-        cls, method = name.split(".")
-        target = importlib.import_module(module)
-        unwrap(getattr(target, cls), method)
-        unwrap(getattr(target, f"Async{cls}"), method)
-    for module, cls in _HELPER_STREAM_CLOSES:
-        target = importlib.import_module(module)
-        unwrap(getattr(target, cls), "close")
-        unwrap(getattr(target, f"Async{cls}"), "close")
-    raw.uninstall()
+    unwrap_all([(module, name) for module, name, _ in _targets()])

@@ -4,15 +4,16 @@
 and last ones: a stream's worth of SDK models held until the end would survive into the garbage
 collector's older generations, and the collections that walk them cost more than taking out, as
 they arrive, the few strings the outcome needs (strings are not tracked by the collector).
-Everything else (usage, pricing, the assembled response) happens once, in ``finish``.
+Everything else (usage, the assembled response) happens once, in ``outcome``, when the stream ends.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from otel_llm import attributes as attr
-from otel_llm.instrumentation.call import LLMCall
+from otel_llm.instrumentation.call import NOTHING, Outcome
 from otel_llm.openai import extract
 from otel_llm.usage import from_openai_chat
 
@@ -108,16 +109,12 @@ class ChatStreamHandler:
                 part.add_tool_calls(tool_calls)
         return True
 
-    def finish(self, call: LLMCall, error: BaseException | None) -> None:
+    def outcome(self) -> Outcome:
         usage = from_openai_chat(self._usage) if self._usage is not None else None
         reasons = self._reasons
         head = self._head or self._first
-        response = self._assembled(head) if self._parts is not None and head is not None else None
-        if error is not None:
-            call.fail(error, response=response, usage=usage)
-            return
-        call.finish(
-            response=response,
+        return Outcome(
+            response=self._assembled(head) if self._parts is not None and head is not None else None,
             usage=usage,
             response_model=head.model if head is not None else None,
             response_id=head.id if head is not None else None,
@@ -175,16 +172,12 @@ class ResponsesStreamHandler:
             self._error_event = event
         return True
 
-    def finish(self, call: LLMCall, error: BaseException | None) -> None:
+    def outcome(self) -> Outcome:
         response = self._response
-        if error is not None:
-            usage = extract.responses_outcome(response)["usage"] if response is not None else None
-            call.fail(error, response=response, usage=usage)
-            return
-        outcome = extract.responses_outcome(response) if response is not None else {}
+        outcome = extract.responses_outcome(response) if response is not None else NOTHING
         event = self._error_event
-        if event is not None and not outcome.get("error_type"):
+        if event is not None and not outcome.error_type:
             # An ``error`` event ends the stream without a terminal response.
-            outcome["error_type"] = event.code or "error"
-            outcome["attributes"] = {**(outcome.get("attributes") or {}), attr.ERROR_MESSAGE: event.message or ""}
-        call.finish(response=response, **outcome)
+            attributes = {**(outcome.attributes or {}), attr.ERROR_MESSAGE: event.message or ""}
+            outcome = replace(outcome, error_type=event.code or "error", attributes=attributes)
+        return outcome
