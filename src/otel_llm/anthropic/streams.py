@@ -15,7 +15,7 @@ from typing import Any
 
 import wrapt
 
-from otel_llm.anthropic.extract import finish_with_message, get
+from otel_llm.anthropic.extract import finish_with_message, get, service_tier_attributes
 from otel_llm.instrumentation.call import LLMCall
 from otel_llm.instrumentation.safety import report
 from otel_llm.instrumentation.streams import AsyncStreamProxy, SyncStreamProxy
@@ -132,6 +132,7 @@ class MessageEventsHandler:
             response_model=get(self._message, "model"),
             response_id=get(self._message, "id"),
             finish_reasons=[self._stop_reason] if self._stop_reason else None,
+            attributes=service_tier_attributes(usage),
         )
 
 

@@ -14,7 +14,7 @@ from otel_llm import payloads, redaction
 from otel_llm.context import current_attributes
 from otel_llm.instrumentation.safety import report
 from otel_llm.instrumentation.telemetry import Telemetry
-from otel_llm.pricing import call_nanos
+from otel_llm.pricing import price_call
 from otel_llm.usage import Usage
 
 # Request keyword arguments that are transport settings, not part of the request body, or may
@@ -217,7 +217,7 @@ class LLMCall:
             histogram.record(usage.output_tokens, {**metric_attributes, "gen_ai.token.type": "output"})
 
     def _record_cost(self, values: dict[str, Any], usage: Usage, response_model: str | None) -> None:
-        cost = call_nanos(self.provider, response_model, self.request_model, usage)
+        cost = price_call(self.provider, response_model, self.request_model, usage, service_tier=usage.service_tier)
         values[attr.COST_PRICING_VERSION] = cost.pricing_version
         if cost.total is None:
             values[attr.COST_UNPRICED_REASON] = cost.unpriced_reason or "unpriced"

@@ -109,7 +109,7 @@ class ChatStreamHandler:
         return True
 
     def finish(self, call: LLMCall, error: BaseException | None) -> None:
-        usage = from_openai_chat(self._usage) if self._usage is not None else None
+        usage = extract.with_service_tier(from_openai_chat(self._usage), self._last) if self._usage is not None else None
         reasons = self._reasons
         head = self._head or self._first
         response = self._assembled(head) if self._parts is not None and head is not None else None
