@@ -222,8 +222,8 @@ class LLMCall:
         if cost.total is None:
             values[attr.COST_UNPRICED_REASON] = cost.unpriced_reason or "unpriced"
             return
-        values[attr.COST_USD] = _usd_text(cost.total)
-        values[attr.COST_DETAILS] = _json_object([f'"{k}":"{_usd_text(v)}"' for k, v in cost.components.items()])
+        values[attr.COST_USD] = cost.usd_text()
+        values[attr.COST_DETAILS] = cost.details_json()
         self._telemetry.cost.add(cost.total / 1e9, self._metric_attributes)
 
     def _record_duration(self, error_type: str | None) -> None:
@@ -280,13 +280,6 @@ def _add_usage_attributes(values: dict[str, Any], usage: Usage) -> None:
         values[attr.USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
     if usage.details:
         values[attr.USAGE_DETAILS] = _json_object([f'"{k}":{n}' for k, n in usage.details.items()])
-
-
-def _usd_text(nanos: int) -> str:
-    """Nano-USD as USD in fixed point with nine places, as ``format(Decimal, "f")`` writes them
-    (never "2.00E-7"), without building the Decimal."""
-    whole, fraction = divmod(nanos, 1_000_000_000)
-    return f"{whole}.{fraction:09d}"
 
 
 def _json_object(members: list[str]) -> str:

@@ -45,9 +45,25 @@ class Cost(NamedTuple):
     def usd(self) -> Decimal | None:
         return None if self.total is None else usd(self.total)
 
+    def usd_text(self) -> str | None:
+        """The total as the span attribute and the row carry it (``otel_llm.cost.usd``)."""
+        return None if self.total is None else usd_text(self.total)
+
+    def details_json(self) -> str:
+        """The components as the span attribute and the row carry them (``otel_llm.cost.details``):
+        a flat JSON object; names are usage keys, values fixed-point texts, nothing to escape."""
+        return "{" + ",".join(f'"{name}":"{usd_text(n)}"' for name, n in self.components.items()) + "}"
+
 
 def usd(nanos: int) -> Decimal:
     return Decimal(nanos).scaleb(-9, _EXACT)
+
+
+def usd_text(nanos: int) -> str:
+    """Nano-USD as USD in fixed point with nine places, as ``format(Decimal, "f")`` writes them
+    (never "2.00E-7"), without building the Decimal."""
+    whole, fraction = divmod(nanos, 1_000_000_000)
+    return f"{whole}.{fraction:09d}"
 
 
 def price_call(
