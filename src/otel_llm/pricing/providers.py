@@ -11,8 +11,8 @@ A base URL is matched, in order, against:
 4. anything else: the host itself, so a host we do not know is never called ``openai``.
 
 Names are the semantic conventions' well-known values where they exist (``azure.ai.openai``,
-``aws.bedrock``, ``gcp.gemini``, ``mistral_ai``, ``x_ai``...), else ``genai-prices``' id with
-``-`` as ``_`` (``openrouter``, ``together``, ``fireworks``, ``cerebras``).
+``aws.bedrock``, ``gcp.gemini``, ``mistral_ai``, ``x_ai``...), else ``genai-prices``' provider id
+(``openrouter``, ``together``, ``fireworks``, ``cerebras``, ``moonshotai``...).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ _SEMCONV_NAMES = {
     "google": "gcp.gemini",
     "mistral": "mistral_ai",
     "x-ai": "x_ai",
-    "cohere": "cohere",
 }
 # gen_ai.provider.name -> genai-prices provider id, for pricing (names not listed map to themselves).
 _PRICE_DATA_IDS = {
@@ -64,11 +63,12 @@ def price_data_id(provider: str | None) -> str | None:
     """The ``genai-prices`` provider id of a ``gen_ai.provider.name``."""
     if not provider:
         return None
-    return _PRICE_DATA_IDS.get(provider, provider.replace("_", "-"))
+    return _PRICE_DATA_IDS.get(provider, provider)
 
 
 def semconv_name(data_id: str) -> str:
-    return _SEMCONV_NAMES.get(data_id, data_id.replace("-", "_"))
+    """The ``gen_ai.provider.name`` of a ``genai-prices`` provider id."""
+    return _SEMCONV_NAMES.get(data_id, data_id)
 
 
 def provider_of_url(base_url: str) -> str | None:
