@@ -28,6 +28,7 @@ class _Unit:
     tiers: tuple[tuple[int, int], ...]  # (above this many input tokens, rate), ascending
     weight: int  # common denominator / this unit's ``per``
     descendants: tuple[int, ...]  # indexes of priced units billed out of this one
+    per_call: bool  # the ``requests`` unit: every call is one request, as the library counts it
 
 
 _EXACT = Context(prec=60)
@@ -72,11 +73,13 @@ class CompiledPrice:
                     tiers=tuple((tier.start, _scaled(tier.price, scale)) for tier in tiers),
                     weight=common // unit.per,
                     descendants=descendants,
+                    per_call=unit.usage_key == "requests",
                 )
             )
         self.units = tuple(units)
         self.divisor = common * 10**scale  # exact USD = sum(count * rate * weight) / divisor
-        self.rates = {unit.usage_key.removesuffix("_tokens"): value for unit, value in priced}
+        # component -> (its price, per how many units), for ``otel-llm prices``
+        self.rates = {unit.usage_key.removesuffix("_tokens"): (value, unit.per) for unit, value in priced}
         self.tiered = any(unit.tiers for unit in self.units)
 
     def nanos(self, counts: Mapping[str, int]) -> tuple[int, dict[str, int]]:
@@ -85,7 +88,7 @@ class CompiledPrice:
         leaves: list[int] = []
         exact: dict[str, int] = {}
         for unit in self.units:
-            leaf = counts.get(unit.usage_key, 0)
+            leaf = 1 if unit.per_call else counts.get(unit.usage_key, 0)
             for j in unit.descendants:
                 leaf -= leaves[j]
             if leaf < 0:
