@@ -43,7 +43,7 @@ class Resolved:
     variants_apply: bool = False  # the model is the provider's own (not a fallback's): tiers apply
     override: OverridePrice | None = None
     unpriced_reason: str | None = None
-    settled: CompiledPrice | None = None  # the price of every call priced "now", once known
+    settled: dict[Any, CompiledPrice] = field(default_factory=dict)  # context -> price of every call "now"
     compiled: dict[Any, CompiledPrice] = field(default_factory=dict)
 
 
@@ -58,6 +58,9 @@ class Catalog:
             data += "@" + snapshot.timestamp.strftime("%Y-%m-%dT%H:%MZ")
         self.version = data + (f"+{overrides.version}" if overrides else "")
         self._resolved: dict[tuple[str | None, str], Resolved] = {}
+        # (provider, response model, request model, service tier) -> (price key, the compiled
+        # price of every call priced "now" with them): price_call's one lookup on the hot path.
+        self.settled: dict[tuple[Any, ...], tuple[str, CompiledPrice]] = {}
         self._lock = threading.Lock()
 
     def resolve(self, provider: str | None, model: str) -> Resolved:
@@ -95,6 +98,17 @@ class Catalog:
         own = any(info is candidate for candidate in data_provider.models)
         return Resolved(f"{data_provider.id}/{info.id}", "genai-prices", model=info, variants_apply=own)
 
+    def settled_price(self, resolved: Resolved, context: Mapping[str, str] | None) -> CompiledPrice | None:
+        """The price every call "now" with ``context`` gets, once that is known for good."""
+        variants = resolved.model.price_variants if (resolved.model and context and resolved.variants_apply) else None
+        return resolved.settled.get(tuple(context.items()) if variants else None)
+
+    def remember(self, call_key: tuple[Any, ...], price_key: str, price: CompiledPrice) -> None:
+        with self._lock:
+            if len(self.settled) >= _RESOLVED_LIMIT:
+                self.settled.clear()
+            self.settled[call_key] = (price_key, price)
+
     def price(self, resolved: Resolved, at: datetime | None, context: Mapping[str, str] | None) -> CompiledPrice | None:
         """The compiled price in force at ``at`` (None: now) for ``context`` (service tier...)."""
         if resolved.override is not None:
@@ -102,8 +116,9 @@ class Catalog:
         info = resolved.model
         assert info is not None
         variants = info.price_variants if (context and resolved.variants_apply) else None
-        if at is None and not variants and resolved.settled is not None:
-            return resolved.settled
+        context_key = tuple(context.items()) if variants else None
+        if at is None and (settled := resolved.settled.get(context_key)) is not None:
+            return settled
         when = _utc(at)
         conditional = info.prices if isinstance(info.prices, list) else None
         period = _period(conditional, when)
@@ -119,8 +134,8 @@ class Catalog:
         compiled = resolved.compiled.get(key)
         if compiled is None:
             compiled = resolved.compiled[key] = CompiledPrice(info.get_prices(when, context if chosen else None))
-        if at is None and not chosen and _settled(conditional, period):
-            resolved.settled = compiled
+        if at is None and _settled(conditional, period) and all(_started(v.constraint, when) for v in variants or ()):
+            resolved.settled[context_key] = compiled
         return compiled
 
 
@@ -143,11 +158,16 @@ def _settled(conditional: list[ConditionalPrice] | None, period: int) -> bool:
     )
 
 
+def _started(constraint: Any, when: datetime) -> bool:
+    """Whether a variant's constraint holds now and for every later call."""
+    return constraint is None or (isinstance(constraint, StartDateConstraint) and constraint.active(when))
+
+
 def _override_price(resolved: Resolved, at: datetime | None) -> CompiledPrice | None:
     override = resolved.override
     assert override is not None
-    if at is None and resolved.settled is not None:
-        return resolved.settled
+    if at is None and (settled := resolved.settled.get(None)) is not None:
+        return settled
     when = _utc(at)
     entry = override.entry_at(when)
     if entry is None:
@@ -156,7 +176,7 @@ def _override_price(resolved: Resolved, at: datetime | None) -> CompiledPrice | 
     if compiled is None:
         compiled = resolved.compiled[id(entry)] = CompiledPrice(as_model_price(entry))
     if at is None and entry is override.entries[-1]:
-        resolved.settled = compiled
+        resolved.settled[None] = compiled
     return compiled
 
 

@@ -39,7 +39,7 @@ class UsageError(ValueError):
 
 
 class CompiledPrice:
-    __slots__ = ("units", "divisor", "rates", "tiered")
+    __slots__ = ("units", "divisor", "exact_factor", "rates", "tiered", "_plan")
 
     def __init__(self, price: ModelPrice) -> None:
         registry = _get_registry()
@@ -78,6 +78,15 @@ class CompiledPrice:
             )
         self.units = tuple(units)
         self.divisor = common * 10**scale  # exact USD = sum(count * rate * weight) / divisor
+        # Most prices have at most three decimals per million tokens: then every cost is a whole
+        # number of nano-USD, a multiplication away, and nothing needs rounding.
+        self.exact_factor = 10**9 // self.divisor if 10**9 % self.divisor == 0 else None
+        # The loop of nanos() over plain tuples: (usage key, component, rate, tiers (highest
+        # first), weight, descendants, per call).
+        self._plan = tuple(
+            (u.usage_key, u.component, u.rate, tuple(reversed(u.tiers)), u.weight, u.descendants, u.per_call)
+            for u in units
+        )
         # component -> (its price, per how many units), for ``otel-llm prices``
         self.rates = {unit.usage_key.removesuffix("_tokens"): (value, unit.per) for unit, value in priced}
         self.tiered = any(unit.tiers for unit in self.units)
@@ -87,20 +96,23 @@ class CompiledPrice:
         total_input = counts.get("input_tokens", 0) if self.tiered else 0
         leaves: list[int] = []
         exact: dict[str, int] = {}
-        for unit in self.units:
-            leaf = 1 if unit.per_call else counts.get(unit.usage_key, 0)
-            for j in unit.descendants:
+        for key, component, rate, tiers, weight, descendants, per_call in self._plan:
+            leaf = 1 if per_call else counts.get(key, 0)
+            for j in descendants:
                 leaf -= leaves[j]
             if leaf < 0:
-                raise UsageError(f"usage parts exceed {unit.usage_key} ({counts.get(unit.usage_key, 0)})")
+                raise UsageError(f"usage parts exceed {key} ({counts.get(key, 0)})")
             leaves.append(leaf)
             if leaf:
-                rate = unit.rate
-                for start, tier_rate in reversed(unit.tiers):
+                for start, tier_rate in tiers:
                     if total_input > start:
                         rate = tier_rate
                         break
-                exact[unit.component] = leaf * rate * unit.weight
+                exact[component] = leaf * rate * weight
+        factor = self.exact_factor
+        if factor is not None:
+            components = {name: value * factor for name, value in exact.items()}
+            return sum(components.values()), components
         divisor = self.divisor
         components = {name: _round(value * 1_000_000_000, divisor) for name, value in exact.items()}
         return _round(sum(exact.values()) * 1_000_000_000, divisor), components

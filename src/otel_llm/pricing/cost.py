@@ -78,6 +78,16 @@ def price_call(
     snapshot), else by the model asked for; at the price in force at ``at`` (None: now) and at
     the response's ``service_tier``."""
     prices = catalog.current()
+    if at is None:  # the common case: a price already settled for this call's key
+        settled = prices.settled.get((provider, response_model, request_model, service_tier))
+        if settled is not None:
+            counts = usage_counts(usage)
+            if counts:
+                try:
+                    total, components = settled[1].nanos(counts)
+                    return Cost(total, components, prices.version, settled[0], None)
+                except UsageError:
+                    pass  # the slow path says why
     model = response_model or request_model
     if not model:
         return Cost(None, {}, prices.version, None, "no model reported")
@@ -89,13 +99,16 @@ def price_call(
     counts = usage_counts(usage)
     if not counts:
         return Cost(None, {}, prices.version, resolved.key, "no token usage reported")
-    price = prices.price(resolved, at, _context(service_tier))
+    context = _context(service_tier)
+    price = prices.price(resolved, at, context)
     if price is None:
         return Cost(None, {}, prices.version, resolved.key, f"no price for {resolved.key} in force at {at}")
     try:
         total, components = price.nanos(counts)
     except UsageError as error:
         return Cost(None, {}, prices.version, resolved.key, f"inconsistent usage: {error}")
+    if at is None and price is prices.settled_price(resolved, context):
+        prices.remember((provider, response_model, request_model, service_tier), resolved.key, price)
     return Cost(total, components, prices.version, resolved.key, None)
 
 
@@ -110,11 +123,10 @@ def usage_counts(usage: Usage) -> dict[str, int]:
         counts["cache_read_tokens"] = usage.cache_read_tokens
     if usage.reasoning_tokens:
         counts["output_reasoning_tokens"] = usage.reasoning_tokens
-    details = usage.details
-    if details:
-        for name, key in _DETAIL_KEYS.items():
-            if value := details.get(name):
-                counts[key] = value
+    for name, value in usage.details.items():
+        key = _DETAIL_KEYS.get(name)
+        if key is not None and value:
+            counts[key] = value
     # Trust the larger of a reported write total and its TTL split, if a provider's disagree.
     split = counts.get("cache_write_5m_tokens", 0) + counts.get("cache_write_1h_tokens", 0)
     writes = max(usage.cache_write_tokens or 0, split)
