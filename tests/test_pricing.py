@@ -295,3 +295,25 @@ def test_a_refreshed_snapshot_prices_and_says_so(monkeypatch, tmp_path):
     cost = price_call("openai", "gpt-4o", None, Usage(input_tokens=1_000_000, output_tokens=1_000_000))
     assert cost.usd == D("3")
     assert "@" in cost.pricing_version  # genai-prices-<version>@<when it was fetched>
+
+
+def test_anthropic_compaction_and_advisor_iterations_are_billed(instrumented):
+    claude("claude-sonnet-4-6", {
+        "input_tokens": 1_000, "output_tokens": 500, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0,
+        "iterations": [
+            {"type": "compaction", "input_tokens": 2_000, "cache_read_input_tokens": 1_000, "cache_creation_input_tokens": 0,
+             "output_tokens": 300},
+            {"type": "advisor_message", "model": "claude-opus-4-7", "input_tokens": 4_000, "cache_read_input_tokens": 0,
+             "cache_creation_input_tokens": 0, "output_tokens": 700},
+            {"type": "message", "input_tokens": 1_000, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0,
+             "output_tokens": 500},
+        ]})
+    provider, cost, a = recorded(instrumented)
+    # top level (the message iteration): 1000 x $3 = 0.003; 500 x $15 = 0.0075
+    # compaction, at sonnet's rates: 2000 x $3 = 0.006; read 1000 x $0.30 = 0.0003; 300 x $15 = 0.0045
+    # advisor, at opus 4.7's: 4000 x $5 = 0.02; 700 x $25 = 0.0175
+    assert (provider, cost) == ("anthropic", D("0.0588"))
+    assert json.loads(a[attr.USAGE_DETAILS]) == {
+        "compaction_input": 2_000, "compaction_cache_read": 1_000, "compaction_output": 300,
+        "advisor_input@claude-opus-4-7": 4_000, "advisor_output@claude-opus-4-7": 700}
+    assert json.loads(a[attr.COST_DETAILS])["advisor_output"] == "0.017500000"

@@ -158,27 +158,32 @@ def from_anthropic(usage: Any) -> Usage:
 
 # Iteration kinds whose tokens the top-level usage leaves out, although they are billed:
 # compactions (the SDK's BetaIterationsUsage: "A compaction entry's tokens are not included in
-# the top-level usage fields") and advisor sub-inferences (billed at the advisor model's rates;
-# the top-level usage counts the executor's tokens).  ``message`` iterations ARE the top level.
+# the top-level usage fields"), by the call's model, and advisor sub-inferences, at the advisor
+# model's rates (the top-level usage counts the executor's tokens).  ``message`` iterations ARE
+# the top level.  Kept in ``details`` as ``<kind>_<part>`` (``compaction_input``) and, for an
+# advisor, ``advisor_<part>@<model>``: the row keeps what prices them, whoever prices it later.
 _BILLED_ITERATIONS = {"compaction": "compaction", "advisor_message": "advisor"}
+ITERATION_PARTS = (
+    ("input_tokens", "input"),
+    ("cache_read_input_tokens", "cache_read"),
+    ("cache_creation_input_tokens", "cache_write"),
+    ("output_tokens", "output"),
+)
 
 
 def _put_billed_iterations(details: dict[str, int], iterations: Any) -> None:
     if not isinstance(iterations, (list, tuple)):
         return
     for entry in iterations:
-        prefix = _BILLED_ITERATIONS.get(get(entry, "type"))
-        if prefix is None:
+        kind = _BILLED_ITERATIONS.get(get(entry, "type"))
+        if kind is None:
             continue
-        for field_name, suffix in (
-            ("input_tokens", "input"),
-            ("cache_read_input_tokens", "cache_read"),
-            ("cache_creation_input_tokens", "cache_write"),
-            ("output_tokens", "output"),
-        ):
+        model = get(entry, "model")
+        suffix = f"@{model}" if kind == "advisor" and isinstance(model, str) and model else ""
+        for field_name, part in ITERATION_PARTS:
             number = _int(get(entry, field_name))
             if number:
-                key = f"{prefix}_{suffix}"
+                key = f"{kind}_{part}{suffix}"
                 details[key] = details.get(key, 0) + number
 
 

@@ -76,7 +76,23 @@ def price_call(
 ) -> Cost:
     """Cost of one call served by ``provider``: priced by the model that answered (often a dated
     snapshot), else by the model asked for; at the price in force at ``at`` (None: now) and at
-    the response's ``service_tier``."""
+    the response's ``service_tier``; with the billed iterations its usage lists (Anthropic
+    compactions and advisor calls, see usage.py) as components ``compaction_*`` / ``advisor_*``."""
+    cost = _price(provider, response_model, request_model, usage, at, service_tier)
+    details = usage.details
+    if details and cost.total is not None and any(key.startswith(_ITERATION_KINDS) for key in details):
+        return _with_iterations(cost, provider, response_model, request_model, details, at, service_tier)
+    return cost
+
+
+def _price(
+    provider: str | None,
+    response_model: str | None,
+    request_model: str | None,
+    usage: Usage,
+    at: datetime | None,
+    service_tier: str | None,
+) -> Cost:
     prices = catalog.current()
     if at is None:  # the common case: a price already settled for this call's key
         settled = prices.settled.get((provider, response_model, request_model, service_tier))
@@ -110,6 +126,51 @@ def price_call(
     if at is None and price is prices.settled_price(resolved, context):
         prices.remember((provider, response_model, request_model, service_tier), resolved.key, price)
     return Cost(total, components, prices.version, resolved.key, None)
+
+
+_ITERATION_KINDS = ("compaction_", "advisor_")
+
+
+def _with_iterations(
+    cost: Cost,
+    provider: str | None,
+    response_model: str | None,
+    request_model: str | None,
+    details: dict[str, int],
+    at: datetime | None,
+    service_tier: str | None,
+) -> Cost:
+    total, components = cost.total or 0, dict(cost.components)
+    for (kind, model), usage in _iterations(details).items():
+        extra = _price(provider, model or response_model, model or request_model, usage, at, service_tier)
+        if extra.total is None:
+            reason = f"{kind} iteration ({model or response_model or request_model}): {extra.unpriced_reason}"
+            return Cost(None, {}, cost.pricing_version, cost.model_key, reason)
+        total += extra.total
+        for name, nanos in extra.components.items():
+            components[f"{kind}_{name}"] = components.get(f"{kind}_{name}", 0) + nanos
+    return Cost(total, components, cost.pricing_version, cost.model_key, None)
+
+
+def _iterations(details: dict[str, int]) -> dict[tuple[str, str | None], Usage]:
+    """(kind, model or None for the call's) -> usage, from ``<kind>_<part>[@model]`` details;
+    their input excludes cache, as Anthropic's does, so cache is added to it here."""
+    found: dict[tuple[str, str | None], Usage] = {}
+    for key, count in details.items():
+        if not key.startswith(_ITERATION_KINDS):
+            continue
+        head, _, model = key.partition("@")
+        kind, _, part = head.partition("_")
+        usage = found.setdefault((kind, model or None), Usage(0, 0, 0, 0))
+        if part == "output":
+            usage.output_tokens += count
+        elif part in ("input", "cache_read", "cache_write"):
+            usage.input_tokens += count
+            if part == "cache_read":
+                usage.cache_read_tokens += count
+            elif part == "cache_write":
+                usage.cache_write_tokens += count
+    return found
 
 
 def usage_counts(usage: Usage) -> dict[str, int]:
