@@ -14,7 +14,6 @@ One entry point for every span, ours or another producer's::
 
 from __future__ import annotations
 
-from .catalog import reload
 from .cost import Cost, price_call, usage_counts, usd
 from .loader import OVERRIDE_ENV
 from .providers import PROVIDERS_ENV, SELF_HOSTED, declare_provider, provider_of_url
@@ -32,6 +31,13 @@ __all__ = [
     "usage_counts",
     "usd",
 ]
+
+
+def reload() -> None:
+    """Forget the loaded price data and overrides: the next call reads them again."""
+    from .catalog import reload as reload_catalog
+
+    reload_catalog()
 
 
 def pricing_version() -> str:

@@ -6,13 +6,10 @@ import json
 import os
 import sys
 from datetime import datetime, timezone
-from decimal import Decimal
-
-from genai_prices.types import TieredPrices
 
 from otel_llm.storage import open_store
 
-from . import catalog, reload
+from . import reload
 from .providers import price_data_id, semconv_name
 
 URL_HELP = "store URL (default: $OTEL_LLM_CLICKHOUSE_URL, else embedded chDB under $OTEL_LLM_HOME)"
@@ -31,6 +28,8 @@ def register_prices(sub) -> None:
 
 
 def run_prices(args) -> int:
+    from . import catalog
+
     if args.model == "update":
         return _update()
     prices = catalog.current()
@@ -44,7 +43,7 @@ def run_prices(args) -> int:
     return 0
 
 
-def _show_model(prices: catalog.Catalog, provider: str | None, model: str, tier: str | None) -> int:
+def _show_model(prices, provider: str | None, model: str, tier: str | None) -> int:
     resolved = prices.resolve(provider, model)
     if resolved.key is None:
         print(f"{model} (provider {provider!r}): not priced: {resolved.unpriced_reason}")
@@ -63,14 +62,16 @@ def _show_model(prices: catalog.Catalog, provider: str | None, model: str, tier:
     return 0
 
 
-def _rate(value: Decimal | TieredPrices) -> str:
+def _rate(value) -> str:
+    from genai_prices.types import TieredPrices
+
     if isinstance(value, TieredPrices):
         tiers = "; ".join(f"above {t.start:,} input tokens ${t.price}" for t in value.tiers)
         return f"${value.base}  ({tiers})"
     return f"${value}"
 
 
-def _list_models(prices: catalog.Catalog, provider: str) -> int:
+def _list_models(prices, provider: str) -> int:
     data_id = price_data_id(provider)
     found = [p for p in prices.snapshot.providers if p.id == data_id]
     if not found:
@@ -83,10 +84,10 @@ def _list_models(prices: catalog.Catalog, provider: str) -> int:
     return 0
 
 
-def _flat(value: Decimal | TieredPrices | None) -> str:
+def _flat(value) -> str:
     if value is None:
         return "-"
-    return f"{value.base}+" if isinstance(value, TieredPrices) else str(value)
+    return f"{value.base}+" if hasattr(value, "tiers") else str(value)
 
 
 def _update() -> int:
@@ -95,6 +96,8 @@ def _update() -> int:
     import httpx2
     from genai_prices.types import _providers_from_raw
     from genai_prices.update_prices import DEFAULT_UPDATE_URL
+
+    from . import catalog
 
     target = catalog.refreshed_file()
     try:

@@ -14,8 +14,13 @@ from decimal import Context, Decimal
 from typing import NamedTuple
 
 from ..usage import Usage
-from . import catalog
-from .compiled import UsageError
+
+try:
+    from . import catalog
+    from .compiled import UsageError
+except ImportError as missing:  # genai-prices needs Python >= 3.11: unpriced, never a broken app
+    catalog = None  # type: ignore[assignment]
+    _NO_DATA = f"no price data: {missing} (genai-prices needs Python >= 3.11)"
 
 _EXACT = Context(prec=50)
 
@@ -78,6 +83,8 @@ def price_call(
     snapshot), else by the model asked for; at the price in force at ``at`` (None: now) and at
     the response's ``service_tier``; with the billed iterations its usage lists (Anthropic
     compactions and advisor calls, see usage.py) as components ``compaction_*`` / ``advisor_*``."""
+    if catalog is None:
+        return Cost(None, {}, "", None, _NO_DATA)
     cost = _price(provider, response_model, request_model, usage, at, service_tier)
     details = usage.details
     if details and cost.total is not None and any(key.startswith(_ITERATION_KINDS) for key in details):

@@ -42,6 +42,7 @@ _PRICE_DATA_IDS = {
     "gcp.gen_ai": "google",
     "azure.ai.inference": "azure",
 }
+_SDK_HOSTS = {"api.openai.com": "openai", "api.anthropic.com": "anthropic"}
 _VERTEX_HOST = re.compile(r"aiplatform\.googleapis\.com$")
 
 _lock = threading.Lock()
@@ -98,8 +99,10 @@ def _resolve(base_url: str, declarations_env: str) -> str | None:
 
 
 def _matching_price_provider(url: str) -> str | None:
-    from genai_prices.data_snapshot import get_snapshot
-
+    try:
+        from genai_prices.data_snapshot import get_snapshot
+    except ImportError:  # no price data on this Python: the two SDKs' own hosts, the rest below
+        return _SDK_HOSTS.get(urlsplit(url).hostname or "")
     for provider in get_snapshot().providers:
         if re.match(provider.api_pattern, url):
             return provider.id
