@@ -80,3 +80,20 @@ def test_fast_path_agrees_with_calc_price_across_providers_and_models():
     models = sum(len(p.models) for p in get_snapshot().providers)
     assert models > 1_000 and sum(compared.values()) > 3 * models  # hundreds of models, most usages each
     assert len(compared) >= 40  # nearly every provider
+
+
+def test_the_settled_fast_path_agrees_with_calc_price_now():
+    """Calls priced "now" (at=None), as instrumentors price them: the second call of a model takes
+    the one-lookup path (prices settled for good), which must give the same cost."""
+    compared = 0
+    for provider in get_snapshot().providers:
+        for i, model in enumerate(provider.models):
+            usage, tier = USAGES[i % len(USAGES)], TIERS[i % len(TIERS)]
+            expected = _reference(provider.id, model.id, usage, datetime.now(timezone.utc), tier)
+            if expected is None:
+                continue
+            for _ in range(2):
+                cost = price_call(semconv_name(provider.id), model.id, None, usage, None, tier)
+                assert abs(cost.usd - expected) <= Decimal("1e-9"), (provider.id, model.id, usage, tier, cost)
+            compared += 1
+    assert compared > 1_000
