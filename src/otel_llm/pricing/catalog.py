@@ -59,8 +59,9 @@ class Catalog:
         self.version = data + (f"+{overrides.version}" if overrides else "")
         self._resolved: dict[tuple[str | None, str], Resolved] = {}
         # (provider, response model, request model, service tier) -> (price key, the compiled
-        # price of every call priced "now" with them): price_call's one lookup on the hot path.
-        self.settled: dict[tuple[Any, ...], tuple[str, CompiledPrice]] = {}
+        # price of every call priced "now" with them), or (None, why unpriced): price_call's one
+        # lookup on the hot path.
+        self.settled: dict[tuple[Any, ...], tuple[Any, Any]] = {}
         self._lock = threading.Lock()
 
     def resolve(self, provider: str | None, model: str) -> Resolved:
@@ -103,7 +104,7 @@ class Catalog:
         variants = resolved.model.price_variants if (resolved.model and context and resolved.variants_apply) else None
         return resolved.settled.get(tuple(context.items()) if variants else None)
 
-    def remember(self, call_key: tuple[Any, ...], price_key: str, price: CompiledPrice) -> None:
+    def remember(self, call_key: tuple[Any, ...], price_key: str | None, price: CompiledPrice | str | None) -> None:
         with self._lock:
             if len(self.settled) >= _RESOLVED_LIMIT:
                 self.settled.clear()

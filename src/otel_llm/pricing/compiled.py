@@ -11,10 +11,11 @@ reaches; components round half-to-even to nano-USD on their own, the total from 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from decimal import Context, Decimal
 from math import lcm
-from typing import Mapping
+from typing import Any, Mapping
 
 from genai_prices.types import ModelPrice, TieredPrices
 from genai_prices.units import _get_registry  # the library's own unit definitions
@@ -39,7 +40,7 @@ class UsageError(ValueError):
 
 
 class CompiledPrice:
-    __slots__ = ("units", "divisor", "exact_factor", "rates", "tiered", "_plan")
+    __slots__ = ("units", "divisor", "multiplier", "rates", "thresholds", "_plans")
 
     def __init__(self, price: ModelPrice) -> None:
         registry = _get_registry()
@@ -80,23 +81,25 @@ class CompiledPrice:
         self.divisor = common * 10**scale  # exact USD = sum(count * rate * weight) / divisor
         # Most prices have at most three decimals per million tokens: then every cost is a whole
         # number of nano-USD, a multiplication away, and nothing needs rounding.
-        self.exact_factor = 10**9 // self.divisor if 10**9 % self.divisor == 0 else None
-        # The loop of nanos() over plain tuples: (usage key, component, rate, tiers (highest
-        # first), weight, descendants, per call).
-        self._plan = tuple(
-            (u.usage_key, u.component, u.rate, tuple(reversed(u.tiers)), u.weight, u.descendants, u.per_call)
-            for u in units
-        )
+        exact = 10**9 % self.divisor == 0
+        self.multiplier = 10**9 // self.divisor if exact else None
         # component -> (its price, per how many units), for ``otel-llm prices``
         self.rates = {unit.usage_key.removesuffix("_tokens"): (value, unit.per) for unit, value in priced}
-        self.tiered = any(unit.tiers for unit in self.units)
+        # Every tier threshold of any unit: a call's input falls in one band between two of them,
+        # and within a band every unit has one rate.
+        self.thresholds = sorted({start for unit in self.units for start, _ in unit.tiers})
+        self._plans: dict[tuple[frozenset[str], int], tuple[tuple[Any, ...], ...]] = {}
 
     def nanos(self, counts: Mapping[str, int]) -> tuple[int, dict[str, int]]:
         """(total, component -> cost) in nano-USD of a call's ``counts`` (usage key -> count)."""
-        total_input = counts.get("input_tokens", 0) if self.tiered else 0
+        # A tier applies when the call's total input is above its threshold (the library's rule).
+        band = bisect_left(self.thresholds, counts.get("input_tokens", 0)) if self.thresholds else 0
+        plan = self._plans.get((frozenset(counts), band))
+        if plan is None:
+            plan = self._plans[(frozenset(counts), band)] = self._plan_for(frozenset(counts), band)
         leaves: list[int] = []
-        exact: dict[str, int] = {}
-        for key, component, rate, tiers, weight, descendants, per_call in self._plan:
+        costs: dict[str, int] = {}
+        for key, component, rate, descendants, per_call in plan:
             leaf = 1 if per_call else counts.get(key, 0)
             for j in descendants:
                 leaf -= leaves[j]
@@ -104,18 +107,43 @@ class CompiledPrice:
                 raise UsageError(f"usage parts exceed {key} ({counts.get(key, 0)})")
             leaves.append(leaf)
             if leaf:
-                for start, tier_rate in tiers:
-                    if total_input > start:
-                        rate = tier_rate
-                        break
-                exact[component] = leaf * rate * weight
-        factor = self.exact_factor
-        if factor is not None:
-            components = {name: value * factor for name, value in exact.items()}
-            return sum(components.values()), components
+                costs[component] = leaf * rate
+        if self.multiplier is not None:  # weights already turn units into nano-USD
+            return sum(costs.values()), costs
         divisor = self.divisor
-        components = {name: _round(value * 1_000_000_000, divisor) for name, value in exact.items()}
-        return _round(sum(exact.values()) * 1_000_000_000, divisor), components
+        components = {name: _round(value * 1_000_000_000, divisor) for name, value in costs.items()}
+        return _round(sum(costs.values()) * 1_000_000_000, divisor), components
+
+    def _plan_for(self, reported: frozenset[str], band: int) -> tuple[tuple[Any, ...], ...]:
+        """The loop of :meth:`nanos` for calls reporting these usage keys with an input in this
+        band: only the units they reach (a unit reported, or whose priced descendant is), each
+        with its rate for the band, weighted, as plain tuples."""
+        units = self.units
+        needed = [
+            i
+            for i, unit in enumerate(units)
+            if unit.per_call or unit.usage_key in reported or any(units[j].usage_key in reported for j in unit.descendants)
+        ]
+        position = {i: n for n, i in enumerate(needed)}
+        weight_scale = self.multiplier or 1
+        band_input = self.thresholds[band - 1] + 1 if band else 0  # an input inside the band
+        return tuple(
+            (
+                units[i].usage_key,
+                units[i].component,
+                _rate_at(units[i], band_input) * units[i].weight * weight_scale,
+                tuple(position[j] for j in units[i].descendants if j in position),
+                units[i].per_call,
+            )
+            for i in needed
+        )
+
+
+def _rate_at(unit: _Unit, total_input: int) -> int:
+    for start, rate in reversed(unit.tiers):
+        if total_input > start:
+            return rate
+    return unit.rate
 
 
 def _decimals(value: Decimal | TieredPrices) -> list[Decimal]:

@@ -37,6 +37,9 @@ _DETAIL_KEYS = {
 }
 
 
+_PRICED_DETAILS = frozenset(_DETAIL_KEYS)
+
+
 class Cost(NamedTuple):
     """A call's cost in billionths of a USD, the unit of the ``cost_usd`` column."""
 
@@ -87,8 +90,8 @@ def price_call(
         return Cost(None, {}, "", None, _NO_DATA)
     cost = _price(provider, response_model, request_model, usage, at, service_tier)
     details = usage.details
-    if details and cost.total is not None and any(key.startswith(_ITERATION_KINDS) for key in details):
-        return _with_iterations(cost, provider, response_model, request_model, details, at, service_tier)
+    if cost.total is not None and details and not _PRICED_DETAILS.issuperset(details) and _has_iterations(details):
+        return _with_iterations(cost, provider, response_model, request_model, usage.details, at, service_tier)
     return cost
 
 
@@ -104,6 +107,8 @@ def _price(
     if at is None:  # the common case: a price already settled for this call's key
         settled = prices.settled.get((provider, response_model, request_model, service_tier))
         if settled is not None:
+            if settled[0] is None:  # a model without a price: the reason, as the first call found
+                return Cost(None, {}, prices.version, None, settled[1])
             counts = usage_counts(usage)
             if counts:
                 try:
@@ -118,6 +123,8 @@ def _price(
     if resolved.key is None and request_model and response_model and request_model != response_model:
         resolved = prices.resolve(provider, request_model)
     if resolved.key is None:
+        if at is None:
+            prices.remember((provider, response_model, request_model, service_tier), None, resolved.unpriced_reason)
         return Cost(None, {}, prices.version, None, resolved.unpriced_reason)
     counts = usage_counts(usage)
     if not counts:
@@ -180,6 +187,10 @@ def _iterations(details: dict[str, int]) -> dict[tuple[str, str | None], Usage]:
     return found
 
 
+def _has_iterations(details: dict[str, int]) -> bool:
+    return any(name.startswith(_ITERATION_KINDS) for name in details)
+
+
 def usage_counts(usage: Usage) -> dict[str, int]:
     """``usage`` as ``genai-prices`` usage keys; empty when nothing was reported."""
     counts: dict[str, int] = {}
@@ -191,13 +202,15 @@ def usage_counts(usage: Usage) -> dict[str, int]:
         counts["cache_read_tokens"] = usage.cache_read_tokens
     if usage.reasoning_tokens:
         counts["output_reasoning_tokens"] = usage.reasoning_tokens
-    for name, value in usage.details.items():
-        key = _DETAIL_KEYS.get(name)
-        if key is not None and value:
-            counts[key] = value
-    # Trust the larger of a reported write total and its TTL split, if a provider's disagree.
-    split = counts.get("cache_write_5m_tokens", 0) + counts.get("cache_write_1h_tokens", 0)
-    writes = max(usage.cache_write_tokens or 0, split)
+    writes = usage.cache_write_tokens or 0
+    details = usage.details
+    if details:
+        for name, value in details.items():
+            key = _DETAIL_KEYS.get(name)
+            if key is not None and value:
+                counts[key] = value
+        # Trust the larger of a reported write total and its TTL split, if a provider's disagree.
+        writes = max(writes, counts.get("cache_write_5m_tokens", 0) + counts.get("cache_write_1h_tokens", 0))
     if writes:
         counts["cache_write_tokens"] = writes
     return counts
