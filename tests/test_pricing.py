@@ -317,3 +317,27 @@ def test_anthropic_compaction_and_advisor_iterations_are_billed(instrumented):
         "compaction_input": 2_000, "compaction_cache_read": 1_000, "compaction_output": 300,
         "advisor_input@claude-opus-4-7": 4_000, "advisor_output@claude-opus-4-7": 700}
     assert json.loads(a[attr.COST_DETAILS])["advisor_output"] == "0.017500000"
+
+
+def test_prices_command_shows_components_and_why_not(capsys):
+    from otel_llm.cli import main
+
+    assert main(["prices", "--provider", "anthropic", "claude-opus-4-7"]) == 0
+    out = capsys.readouterr().out
+    assert "anthropic/claude-opus-4-7, from genai-prices" in out
+    assert "cache_write_1h           $10 per MTok" in out and "web_searches             $10 per 1,000" in out
+    assert main(["prices", "--tier", "flex", "gpt-5.4-mini"]) == 0
+    assert "input                    $0.375 per MTok" in capsys.readouterr().out
+    assert main(["prices", "--provider", "self_hosted", "llama3"]) == 1
+    assert "self-hosted" in capsys.readouterr().out
+
+
+def test_prices_update_offline_fails_cleanly_and_keeps_the_prices(monkeypatch, capsys):
+    import genai_prices.update_prices
+
+    from otel_llm.cli import main
+
+    monkeypatch.setattr(genai_prices.update_prices, "DEFAULT_UPDATE_URL", "http://127.0.0.1:9/data.json")
+    assert main(["prices", "update"]) == 1
+    assert "could not fetch" in capsys.readouterr().err
+    assert price_call("openai", "gpt-4o", None, Usage(input_tokens=1_000_000, output_tokens=0)).usd == D("2.5")
