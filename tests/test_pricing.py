@@ -211,10 +211,11 @@ def test_self_hosted_server_is_unpriced_with_the_reason(instrumented):
     assert "self-hosted" in a[attr.COST_UNPRICED_REASON]
 
 
-def test_unknown_host_is_never_openai(instrumented):
-    chat("https://llm.example.com/v1", "gpt-4o-mini", {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})
+@pytest.mark.parametrize("host", ["llm.example.com", "openai-proxy.example.com"])
+def test_unknown_host_is_never_openai(instrumented, host):
+    chat(f"https://{host}/v1", "gpt-4o-mini", {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})
     provider, cost, a = recorded(instrumented)
-    assert (provider, cost) == ("llm.example.com", None)
+    assert (provider, cost) == (host, None)
     assert "OTEL_LLM_PROVIDERS" in a[attr.COST_UNPRICED_REASON]
 
 

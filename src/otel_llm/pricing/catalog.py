@@ -80,6 +80,11 @@ class Catalog:
             if price is not None:
                 return Resolved(price.key, self.overrides.path, override=price)
         data_id = providers.price_data_id(provider)
+        if providers.is_host(provider):
+            return Resolved(None, "", unpriced_reason=(
+                f"no price data for provider {provider!r}: name who serves it with "
+                f"{providers.PROVIDERS_ENV}, or price {model!r} in {loader.OVERRIDE_ENV}"
+            ))
         if provider == providers.SELF_HOSTED:
             return Resolved(None, "", unpriced_reason=(
                 f"self-hosted server (loopback or private address): no list price for {model!r}; "

@@ -67,6 +67,13 @@ def price_data_id(provider: str | None) -> str | None:
     return _PRICE_DATA_IDS.get(provider, provider)
 
 
+def is_host(provider: str | None) -> bool:
+    """Whether ``provider`` is the host name given to a server we do not know (see
+    :func:`provider_of_url`): the price data's fuzzy provider matching must not price it as the
+    provider its name happens to contain ("openai-proxy.example.com")."""
+    return bool(provider) and "." in provider and provider not in _PRICE_DATA_IDS
+
+
 def semconv_name(data_id: str) -> str:
     """The ``gen_ai.provider.name`` of a ``genai-prices`` provider id."""
     return _SEMCONV_NAMES.get(data_id, data_id)
