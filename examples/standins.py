@@ -22,7 +22,9 @@ def api_endpoints() -> Iterator[dict[str, str]]:
     """Environment variables that point the SDKs at the stand-ins (empty when real keys are set).
 
     The SDKs read ``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL`` and the keys themselves, so the
-    app code stays exactly what it would be against the real APIs.
+    app code stays exactly what it would be against the real APIs. ``OTEL_LLM_PROVIDERS`` says
+    which provider each stand-in answers as (a loopback server is otherwise self-hosted, and
+    unpriced), as it would for a gateway in front of a provider.
     """
     if os.environ.get("OPENAI_API_KEY") and os.environ.get("ANTHROPIC_API_KEY"):
         yield {}
@@ -33,6 +35,7 @@ def api_endpoints() -> Iterator[dict[str, str]]:
             "OPENAI_API_KEY": "standin-key",
             "ANTHROPIC_BASE_URL": anthropic_api.base_url,
             "ANTHROPIC_API_KEY": "standin-key",
+            "OTEL_LLM_PROVIDERS": f"{openai_api.base_url}=openai,{anthropic_api.base_url}=anthropic",
         }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -13,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from otel_llm.anthropic import AnthropicInstrumentor
 from otel_llm.standin.anthropic import anthropic_standin
+from provider_routing import ANTHROPIC_URL, routed_async_http_client, routed_http_client
 
 MODEL = "claude-haiku-4-5"
 API_KEY = "sk-ant-test"
@@ -48,21 +48,20 @@ def instrument(tracer_provider: Any, meter_provider: Any) -> Iterator[AnthropicI
         yield on
 
 
-# Building an SSL context takes ~0.1 s and every new SDK client builds one: share one instead.
-_SSL_CONTEXT = ssl.create_default_context()
 
 
 def sync_client(server: Any, **options: Any) -> anthropic.Anthropic:
-    http_client = anthropic.DefaultHttpxClient(verify=_SSL_CONTEXT)
+    """A client of Anthropic's real API URL whose requests reach ``server`` (provider_routing.py)."""
+    http_client = routed_http_client(anthropic, server)
     return anthropic.Anthropic(
-        base_url=server.base_url, api_key=API_KEY, max_retries=0, http_client=http_client, **options
+        base_url=ANTHROPIC_URL, api_key=API_KEY, max_retries=0, http_client=http_client, **options
     )
 
 
 def async_client(server: Any, **options: Any) -> anthropic.AsyncAnthropic:
-    http_client = anthropic.DefaultAsyncHttpxClient(verify=_SSL_CONTEXT)
+    http_client = routed_async_http_client(anthropic, server)
     return anthropic.AsyncAnthropic(
-        base_url=server.base_url, api_key=API_KEY, max_retries=0, http_client=http_client, **options
+        base_url=ANTHROPIC_URL, api_key=API_KEY, max_retries=0, http_client=http_client, **options
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -17,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from otel_llm import OpenAIInstrumentor
 from otel_llm.standin.openai import openai_standin
 from otel_llm.standin.server import StandinServer
+from provider_routing import OPENAI_URL, routed_async_http_client, routed_http_client
 
 API_KEY = "sk-test-otel-llm-secret"
 MODEL = "gpt-4o-mini"
@@ -41,11 +43,14 @@ def instrument(tracer_provider: Any, meter_provider: Any) -> Iterator[OpenAIInst
 
 
 def make_client(server: StandinServer, **options: Any) -> OpenAI:
-    return OpenAI(base_url=server.base_url + "/v1", api_key=API_KEY, max_retries=0, **options)
+    """A client of OpenAI's real API URL whose requests reach ``server`` (tests/provider_routing.py)."""
+    options.setdefault("http_client", routed_http_client(openai, server))
+    return OpenAI(base_url=OPENAI_URL, api_key=API_KEY, max_retries=0, **options)
 
 
 def make_async_client(server: StandinServer, **options: Any) -> AsyncOpenAI:
-    return AsyncOpenAI(base_url=server.base_url + "/v1", api_key=API_KEY, max_retries=0, **options)
+    options.setdefault("http_client", routed_async_http_client(openai, server))
+    return AsyncOpenAI(base_url=OPENAI_URL, api_key=API_KEY, max_retries=0, **options)
 
 
 @pytest.fixture

@@ -57,6 +57,7 @@ def make_row(i: int, payload_bytes: int = 2048, run: str = "run") -> dict:
         "cost_usd": Decimal("0.006000000"),
         "cost_details": {"input": Decimal("0.003"), "output": Decimal("0.003")},
         "pricing_version": "2025-01",
+        "service_tier": "",
         "latency_ms": 1500.25,
         "ttft_ms": None,
         "is_error": False,

@@ -49,7 +49,7 @@ def test_cached_usage_and_cost_are_exact(client, span_exporter):
     assert {k: Decimal(v) for k, v in json.loads(a[attr.COST_DETAILS]).items()} == {
         "input": Decimal("0.0001"),
         "cache_read": Decimal("0.0002"),
-        "cache_write_5m": Decimal("0.00125"),
+        "cache_write": Decimal("0.00125"),  # the 5-minute writes, at the cache-write rate
         "cache_write_1h": Decimal("0.001"),
         "output": Decimal("0.0001"),
     }

@@ -1,569 +1,344 @@
-"""Cost computation: every expected figure below is worked out by hand in the comment next to it
-(tokens x USD-per-million / 1e6)."""
+"""Pricing: each call through the real SDK, at the provider's real base URL, answered by an
+``httpx2.MockTransport`` in the provider's wire format; every expected cost is worked out by hand
+from the provider's published prices in the comment next to it (tokens x USD per million / 1e6)."""
 
 from __future__ import annotations
 
 import json
-import logging
-import threading
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal, localcontext
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
 
+import anthropic
+import httpx2
+import openai
 import pytest
 
+from otel_llm import attributes as attr
 from otel_llm import pricing
-from otel_llm.pricing import PRICING_VERSION, CostResult, call_nanos, compute_call_cost, compute_cost, lookup
-from otel_llm.pricing.loader import current_table
-from otel_llm.usage import Usage, from_anthropic, from_openai_embeddings, from_openai_responses
+from otel_llm.anthropic import AnthropicInstrumentor
+from otel_llm.openai import OpenAIInstrumentor
+from otel_llm.pricing import price_call
+from otel_llm.usage import Usage
 
 D = Decimal
 
 
 @pytest.fixture(autouse=True)
-def fresh_table(monkeypatch):
-    """Each test loads the table itself, with no override unless it sets one."""
+def fresh_prices(monkeypatch, tmp_path):
+    """No override, no provider declaration, no refreshed data unless a test sets one."""
     monkeypatch.delenv("OTEL_LLM_PRICES_FILE", raising=False)
+    monkeypatch.delenv("OTEL_LLM_PROVIDERS", raising=False)
+    monkeypatch.setenv("OTEL_LLM_PRICES_CACHE", str(tmp_path / "no-refresh.json"))
     pricing.reload()
     yield
     pricing.reload()
 
 
-def use_override(monkeypatch, tmp_path, content) -> str:
+@pytest.fixture
+def instrumented(tracer_provider, meter_provider, span_exporter):
+    instrumentors = [OpenAIInstrumentor(), AnthropicInstrumentor()]
+    for instrumentor in instrumentors:
+        instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    yield span_exporter
+    for instrumentor in instrumentors:
+        instrumentor.uninstrument()
+
+
+def answering(body: dict[str, Any]) -> httpx2.MockTransport:
+    return httpx2.MockTransport(lambda request: httpx2.Response(200, json=body))
+
+
+def openai_client(base_url: str, body: dict[str, Any]) -> openai.OpenAI:
+    http_client = openai.DefaultHttpxClient(transport=answering(body))
+    return openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0, http_client=http_client)
+
+
+def chat_body(model: str, usage: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": model,
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}],
+        "usage": usage, **extra,
+    }
+
+
+def chat(base_url: str, model: str, usage: dict[str, Any], **extra: Any) -> None:
+    with openai_client(base_url, chat_body(model, usage, **extra)) as client:
+        client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+
+
+def claude(model: str, usage: dict[str, Any], base_url: str = "https://api.anthropic.com") -> None:
+    body = {"id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [{"type": "text", "text": "ok"}],
+            "stop_reason": "end_turn", "stop_sequence": None, "usage": usage}
+    http_client = anthropic.DefaultHttpxClient(transport=answering(body))
+    with anthropic.Anthropic(base_url=base_url, api_key="k", max_retries=0, http_client=http_client) as client:
+        client.messages.create(model=model, max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+
+
+def recorded(exporter) -> tuple[str, Decimal | None, dict[str, Any]]:
+    (span,) = exporter.get_finished_spans()
+    exporter.clear()
+    a = span.attributes
+    cost = a.get(attr.COST_USD)
+    return a[attr.PROVIDER_NAME], (D(cost) if cost is not None else None), dict(a)
+
+
+# --- provider and cost of each call, by hand from published prices ---------------------------
+
+
+def test_gpt_5_5_with_cached_input_and_reasoning(instrumented):
+    chat("https://api.openai.com/v1", "gpt-5.5", {
+        "prompt_tokens": 10_000, "completion_tokens": 2_000, "total_tokens": 12_000,
+        "prompt_tokens_details": {"cached_tokens": 4_000}, "completion_tokens_details": {"reasoning_tokens": 1_500}})
+    provider, cost, a = recorded(instrumented)
+    # input 6000 x $5 = 0.03; cached 4000 x $0.50 = 0.002; output (reasoning included) 2000 x $30 = 0.06
+    assert (provider, cost) == ("openai", D("0.092"))
+    assert a[attr.COST_PRICING_VERSION].startswith("genai-prices-")
+
+
+def test_gpt_5_4_mini(instrumented):
+    chat("https://api.openai.com/v1", "gpt-5.4-mini", {"prompt_tokens": 20_000, "completion_tokens": 1_000, "total_tokens": 21_000})
+    # 20000 x $0.75 = 0.015; 1000 x $4.50 = 0.0045
+    assert recorded(instrumented)[:2] == ("openai", D("0.0195"))
+
+
+def test_gpt_5_4_mini_on_the_flex_tier_costs_the_flex_rate(instrumented):
+    chat("https://api.openai.com/v1", "gpt-5.4-mini", {"prompt_tokens": 20_000, "completion_tokens": 1_000, "total_tokens": 21_000},
+         service_tier="flex")
+    provider, cost, a = recorded(instrumented)
+    # flex: 20000 x $0.375 = 0.0075; 1000 x $2.25 = 0.00225
+    assert (provider, cost) == ("openai", D("0.00975"))
+    assert a[attr.OPENAI_RESPONSE_SERVICE_TIER] == "flex"
+
+
+def test_gpt_5_5_on_the_priority_tier(instrumented):
+    chat("https://api.openai.com/v1", "gpt-5.5", {"prompt_tokens": 1_000, "completion_tokens": 100, "total_tokens": 1_100},
+         service_tier="priority")
+    # priority: 1000 x $12.50 = 0.0125; 100 x $75 = 0.0075
+    assert recorded(instrumented)[:2] == ("openai", D("0.02"))
+
+
+def test_o3_pro_through_the_responses_api(instrumented):
+    body = {"id": "resp_1", "object": "response", "created_at": 1, "status": "completed", "model": "o3-pro",
+            "output": [{"type": "message", "id": "m1", "status": "completed", "role": "assistant",
+                        "content": [{"type": "output_text", "text": "ok", "annotations": []}]}],
+            "usage": {"input_tokens": 1_234, "output_tokens": 5_678, "total_tokens": 6_912,
+                      "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 5_000}},
+            "parallel_tool_calls": True, "tool_choice": "auto", "tools": []}
+    with openai_client("https://api.openai.com/v1", body) as client:
+        client.responses.create(model="o3-pro", input="hi")
+    # 1234 x $20 = 0.02468; 5678 x $80 = 0.45424
+    assert recorded(instrumented)[:2] == ("openai", D("0.47892"))
+
+
+def test_claude_sonnet_4_6_with_cache_reads_and_both_write_kinds(instrumented):
+    claude("claude-sonnet-4-6", {"input_tokens": 1_000, "cache_read_input_tokens": 10_000, "cache_creation_input_tokens": 2_000,
+                                 "cache_creation": {"ephemeral_5m_input_tokens": 1_500, "ephemeral_1h_input_tokens": 500},
+                                 "output_tokens": 500})
+    provider, cost, a = recorded(instrumented)
+    # input 1000 x $3 = 0.003; read 10000 x $0.30 = 0.003; 5m write 1500 x $3.75 = 0.005625;
+    # 1h write 500 x $6 = 0.003; output 500 x $15 = 0.0075
+    assert (provider, cost) == ("anthropic", D("0.022125"))
+    assert {k: D(v) for k, v in json.loads(a[attr.COST_DETAILS]).items()} == {
+        "input": D("0.003"), "cache_read": D("0.003"), "cache_write": D("0.005625"),
+        "cache_write_1h": D("0.003"), "output": D("0.0075")}
+
+
+def test_claude_opus_4_7_web_searches_are_billed(instrumented):
+    claude("claude-opus-4-7", {"input_tokens": 3_000, "output_tokens": 1_000, "server_tool_use": {"web_search_requests": 2},
+                               "service_tier": "standard"})
+    provider, cost, a = recorded(instrumented)
+    # input 3000 x $5 = 0.015; output 1000 x $25 = 0.025; 2 searches x $10 / 1000 = 0.02
+    assert (provider, cost) == ("anthropic", D("0.06"))
+    assert json.loads(a[attr.COST_DETAILS])["web_searches"] == "0.020000000"
+    assert json.loads(a[attr.USAGE_DETAILS]) == {"web_search_requests": 2}
+    assert a[attr.ANTHROPIC_SERVICE_TIER] == "standard"
+
+
+def test_openrouter_is_not_billed_as_openai(instrumented):
+    chat("https://openrouter.ai/api/v1", "openai/gpt-4o-mini", {
+        "prompt_tokens": 100_000, "completion_tokens": 10_000, "total_tokens": 110_000,
+        "prompt_tokens_details": {"cached_tokens": 50_000}})
+    # OpenRouter's openai/gpt-4o-mini: 50000 x $0.15 = 0.0075; cached 50000 x $0.075 = 0.00375; 10000 x $0.60 = 0.006
+    assert recorded(instrumented)[:2] == ("openrouter", D("0.01725"))
+
+
+def test_groq(instrumented):
+    chat("https://api.groq.com/openai/v1", "llama-3.3-70b-versatile",
+         {"prompt_tokens": 1_000_000, "completion_tokens": 100_000, "total_tokens": 1_100_000})
+    # 1000000 x $0.59 = 0.59; 100000 x $0.79 = 0.079
+    assert recorded(instrumented)[:2] == ("groq", D("0.669"))
+
+
+def test_deepseek_cache_hits_and_misses(instrumented):
+    chat("https://api.deepseek.com", "deepseek-chat", {
+        "prompt_tokens": 100_000, "completion_tokens": 5_000, "total_tokens": 105_000,
+        "prompt_cache_hit_tokens": 60_000, "prompt_cache_miss_tokens": 40_000})
+    provider, cost, a = recorded(instrumented)
+    now = datetime.now(timezone.utc).time()
+    peak = (0, 30) <= (now.hour, now.minute) < (16, 30)  # DeepSeek's standard hours, UTC; half price off-peak
+    # peak: miss 40000 x $0.27 = 0.0108; hit 60000 x $0.07 = 0.0042; output 5000 x $1.10 = 0.0055
+    assert (provider, cost) == ("deepseek", D("0.0205") if peak else D("0.01025"))
+    assert json.loads(a[attr.USAGE_DETAILS]) == {"cache_hit": 60_000, "cache_miss": 40_000}
+    assert a[attr.USAGE_CACHE_READ_INPUT_TOKENS] == 60_000
+
+
+def test_xai_grok_4(instrumented):
+    chat("https://api.x.ai/v1", "grok-4", {"prompt_tokens": 10_000, "completion_tokens": 1_000, "total_tokens": 11_000,
+                                           "prompt_tokens_details": {"cached_tokens": 2_000}})
+    # 8000 x $3 = 0.024; cached 2000 x $0.75 = 0.0015; 1000 x $15 = 0.015
+    assert recorded(instrumented)[:2] == ("x_ai", D("0.0405"))
+
+
+def test_azure_openai_client(instrumented):
+    body = chat_body("gpt-4o-mini", {"prompt_tokens": 1_000, "completion_tokens": 1_000, "total_tokens": 2_000})
+    with openai.AzureOpenAI(
+        azure_endpoint="https://acme.openai.azure.com", api_version="2024-10-21", api_key="k", max_retries=0,
+        http_client=openai.DefaultHttpxClient(transport=answering(body)),
+    ) as client:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    # Azure's gpt-4o-mini: 1000 x $0.15 = 0.00015; 1000 x $0.60 = 0.0006
+    assert recorded(instrumented)[:2] == ("azure.ai.openai", D("0.00075"))
+
+
+# --- hosts that are not a known provider -----------------------------------------------------
+
+
+def test_self_hosted_server_is_unpriced_with_the_reason(instrumented):
+    chat("http://localhost:11434/v1", "gpt-4o-mini", {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})
+    provider, cost, a = recorded(instrumented)
+    assert (provider, cost) == ("self_hosted", None)
+    assert "self-hosted" in a[attr.COST_UNPRICED_REASON]
+
+
+@pytest.mark.parametrize("host", ["llm.example.com", "openai-proxy.example.com"])
+def test_unknown_host_is_never_openai(instrumented, host):
+    chat(f"https://{host}/v1", "gpt-4o-mini", {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})
+    provider, cost, a = recorded(instrumented)
+    assert (provider, cost) == (host, None)
+    assert "OTEL_LLM_PROVIDERS" in a[attr.COST_UNPRICED_REASON]
+
+
+def test_a_gateway_declared_as_openai_is_priced_as_openai(instrumented, monkeypatch):
+    monkeypatch.setenv("OTEL_LLM_PROVIDERS", "llm.example.com=openai, 10.1.2.3:4000=anthropic")
+    chat("https://llm.example.com/v1", "gpt-4o-mini", {"prompt_tokens": 1_000, "completion_tokens": 1_000, "total_tokens": 2_000})
+    # 1000 x $0.15 = 0.00015; 1000 x $0.60 = 0.0006
+    assert recorded(instrumented)[:2] == ("openai", D("0.00075"))
+    claude("claude-opus-4-7", {"input_tokens": 1_000, "output_tokens": 1_000}, base_url="http://10.1.2.3:4000")
+    # 1000 x $5 = 0.005; 1000 x $25 = 0.025
+    assert recorded(instrumented)[:2] == ("anthropic", D("0.03"))
+
+
+def test_an_override_prices_a_self_hosted_model(instrumented, monkeypatch, tmp_path):
     path = tmp_path / "prices.json"
-    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    path.write_text(json.dumps({"version": "acme-1", "providers": {"self_hosted": {"models": {
+        "llama3": [{"input": 0.10, "output": 0.20}]}}}}))
     monkeypatch.setenv("OTEL_LLM_PRICES_FILE", str(path))
     pricing.reload()
-    return str(path)
-
-
-# --- arithmetic -----------------------------------------------------------------------------
-
-
-def test_gpt_4o_cached_input_is_priced_at_the_cached_rate():
-    usage = Usage(input_tokens=12_345, cache_read_tokens=4_096, output_tokens=789)
-    result = compute_cost("openai", "gpt-4o", usage)
-    # uncached 8249 x 2.50 = 0.0206225; cached 4096 x 1.25 = 0.00512; output 789 x 10 = 0.00789
-    assert result.components == {
-        "input": D("0.020622500"),
-        "cache_read": D("0.005120000"),
-        "output": D("0.007890000"),
-    }
-    assert result.usd == D("0.033632500")
-    assert result.model_key == "openai/gpt-4o"
-    assert result.pricing_version == PRICING_VERSION
-    assert result.unpriced_reason is None
-
-
-def test_o3_mini_reasoning_is_output_and_not_counted_twice():
-    usage = Usage(input_tokens=2_000, output_tokens=3_000, reasoning_tokens=2_500)
-    result = compute_cost("openai", "o3-mini", usage)
-    # input 2000 x 1.10 = 0.0022; output (reasoning included) 3000 x 4.40 = 0.0132
-    assert result.components == {"input": D("0.002200000"), "output": D("0.013200000")}
-    assert result.usd == D("0.015400000")
-
-
-def test_text_embedding_3_small():
-    usage = from_openai_embeddings({"prompt_tokens": 123_457, "total_tokens": 123_457})
-    result = compute_cost("openai", "text-embedding-3-small", usage)
-    # 123457 x 0.02 = 0.00246914; embeddings produce no output
-    assert result.components == {"input": D("0.002469140")}
-    assert result.usd == D("0.002469140")
-
-
-def test_anthropic_sonnet_cache_reads_and_5m_and_1h_writes():
-    usage = from_anthropic(
-        {
-            "input_tokens": 100,
-            "cache_read_input_tokens": 2_000,
-            "cache_creation_input_tokens": 1_500,
-            "cache_creation": {
-                "ephemeral_5m_input_tokens": 1_000,
-                "ephemeral_1h_input_tokens": 500,
-            },
-            "output_tokens": 400,
-        }
-    )
-    assert usage.input_tokens == 3_600  # the convention: cache included
-    result = compute_cost("anthropic", "claude-sonnet-4-5-20250929", usage)
-    # 100 x 3 = 0.0003; 2000 x 0.30 = 0.0006; 1000 x 3.75 = 0.00375; 500 x 6 = 0.003;
-    # output 400 x 15 = 0.006
-    assert result.components == {
-        "input": D("0.000300000"),
-        "cache_read": D("0.000600000"),
-        "cache_write_5m": D("0.003750000"),
-        "cache_write_1h": D("0.003000000"),
-        "output": D("0.006000000"),
-    }
-    assert result.usd == D("0.013650000")
-    assert result.model_key == "anthropic/claude-sonnet-4-5"
-
-
-def test_unsplit_cache_write_remainder_costs_the_5m_rate():
-    # 1500 written, only 1000 of them reported as 5m: the other 500 are priced at the 5m rate too.
-    usage = Usage(
-        input_tokens=1_600,
-        cache_write_tokens=1_500,
-        output_tokens=0,
-        details={"cache_write_5m": 1_000},
-    )
-    result = compute_cost("anthropic", "claude-3-5-haiku", usage)
-    # 100 x 0.80 = 0.00008; 1000 x 1.00 = 0.001; 500 x 1.00 = 0.0005
-    assert result.components == {
-        "input": D("0.000080000"),
-        "cache_write_5m": D("0.001000000"),
-        "cache_write": D("0.000500000"),
-    }
-    assert result.usd == D("0.001580000")
-
-
-def test_openai_cache_writes_without_a_write_price_cost_the_input_rate():
-    usage = from_openai_responses(
-        {
-            "input_tokens": 10_000,
-            "input_tokens_details": {
-                "cached_tokens": 0,
-                "cache_write_tokens": 3_000,
-                "cache_write_tokens_details": {"ttl_30m_tokens": 2_000, "ttl_12h_tokens": 1_000},
-            },
-            "output_tokens": 100,
-            "output_tokens_details": {"reasoning_tokens": 60},
-        }
-    )
-    result = compute_cost("openai", "gpt-5", usage)
-    # uncached 7000 x 1.25 = 0.00875; writes at the input rate: 2000 x 1.25 = 0.0025,
-    # 1000 x 1.25 = 0.00125; output 100 x 10 = 0.001
-    assert result.components == {
-        "input": D("0.008750000"),
-        "cache_write_30m": D("0.002500000"),
-        "cache_write_12h": D("0.001250000"),
-        "output": D("0.001000000"),
-    }
-    assert result.usd == D("0.013500000")
-
-
-def test_long_context_tier_prices_the_whole_call_once_input_exceeds_200k():
-    at_limit = compute_cost(
-        "anthropic", "claude-sonnet-4-5", Usage(input_tokens=200_000, output_tokens=1_000)
-    )
-    # base: 200000 x 3 = 0.6; 1000 x 15 = 0.015
-    assert at_limit.usd == D("0.615000000")
-
-    over = compute_cost(
-        "anthropic", "claude-sonnet-4-5", Usage(input_tokens=200_001, output_tokens=1_000)
-    )
-    # long context: 200001 x 6 = 1.200006; 1000 x 22.50 = 0.0225
-    assert over.components == {"input": D("1.200006000"), "output": D("0.022500000")}
-    assert over.usd == D("1.222506000")
-
-
-def test_cache_reads_count_toward_the_long_context_threshold():
-    usage = Usage(input_tokens=200_001, cache_read_tokens=199_001, output_tokens=1_000)
-    result = compute_cost("anthropic", "claude-sonnet-4", usage)
-    # tier rates: 1000 x 6 = 0.006; 199001 x 0.60 = 0.1194006; 1000 x 22.50 = 0.0225
-    assert result.components == {
-        "input": D("0.006000000"),
-        "cache_read": D("0.119400600"),
-        "output": D("0.022500000"),
-    }
-    assert result.usd == D("0.147900600")
-
-
-def test_effective_date_selects_the_price_in_force_at_the_call():
-    usage = Usage(input_tokens=1_000, output_tokens=1_000)
-    before = datetime(2025, 6, 9, 23, 59, tzinfo=timezone.utc)
-    # o3 before its 2025-06-10 cut: 1000 x 10 + 1000 x 40 = 0.05
-    assert compute_cost("openai", "o3", usage, at=before).usd == D("0.050000000")
-    # after: 1000 x 2 + 1000 x 8 = 0.01
-    assert compute_cost("openai", "o3", usage, at=before + timedelta(minutes=1)).usd == D(
-        "0.010000000"
-    )
-    # 01:00 at UTC+2 is still 2025-06-09 in UTC; a naive time is taken as UTC.
-    plus_two = datetime(2025, 6, 10, 1, 0, tzinfo=timezone(timedelta(hours=2)))
-    assert compute_cost("openai", "o3", usage, at=plus_two).usd == D("0.050000000")
-    assert compute_cost("openai", "o3", usage, at=datetime(2025, 6, 10)).usd == D("0.010000000")
-    # no time given: now, after the cut
-    assert compute_cost("openai", "o3", usage).usd == D("0.010000000")
-
-
-def test_costs_do_not_depend_on_the_callers_decimal_context():
-    usage = Usage(input_tokens=12_345, cache_read_tokens=4_096, output_tokens=789)
-    with localcontext() as ctx:
-        ctx.prec = 3
-        assert compute_cost("openai", "gpt-4o", usage).usd == D("0.033632500")
-
-
-# --- unpriced -------------------------------------------------------------------------------
-
-
-def test_unknown_model_is_unpriced_with_a_reason_never_zero():
-    result = compute_cost("openai", "gpt-9-ultra", Usage(input_tokens=10, output_tokens=10))
-    assert result == CostResult(
-        usd=None,
-        components={},
-        pricing_version=PRICING_VERSION,
-        model_key=None,
-        unpriced_reason="no price for model 'gpt-9-ultra' (provider 'openai'); "
-        "add it via OTEL_LLM_PRICES_FILE",
-    )
-
-
-def test_call_nanos_is_the_call_cost_in_nano_usd():
-    usage = Usage(input_tokens=12_345, cache_read_tokens=4_096, output_tokens=789)
-    nanos = call_nanos("openai", "gpt-4o", "gpt-4o", usage)
-    assert nanos.total == 33_632_500
-    assert nanos.components == {"input": 20_622_500, "cache_read": 5_120_000, "output": 7_890_000}
-    assert (nanos.pricing_version, nanos.model_key, nanos.unpriced_reason) == (PRICING_VERSION, "openai/gpt-4o", None)
-    unpriced = call_nanos("openai", "gpt-9-ultra", None, usage)
-    assert (unpriced.total, unpriced.components, unpriced.model_key) == (None, {}, None)
-    assert "gpt-9-ultra" in unpriced.unpriced_reason
-
-
-def test_call_cost_prefers_the_answering_model_and_falls_back_to_the_requested_one():
-    usage = Usage(input_tokens=1_000_000, output_tokens=0)
-    by_snapshot = compute_call_cost("openai", "gpt-4o-2024-05-13", "gpt-4o", usage)
-    assert (by_snapshot.model_key, by_snapshot.usd) == ("openai/gpt-4o-2024-05-13", Decimal("5"))
-    # A deployment name the table does not know answered: price what was asked for.
-    by_request = compute_call_cost("openai", "my-azure-deployment", "gpt-4o", usage)
-    assert (by_request.model_key, by_request.usd) == ("openai/gpt-4o", Decimal("2.5"))
-    neither = compute_call_cost("openai", "gpt-9-ultra", None, usage)
-    assert neither.usd is None and "gpt-9-ultra" in neither.unpriced_reason
-
-
-def test_known_model_without_any_token_counts_is_unpriced():
-    result = compute_cost("anthropic", "claude-haiku-4-5", Usage())
-    assert result.usd is None
-    assert result.unpriced_reason == "no token usage reported"
-    assert result.model_key == "anthropic/claude-haiku-4-5"
-
-
-def test_missing_model_is_unpriced():
-    result = compute_cost("openai", None, Usage(input_tokens=1))
-    assert (result.usd, result.unpriced_reason) == (None, "no model reported")
-    assert lookup("openai", None) is None
-
-
-def test_a_missing_count_is_zero_once_another_is_reported():
-    # e.g. an Anthropic stream cut before message_delta: input known, output not
-    result = compute_cost("anthropic", "claude-haiku-4-5", Usage(input_tokens=2_000))
-    assert result.components == {"input": D("0.002000000")}  # 2000 x 1.00
-    assert result.usd == D("0.002000000")
-
-
-def test_zero_tokens_reported_costs_zero():
-    # 0 means the provider said 0: that is a real, free call, unlike "not reported".
-    result = compute_cost("openai", "gpt-4o-mini", Usage(input_tokens=0, output_tokens=0))
-    assert (result.usd, result.components) == (D("0E-9"), {})
-
-
-# --- resolution -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("provider", "model", "key"),
-    [
-        ("openai", "gpt-4o", "openai/gpt-4o"),
-        ("openai", "gpt-4o-2024-08-06", "openai/gpt-4o"),
-        ("openai", "GPT-4o-Mini-2024-07-18", "openai/gpt-4o-mini"),
-        ("openai", "o3-mini-2025-01-31", "openai/o3-mini"),
-        ("openai", "gpt-5-nano-2025-08-07", "openai/gpt-5-nano"),
-        ("openai", "gpt-4.1-mini", "openai/gpt-4.1-mini"),
-        ("openai", "text-embedding-ada-002", "openai/text-embedding-ada-002"),
-        ("azure.ai.openai", "openai/gpt-4o", "openai/gpt-4o"),
-        (None, "gpt-5-chat-latest", "openai/gpt-5"),  # explicit alias
-        ("anthropic", "claude-sonnet-4-5-20250929", "anthropic/claude-sonnet-4-5"),
-        ("anthropic", "claude-3-5-sonnet-latest", "anthropic/claude-3-5-sonnet"),
-        ("anthropic", "claude-sonnet-4-0", "anthropic/claude-sonnet-4"),  # explicit alias
-        ("anthropic", "claude-opus-4-1-20250805", "anthropic/claude-opus-4-1"),
-        ("anthropic", "claude-opus-4-20250514", "anthropic/claude-opus-4"),
-        ("anthropic", "claude-3-haiku-20240307", "anthropic/claude-3-haiku"),
-        ("aws.bedrock", "anthropic.claude-3-5-sonnet-20241022-v2:0", "anthropic/claude-3-5-sonnet"),
-        (
-            "aws.bedrock",
-            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-            "anthropic/claude-sonnet-4-5",
-        ),
-        (
-            "aws.bedrock",
-            "global.anthropic.claude-haiku-4-5-20251001-v1:0",
-            "anthropic/claude-haiku-4-5",
-        ),
-        (
-            "aws.bedrock",
-            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0",
-            "anthropic/claude-3-7-sonnet",
-        ),
-        ("gcp.vertex_ai", "claude-3-5-sonnet-v2@20241022", "anthropic/claude-3-5-sonnet"),
-        ("gcp.vertex_ai", "claude-opus-4-1@20250805", "anthropic/claude-opus-4-1"),
-        ("gcp.vertex_ai", "claude-3-opus@20240229", "anthropic/claude-3-opus"),
-    ],
-)
-def test_model_ids_resolve_to_their_table_entry(provider, model, key):
-    price = lookup(provider, model)
-    assert price is not None and price.key == key
-
-
-def test_an_exact_snapshot_entry_wins_over_its_family():
-    # gpt-4o-2024-05-13 kept its launch price; it must not be priced as gpt-4o.
-    result = compute_cost(
-        "openai", "gpt-4o-2024-05-13", Usage(input_tokens=1_000, output_tokens=1_000)
-    )
-    assert result.model_key == "openai/gpt-4o-2024-05-13"
-    assert result.usd == D("0.020000000")  # 1000 x 5 + 1000 x 15
-
-
-@pytest.mark.parametrize(
-    "model",
-    [
-        "gpt-4",
-        "claude-2",
-        "ft:gpt-4o-mini-2024-07-18:acme::abc123",
-        "gpt-4o-audio-preview",
-        "deepseek-v3",
-        "",
-    ],
-)
-def test_no_fuzzy_matching(model):
-    assert lookup("openai", model) is None
-
-
-def test_resolution_is_cached():
-    find = current_table().find
-    lookup("aws.bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0")
-    hits = find.cache_info().hits
-    compute_cost(
-        "aws.bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", Usage(input_tokens=1)
-    )
-    assert find.cache_info().hits == hits + 1
-
-
-def test_concurrent_first_calls_load_one_table():
-    seen = []
-    threads = [threading.Thread(target=lambda: seen.append(current_table())) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(seen) == 16 and all(table is seen[0] for table in seen)
-
-
-# --- the bundled table itself -----------------------------------------------------------------
-
-REQUIRED = {
-    "openai": [
-        "gpt-4o",
-        "gpt-4o-mini",
-        "gpt-4.1",
-        "gpt-4.1-mini",
-        "gpt-4.1-nano",
-        "gpt-5",
-        "gpt-5-mini",
-        "gpt-5-nano",
-        "o1",
-        "o3",
-        "o3-mini",
-        "o4-mini",
-        "text-embedding-3-small",
-        "text-embedding-3-large",
-        "text-embedding-ada-002",
-    ],
-    "anthropic": [
-        "claude-opus-4",
-        "claude-opus-4-1",
-        "claude-sonnet-4",
-        "claude-sonnet-4-5",
-        "claude-haiku-4-5",
-        "claude-3-7-sonnet",
-        "claude-3-5-haiku",
-        "claude-3-5-sonnet",
-        "claude-3-haiku",
-        "claude-3-opus",
-    ],
-}
-
-
-def test_bundled_table_covers_the_required_models_and_cites_sources():
-    table = current_table()
-    assert PRICING_VERSION == table.version == "2026-11-22"
-    for provider, models in REQUIRED.items():
-        assert table.providers[provider].source
-        for model in models:
-            assert lookup(provider, model).key == f"{provider}/{model}"
-
-
-def test_anthropic_cache_prices_follow_the_published_multipliers():
-    # Claude 3 Haiku predates the multipliers; its published cache prices are rounded
-    # ($0.30 / $0.50 / $0.03 against a $0.25 input), and the published prices are what is billed.
-    haiku_3 = current_table().providers["anthropic"].models["claude-3-haiku"].entries[0].rates
-    assert (haiku_3["cache_write_5m"], haiku_3["cache_write_1h"], haiku_3["cache_read"]) == (
-        D("0.30"),
-        D("0.50"),
-        D("0.03"),
-    )
-    for price in current_table().providers["anthropic"].models.values():
-        if price.model == "claude-3-haiku":
-            continue
-        for entry in price.entries:
-            for rates in (entry.rates, *(tier.rates for tier in entry.tiers)):
-                assert rates["cache_write_5m"] == rates["input"] * D("1.25"), price.key
-                assert rates["cache_write_1h"] == rates["input"] * 2, price.key
-                assert rates["cache_read"] == rates["input"] * D("0.1"), price.key
-
-
-# --- the override file ----------------------------------------------------------------------
-
-OVERRIDE = {
-    "version": "acme-1",
-    "providers": {
-        "openai": {
-            "aliases": {"prod-chat-deployment": "gpt-4o"},
-            "models": {"gpt-4o": [{"input": 3, "cache_read": 1.5, "output": 12}]},
-        },
-        "acme": {
-            "source": "our contract",
-            "models": {"acme-llm": [{"input": 0.5, "output": 1.5}]},
-        },
-    },
-}
-
-
-def test_override_file_adds_a_model_overrides_a_price_and_adds_an_alias(monkeypatch, tmp_path):
-    use_override(monkeypatch, tmp_path, OVERRIDE)
-    usage = Usage(input_tokens=1_000, cache_read_tokens=200, output_tokens=100)
-
-    overridden = compute_cost("openai", "gpt-4o-2024-08-06", usage)
-    # 800 x 3 = 0.0024; 200 x 1.5 = 0.0003; 100 x 12 = 0.0012
-    assert overridden.usd == D("0.003900000")
-    assert overridden.pricing_version == f"{PRICING_VERSION}+acme-1"
-
-    added = compute_cost("acme", "acme-llm", usage)
-    # no cache_read rate: reads at the input rate, 1000 x 0.5 = 0.0005; 100 x 1.5 = 0.00015
-    assert added.usd == D("0.000650000")
-    assert added.model_key == "acme/acme-llm"
-
-    assert lookup("azure.ai.openai", "prod-chat-deployment").key == "openai/gpt-4o"
-    # the rest of the bundle is untouched
-    assert compute_cost("openai", "gpt-4o-mini", usage).usd == D(
-        "0.000195000"
-    )  # 800x.15+200x.075+100x.6
-
-
-def test_override_entries_with_effective_dates(monkeypatch, tmp_path):
-    use_override(
-        monkeypatch,
-        tmp_path,
-        {
-            "providers": {
-                "acme": {
-                    "models": {
-                        "acme-llm": [
-                            {"effective_from": "2026-01-01", "input": 1, "output": 2},
-                            {
-                                "effective_from": "2026-07-01T00:00:00+00:00",
-                                "input": 0.5,
-                                "output": 1,
-                            },
-                        ]
-                    }
-                }
-            }
-        },
-    )
-    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
-    assert compute_cost("acme", "acme-llm", usage, at=datetime(2026, 3, 1)).usd == D("3.000000000")
-    assert compute_cost("acme", "acme-llm", usage, at=datetime(2026, 8, 1)).usd == D("1.500000000")
-    early = compute_cost("acme", "acme-llm", usage, at=datetime(2025, 12, 31))
-    assert early.usd is None
-    assert (
-        early.unpriced_reason == "no price for acme/acme-llm in force at 2025-12-31T00:00:00+00:00"
-    )
-    assert early.pricing_version == f"{PRICING_VERSION}+custom"
-
-
-BUNDLED_GPT_4O = D("0.033632500")  # the gpt-4o case from the first test
-
-
-@pytest.mark.parametrize(
-    ("content", "expected"),
-    [
-        ('{"providers": {"openai": ', "invalid JSON: Expecting value: line 1 column 26"),
-        (
-            {"providers": {"openai": {"models": {"gpt-4o": [{"input": -1, "output": 10}]}}}},
-            "providers.openai.models.gpt-4o[0].input: price must not be negative, got -1",
-        ),
-        ({"providers": []}, "providers: must be a JSON object"),
-        (
-            {"providers": {"openai": {"models": {"gpt-4o": [{"input": 1, "ouput": 10}]}}}},
-            "providers.openai.models.gpt-4o[0]: unknown key(s) ['ouput']",
-        ),
-        (
-            {"providers": {"openai": {"models": {"gpt-4o": [{"input": "2.5", "output": 10}]}}}},
-            "providers.openai.models.gpt-4o[0].input: must be a number, got '2.5'",
-        ),
-        (
-            {"providers": {"openai": {"aliases": {"x": "no-such-model"}}}},
-            "providers.openai.aliases.x: 'no-such-model' is not a model of 'openai'",
-        ),
-        (
-            {
-                "providers": {
-                    "anthropic": {
-                        "models": {
-                            "m": [
-                                {
-                                    "input": 1,
-                                    "output": 2,
-                                    "cache_read": 0.1,
-                                    "tiers": [
-                                        {"above_input_tokens": 1000, "input": 2, "output": 4}
-                                    ],
-                                }
-                            ]
-                        }
-                    }
-                }
-            },
-            "providers.anthropic.models.m[0].tiers[0]: must list the same rates as its entry",
-        ),
-        (
-            '{"providers": {"openai": {"models": {"gpt-4o": [{"input": NaN, "output": 1}]}}}}',
-            "invalid JSON: NaN is not a price",
-        ),
-    ],
-)
-def test_broken_override_file_is_logged_and_the_bundle_is_used(
-    monkeypatch, tmp_path, caplog, content, expected
-):
-    path = use_override(monkeypatch, tmp_path, content)
-    with caplog.at_level(logging.ERROR, logger="otel_llm.pricing"):
-        result = compute_cost(
-            "openai",
-            "gpt-4o",
-            Usage(input_tokens=12_345, cache_read_tokens=4_096, output_tokens=789),
-        )
-    assert result.usd == BUNDLED_GPT_4O
-    assert result.pricing_version == PRICING_VERSION
-    [record] = caplog.records
-    message = record.getMessage()
-    assert f"ignoring OTEL_LLM_PRICES_FILE={path}: " in message
-    assert expected in message
-    assert message.endswith(f"using the bundled prices (version {PRICING_VERSION})")
-
-
-def test_missing_override_file_is_logged_and_the_bundle_is_used(monkeypatch, tmp_path, caplog):
-    missing = tmp_path / "nope.json"
-    monkeypatch.setenv("OTEL_LLM_PRICES_FILE", str(missing))
+    chat("http://127.0.0.1:8000/v1", "llama3", {"prompt_tokens": 1_000_000, "completion_tokens": 500_000, "total_tokens": 1_500_000})
+    provider, cost, a = recorded(instrumented)
+    # 1000000 x $0.10 = 0.1; 500000 x $0.20 = 0.1
+    assert (provider, cost) == ("self_hosted", D("0.2"))
+    assert a[attr.COST_PRICING_VERSION].endswith("+overrides-acme-1")
+
+
+# --- the price function itself ---------------------------------------------------------------
+
+
+def test_overrides_win_over_the_data_and_keep_their_history(monkeypatch, tmp_path):
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps({"version": "negotiated", "providers": {"openai": {"models": {"gpt-4o": [
+        {"input": 2, "output": 8},
+        {"effective_from": "2026-01-01", "input": 1, "cache_read": 0.1, "output": 4,
+         "tiers": [{"above_input_tokens": 100000, "input": 2, "cache_read": 0.2, "output": 8}]}]}}}}))
+    monkeypatch.setenv("OTEL_LLM_PRICES_FILE", str(path))
     pricing.reload()
-    with caplog.at_level(logging.ERROR, logger="otel_llm.pricing"):
-        result = compute_cost(
-            "openai",
-            "gpt-4o",
-            Usage(input_tokens=12_345, cache_read_tokens=4_096, output_tokens=789),
-        )
-        compute_cost("openai", "gpt-4o", Usage(input_tokens=1))
-    assert result.usd == BUNDLED_GPT_4O
-    # logged once, at load, not on every call
-    expected = (
-        f"otel-llm pricing: ignoring OTEL_LLM_PRICES_FILE={missing}: No such file or directory; "
-        f"using the bundled prices (version {PRICING_VERSION})"
-    )
-    assert [r.getMessage() for r in caplog.records] == [expected]
+    usage = Usage(input_tokens=1_000, cache_read_tokens=500, output_tokens=100)
+    before = price_call("openai", "gpt-4o-2024-08-06", "gpt-4o", usage, at=datetime(2025, 6, 1))
+    # 2025: no cache-read rate, so reads cost input: 1000 x $2 = 0.002; 100 x $8 = 0.0008
+    assert (before.usd, before.model_key) == (D("0.0028"), "openai/gpt-4o")
+    after = price_call("openai", "gpt-4o", None, usage, at=datetime(2026, 6, 1, tzinfo=timezone.utc))
+    # 2026: 500 x $1 = 0.0005; 500 x $0.10 = 0.00005; 100 x $4 = 0.0004
+    assert after.usd == D("0.00095")
+    long = price_call("openai", "gpt-4o", None, Usage(input_tokens=200_000, output_tokens=1_000))
+    # above 100k input the whole call is at the tier: 200000 x $2 = 0.4; 1000 x $8 = 0.008
+    assert long.usd == D("0.408")
+
+
+def test_a_broken_override_file_is_ignored_and_the_data_still_prices(monkeypatch, tmp_path, caplog):
+    path = tmp_path / "prices.json"
+    path.write_text('{"providers": {"openai": {"models": {"gpt-4o": [{"input": 1, "ouput": 2}]}}}}')
+    monkeypatch.setenv("OTEL_LLM_PRICES_FILE", str(path))
+    pricing.reload()
+    cost = price_call("openai", "gpt-4o", None, Usage(input_tokens=1_000_000, output_tokens=0))
+    assert cost.usd == D("2.5")  # gpt-4o's list input price
+    assert "ouput" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "usage, reason",
+    [(Usage(), "no token usage"), (Usage(input_tokens=10, cache_read_tokens=20), "inconsistent usage")],
+)
+def test_unpriced_calls_say_why_and_are_never_zero(usage, reason):
+    cost = price_call("openai", "gpt-4o", None, usage)
+    assert cost.total is None and reason in cost.unpriced_reason
+    unknown = price_call("openai", "gpt-that-does-not-exist", None, Usage(input_tokens=1))
+    assert unknown.total is None and "OTEL_LLM_PRICES_FILE" in unknown.unpriced_reason
+
+
+def test_a_refreshed_snapshot_prices_and_says_so(monkeypatch, tmp_path):
+    refreshed = tmp_path / "refreshed.json"
+    refreshed.write_text(json.dumps([{
+        "id": "openai", "name": "OpenAI", "api_pattern": "https://api\\\\.openai\\\\.com",
+        "models": [{"id": "gpt-4o", "match": {"equals": "gpt-4o"}, "prices": {"input_mtok": 1, "output_mtok": 2}}]}]))
+    monkeypatch.setenv("OTEL_LLM_PRICES_CACHE", str(refreshed))
+    pricing.reload()
+    cost = price_call("openai", "gpt-4o", None, Usage(input_tokens=1_000_000, output_tokens=1_000_000))
+    assert cost.usd == D("3")
+    assert "@" in cost.pricing_version  # genai-prices-<version>@<when it was fetched>
+
+
+def test_anthropic_compaction_and_advisor_iterations_are_billed(instrumented):
+    claude("claude-sonnet-4-6", {
+        "input_tokens": 1_000, "output_tokens": 500, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0,
+        "iterations": [
+            {"type": "compaction", "input_tokens": 2_000, "cache_read_input_tokens": 1_000, "cache_creation_input_tokens": 0,
+             "output_tokens": 300},
+            {"type": "advisor_message", "model": "claude-opus-4-7", "input_tokens": 4_000, "cache_read_input_tokens": 0,
+             "cache_creation_input_tokens": 0, "output_tokens": 700},
+            {"type": "message", "input_tokens": 1_000, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0,
+             "output_tokens": 500},
+        ]})
+    provider, cost, a = recorded(instrumented)
+    # top level (the message iteration): 1000 x $3 = 0.003; 500 x $15 = 0.0075
+    # compaction, at sonnet's rates: 2000 x $3 = 0.006; read 1000 x $0.30 = 0.0003; 300 x $15 = 0.0045
+    # advisor, at opus 4.7's: 4000 x $5 = 0.02; 700 x $25 = 0.0175
+    assert (provider, cost) == ("anthropic", D("0.0588"))
+    assert json.loads(a[attr.USAGE_DETAILS]) == {
+        "compaction_input": 2_000, "compaction_cache_read": 1_000, "compaction_output": 300,
+        "advisor_input@claude-opus-4-7": 4_000, "advisor_output@claude-opus-4-7": 700}
+    assert json.loads(a[attr.COST_DETAILS])["advisor_output"] == "0.017500000"
+
+
+def test_prices_command_shows_components_and_why_not(capsys):
+    from otel_llm.cli import main
+
+    assert main(["prices", "--provider", "anthropic", "claude-opus-4-7"]) == 0
+    out = capsys.readouterr().out
+    assert "anthropic/claude-opus-4-7, from genai-prices" in out
+    assert "cache_write_1h           $10 per MTok" in out and "web_searches             $10 per 1,000" in out
+    assert main(["prices", "--tier", "flex", "gpt-5.4-mini"]) == 0
+    assert "input                    $0.375 per MTok" in capsys.readouterr().out
+    assert main(["prices", "--provider", "self_hosted", "llama3"]) == 1
+    assert "self-hosted" in capsys.readouterr().out
+
+
+def test_prices_update_offline_fails_cleanly_and_keeps_the_prices(monkeypatch, capsys):
+    import genai_prices.update_prices
+
+    from otel_llm.cli import main
+
+    monkeypatch.setattr(genai_prices.update_prices, "DEFAULT_UPDATE_URL", "http://127.0.0.1:9/data.json")
+    assert main(["prices", "update"]) == 1
+    assert "could not fetch" in capsys.readouterr().err
+    assert price_call("openai", "gpt-4o", None, Usage(input_tokens=1_000_000, output_tokens=0)).usd == D("2.5")

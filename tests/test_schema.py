@@ -16,7 +16,7 @@ def test_init_db_twice_on_chdb(chdb_url, capsys):
     assert "nothing to do" in capsys.readouterr().out
     store = open_store(chdb_url)
     try:
-        assert store.query("SELECT version FROM schema_migrations ORDER BY version")[1] == [(1,), (2,)]
+        assert store.query("SELECT version FROM schema_migrations ORDER BY version")[1] == [(1,), (2,), (3,)]
         assert store.query("SELECT count() FROM llm_traces")[1] == [(0,)]
     finally:
         store.close()
@@ -29,8 +29,15 @@ def test_a_store_made_at_version_1_is_migrated_and_inserts_compact_parts(chdb_ur
         store.command(layout.migrations_table_ddl())
         for statement in migrations(layout)[0].statements:
             store.command(statement)
+        # A table as version 1 made it, before service_tier existed.
+        store.command("ALTER TABLE llm_traces DROP COLUMN service_tier")
         store.command("INSERT INTO schema_migrations (version, name) VALUES (1, 'create llm_traces')")
-        assert apply(store) == ["applied migration 2: 0002_compact_inserted_parts"]
+        assert apply(store) == [
+            "applied migration 2: 0002_compact_inserted_parts",
+            "applied migration 3: 0003_service_tier",
+        ]
+        columns = [name for name, _ in store.query("SELECT name, type FROM system.columns WHERE table = 'llm_traces'")[1]]
+        assert columns[columns.index("pricing_version") + 1] == "service_tier"
         _, [(ddl,)] = store.query("SHOW CREATE TABLE llm_traces")
         assert "min_bytes_for_wide_part = 268435456" in ddl
         store.command("INSERT INTO llm_traces (id, provider) VALUES (generateUUIDv4(), 'openai')")
@@ -89,7 +96,13 @@ def test_cluster_ddl():
         "ENGINE = Distributed(`prod_cluster`, `obs`, llm_traces_local, cityHash64(trace_id))"
     ) in statements
     # Table settings belong to the shards' tables, not to the Distributed one.
-    assert "ALTER TABLE `obs`.llm_traces_local ON CLUSTER `prod_cluster` MODIFY SETTING" in statements[-1]
+    assert any("ALTER TABLE `obs`.llm_traces_local ON CLUSTER `prod_cluster` MODIFY SETTING" in s for s in statements)
+    # A new column goes to the shards' tables and to the Distributed one over them.
+    for table in ("llm_traces_local", "llm_traces"):
+        assert (
+            f"ALTER TABLE `obs`.{table} ON CLUSTER `prod_cluster` ADD COLUMN IF NOT EXISTS service_tier"
+            " LowCardinality(String) AFTER pricing_version"
+        ) in text
 
 
 def test_single_node_ddl_has_no_cluster_bits():

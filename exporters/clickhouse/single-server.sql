@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS `otel`.llm_traces
     cost_usd            Nullable(Decimal(18, 9)),
     cost_details        Map(LowCardinality(String), Decimal(18, 9)),
     pricing_version     LowCardinality(String),
+    service_tier        LowCardinality(String),  -- the tier the response was served and priced at
 
     -- timing and outcome ---------------------------------------------------------------------
     latency_ms          Float64,
@@ -111,3 +112,12 @@ SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000;
 -- cost a little more on Compact parts: over 200,000 rows in 10 unmerged parts, a group-by took
 -- 17 -> 21 ms and a trace look-up 12 -> 16 ms.
 ALTER TABLE `otel`.llm_traces  MODIFY SETTING min_bytes_for_wide_part = 268435456;
+
+-- The tier a response was served and priced at (OpenAI service_tier: default, flex, priority,
+-- scale. Anthropic usage.service_tier: standard, priority, batch), '' when the response did not
+-- say. Fresh installs get it from schema.sql, which makes these no-ops. On a cluster the first
+-- statement alters the local tables and the second the Distributed table over them. On a single
+-- node both name llm_traces and the second does nothing.
+ALTER TABLE `otel`.llm_traces  ADD COLUMN IF NOT EXISTS service_tier LowCardinality(String) AFTER pricing_version;
+
+ALTER TABLE `otel`.llm_traces  ADD COLUMN IF NOT EXISTS service_tier LowCardinality(String) AFTER pricing_version;

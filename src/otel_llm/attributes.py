@@ -55,6 +55,10 @@ COST_USD = "otel_llm.cost.usd"  # decimal string, absent when the model has no p
 COST_DETAILS = "otel_llm.cost.details"  # JSON object component -> USD decimal string
 COST_PRICING_VERSION = "otel_llm.cost.pricing_version"
 COST_UNPRICED_REASON = "otel_llm.cost.unpriced_reason"
+# The tier a response was served (and is priced) at: OpenAI's is a semconv name; Anthropic's has
+# none, so it is named after the usage field that reports it.
+OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
+ANTHROPIC_SERVICE_TIER = "anthropic.usage.service_tier"
 
 # --- otel-llm: who the call belongs to (set from llm_context / baggage) ---------------------
 ORGANIZATION_ID = "otel_llm.organization_id"

@@ -16,6 +16,7 @@ import sys
 import uuid
 
 from otel_llm.analytics import commands as analytics_commands
+from otel_llm.pricing import commands as pricing_commands
 from otel_llm.storage import ConfigError, StorageError, open_store, parse_url
 from otel_llm.storage import schema as schema_mod
 from otel_llm.version import __version__
@@ -250,7 +251,7 @@ def serve(args) -> int:
     return 0
 
 
-COMMANDS = (register_init_db, register_query, register_serve, *analytics_commands.COMMANDS)
+COMMANDS = (register_init_db, register_query, register_serve, *analytics_commands.COMMANDS, *pricing_commands.COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:

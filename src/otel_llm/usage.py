@@ -4,8 +4,13 @@
 - ``cache_read_tokens`` / ``cache_write_tokens``: subsets of input.
 - ``output_tokens``: all output, reasoning included; ``reasoning_tokens`` is a subset.
 - ``None`` means the provider did not say; 0 means it said 0.  Nothing is invented.
-- ``details``: provider-specific counts kept for the row's ``usage_details`` map and for pricing,
-  e.g. ``cache_write_5m`` / ``cache_write_1h`` (Anthropic cache-write TTLs priced differently).
+- ``details``: provider-specific counts kept for the row's ``usage_details`` map and for pricing
+  (``pricing/cost.py`` says which are priced): ``cache_write_5m`` / ``cache_write_1h`` (Anthropic
+  cache-write TTLs), ``audio_input`` / ``audio_output`` / ``image_input`` (OpenAI),
+  ``cache_hit`` / ``cache_miss`` (DeepSeek), ``web_search_requests`` (Anthropic server tools),
+  ``compaction_*`` / ``advisor_*`` (Anthropic iterations billed beyond the top-level usage).
+- ``service_tier``: the tier the response says it was served at (OpenAI ``flex``, ``priority``...,
+  Anthropic ``standard``, ``priority``, ``batch``): it is priced at that tier.
 
 Every ``from_*`` accepts the SDK's pydantic object or the plain dict of the wire format.
 """
@@ -25,6 +30,7 @@ class Usage:
     cache_write_tokens: int | None = None
     reasoning_tokens: int | None = None
     details: dict[str, int] = field(default_factory=dict)
+    service_tier: str | None = None
 
     @property
     def total_tokens(self) -> int | None:
@@ -71,13 +77,20 @@ def from_openai_chat(usage: Any) -> Usage:
     completion_details = get(usage, "completion_tokens_details")
     details: dict[str, int] = {}
     _put(details, "audio_input", get(prompt_details, "audio_tokens"))
+    _put(details, "image_input", get(prompt_details, "image_tokens"))
     _put(details, "audio_output", get(completion_details, "audio_tokens"))
+    _put(details, "image_output", get(completion_details, "image_tokens"))
     _put(details, "accepted_prediction", get(completion_details, "accepted_prediction_tokens"))
     _put(details, "rejected_prediction", get(completion_details, "rejected_prediction_tokens"))
+    # DeepSeek (OpenAI-compatible): cache hits and misses at the top level of usage.
+    cache_hit = _int(get(usage, "prompt_cache_hit_tokens"))
+    _put(details, "cache_hit", cache_hit)
+    _put(details, "cache_miss", get(usage, "prompt_cache_miss_tokens"))
+    cache_read = _int(get(prompt_details, "cached_tokens"))
     return Usage(
         input_tokens=_int(get(usage, "prompt_tokens")),
         output_tokens=_int(get(usage, "completion_tokens")),
-        cache_read_tokens=_int(get(prompt_details, "cached_tokens")),
+        cache_read_tokens=cache_read if cache_read is not None else cache_hit,
         cache_write_tokens=_int(get(prompt_details, "cache_write_tokens")),
         reasoning_tokens=_int(get(completion_details, "reasoning_tokens")),
         details=details,
@@ -94,6 +107,9 @@ def from_openai_responses(usage: Any) -> Usage:
     write_ttls = get(input_details, "cache_write_tokens_details")
     _put(details, "cache_write_30m", get(write_ttls, "ttl_30m_tokens"))
     _put(details, "cache_write_12h", get(write_ttls, "ttl_12h_tokens"))
+    _put(details, "audio_input", get(input_details, "audio_tokens"))
+    _put(details, "image_input", get(input_details, "image_tokens"))
+    _put(details, "image_output", get(output_details, "image_tokens"))
     return Usage(
         input_tokens=_int(get(usage, "input_tokens")),
         output_tokens=_int(get(usage, "output_tokens")),
@@ -125,6 +141,7 @@ def from_anthropic(usage: Any) -> Usage:
     server_tools = get(usage, "server_tool_use")
     _put(details, "web_search_requests", get(server_tools, "web_search_requests"))
     _put(details, "web_fetch_requests", get(server_tools, "web_fetch_requests"))
+    _put_billed_iterations(details, get(usage, "iterations"))
     if cache_write is None and details.keys() & {"cache_write_5m", "cache_write_1h"}:
         cache_write = details.get("cache_write_5m", 0) + details.get("cache_write_1h", 0)
     parts = [n for n in (uncached, cache_read, cache_write) if n is not None]
@@ -135,7 +152,43 @@ def from_anthropic(usage: Any) -> Usage:
         cache_write_tokens=cache_write,
         reasoning_tokens=_int(get(get(usage, "output_tokens_details"), "thinking_tokens")),
         details=details,
+        service_tier=_text(get(usage, "service_tier")),
     )
+
+
+# Iteration kinds whose tokens the top-level usage leaves out, although they are billed:
+# compactions (the SDK's BetaIterationsUsage: "A compaction entry's tokens are not included in
+# the top-level usage fields"), by the call's model, and advisor sub-inferences, at the advisor
+# model's rates (the top-level usage counts the executor's tokens).  ``message`` iterations ARE
+# the top level.  Kept in ``details`` as ``<kind>_<part>`` (``compaction_input``) and, for an
+# advisor, ``advisor_<part>@<model>``: the row keeps what prices them, whoever prices it later.
+_BILLED_ITERATIONS = {"compaction": "compaction", "advisor_message": "advisor"}
+ITERATION_PARTS = (
+    ("input_tokens", "input"),
+    ("cache_read_input_tokens", "cache_read"),
+    ("cache_creation_input_tokens", "cache_write"),
+    ("output_tokens", "output"),
+)
+
+
+def _put_billed_iterations(details: dict[str, int], iterations: Any) -> None:
+    if not isinstance(iterations, (list, tuple)):
+        return
+    for entry in iterations:
+        kind = _BILLED_ITERATIONS.get(get(entry, "type"))
+        if kind is None:
+            continue
+        model = get(entry, "model")
+        suffix = f"@{model}" if kind == "advisor" and isinstance(model, str) and model else ""
+        for field_name, part in ITERATION_PARTS:
+            number = _int(get(entry, field_name))
+            if number:
+                key = f"{kind}_{part}{suffix}"
+                details[key] = details.get(key, 0) + number
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def merge_anthropic_stream(start: Any, delta: Any) -> Usage:
@@ -155,6 +208,8 @@ def merge_anthropic_stream(start: Any, delta: Any) -> Usage:
             "cache_creation",
             "server_tool_use",
             "output_tokens_details",
+            "service_tier",
+            "iterations",
         ):
             value = get(source, key)
             if value is not None:

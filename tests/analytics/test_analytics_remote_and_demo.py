@@ -49,6 +49,8 @@ def test_demo_from_a_fresh_directory(tmp_path):
     assert "[11/11]" in out and "(intended)" in out and "failed unexpectedly" not in out
     total = next(line for line in out.splitlines() if line.startswith("TOTAL"))
     assert total.split()[1] == "11"  # every call of the workload became a row
+    # The stand-ins answer as OpenAI and Anthropic: every call is priced but the two intended errors.
+    assert "2 call(s) have no cost" in out
     # ... of the embedded default store in the working directory, and the demo says where.
     assert f"11 rows in llm_traces, chdb://{workdir / '.otel-llm' / 'chdb'}" in out
     for customer in ("acme", "globex", "initech"):

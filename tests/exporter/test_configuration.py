@@ -185,7 +185,7 @@ def test_setup_with_the_anthropic_sdk_gives_one_row_with_context(
         provider = otel_llm.setup(service_name="setup-app", clickhouse_url={url!r}, forward_to=None,
                                   instrument={instrument!r})
         assert otel_llm.setup() is provider is trace.get_tracer_provider()  # idempotent
-        with StandinServer(lambda request: JSONResponse(message)) as server:
+        with StandinServer(lambda request: JSONResponse(message), provider="anthropic") as server:
             client = anthropic.Anthropic(api_key="k", base_url=server.base_url)
             with otel_llm.llm_context(customer_id="acme", plan_type="pro"):
                 client.messages.create(model="claude-sonnet-4-5", max_tokens=8,

@@ -87,7 +87,7 @@ FAULTS = {
         (MessageEventsHandler, "outcome"),
     ],
     "context": [(call_module, "current_attributes")],
-    "pricing": [(call_module, "call_nanos")],
+    "pricing": [(call_module, "price_call")],
     "payload-serialization": [(payloads, "to_json")],
 }
 

@@ -16,8 +16,7 @@ from otel_llm.analytics import queries
 from otel_llm.analytics.stats import run_query
 from otel_llm.analytics.window import Window
 from otel_llm.storage.base import Store
-
-_PER_TOKEN = Decimal(1_000_000)  # prices are per million tokens
+from otel_llm.usage import Usage
 
 
 @dataclass
@@ -42,11 +41,11 @@ def compute(store: Store, window: Window) -> CacheSavings:
 
 
 def saved_usd(provider: str, model: str, day: date, cached_tokens: int) -> Decimal | None:
-    price = pricing.lookup(provider, model)
-    entry = price.entry_at(datetime.combine(day, time.max, timezone.utc)) if price else None
-    if entry is None:
+    """What ``cached_tokens`` would have cost as plain input, minus what they cost as cache reads,
+    at the prices in force at the end of ``day`` (a model without a cache-read price: 0 saved)."""
+    at = datetime.combine(day, time.max, timezone.utc)
+    uncached = pricing.price_call(provider, model, None, Usage(input_tokens=cached_tokens), at)
+    cached = pricing.price_call(provider, model, None, Usage(input_tokens=cached_tokens, cache_read_tokens=cached_tokens), at)
+    if uncached.total is None or cached.total is None:
         return None
-    input_rate = entry.rates["input"]
-    # A model without a cache-read price bills cache reads as plain input: nothing saved.
-    read_rate = entry.rates.get("cache_read", input_rate)
-    return Decimal(cached_tokens) * (input_rate - read_rate) / _PER_TOKEN
+    return pricing.usd(uncached.total - cached.total)

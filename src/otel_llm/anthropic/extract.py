@@ -11,6 +11,7 @@ from typing import Any
 
 from otel_llm import attributes as attr
 from otel_llm.instrumentation.call import Outcome, PayloadSpec
+from otel_llm.pricing.providers import provider_of_url
 from otel_llm.usage import from_anthropic, get
 
 OPERATION = "chat"
@@ -30,15 +31,20 @@ _REQUEST_PARAMETERS = {
 
 
 def provider_name(client: Any) -> str:
-    """``gen_ai.provider.name`` of the platform the client calls: Anthropic, Bedrock or Vertex AI."""
+    """``gen_ai.provider.name`` of who serves the client's calls: Bedrock or Vertex AI by client,
+    else by base URL (Anthropic's API, or another provider's Anthropic-compatible one, a gateway,
+    a self-hosted server: see ``pricing/providers.py``)."""
     declared = getattr(client, "_gen_ai_provider_name", None)
-    if isinstance(declared, str) and declared:
+    if not (isinstance(declared, str) and declared):
+        declared = DEFAULT_PROVIDER
+        for klass in type(client).__mro__:
+            for marker, provider in _PLATFORM_PROVIDERS.items():
+                if marker in klass.__name__:
+                    declared = provider
+    if declared != DEFAULT_PROVIDER:
         return declared
-    for klass in type(client).__mro__:
-        for marker, provider in _PLATFORM_PROVIDERS.items():
-            if marker in klass.__name__:
-                return provider
-    return DEFAULT_PROVIDER
+    url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
+    return (provider_of_url(str(url)) if url is not None else None) or DEFAULT_PROVIDER
 
 
 def request_attributes(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,10 +88,17 @@ PAYLOAD_SPEC = PayloadSpec(
 def message_outcome(message: Any) -> Outcome:
     """The outcome of a complete Message (model, dict of its JSON, or assembled from a stream)."""
     stop_reason = get(message, "stop_reason")
+    usage = from_anthropic(get(message, "usage"))
     return Outcome(
         response=message,
-        usage=from_anthropic(get(message, "usage")),
+        usage=usage,
         response_model=get(message, "model"),
         response_id=get(message, "id"),
         finish_reasons=[stop_reason] if stop_reason else None,
+        attributes=service_tier_attributes(usage),
     )
+
+
+def service_tier_attributes(usage: Any) -> dict[str, str] | None:
+    """The span attribute naming the tier the response was served (and is priced) at."""
+    return {attr.ANTHROPIC_SERVICE_TIER: usage.service_tier} if usage.service_tier else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from otel_llm.anthropic.extract import get
+from otel_llm.anthropic.extract import get, service_tier_attributes
 from otel_llm.instrumentation.call import NOTHING, Outcome
 from otel_llm.usage import merge_anthropic_stream
 
@@ -110,12 +110,14 @@ class MessageEventsHandler:
             return NOTHING  # nothing arrived: no usage to report, nothing to assemble
         # Content is only collected when captured, so only assembled then.
         blocks = self._blocks
+        usage = merge_anthropic_stream(self._start_usage, self._delta_usage)
         return Outcome(
             response=self._assembled(blocks) if blocks is not None else None,
-            usage=merge_anthropic_stream(self._start_usage, self._delta_usage),
+            usage=usage,
             response_model=get(message, "model"),
             response_id=get(message, "id"),
             finish_reasons=[self._stop_reason] if self._stop_reason else None,
+            attributes=service_tier_attributes(usage),
         )
 
 

@@ -21,7 +21,6 @@ import logging
 import uuid
 from hashlib import blake2b
 from datetime import datetime, timezone
-from decimal import Decimal
 from collections import ChainMap
 from typing import Any, Mapping
 
@@ -31,7 +30,7 @@ from opentelemetry.trace import StatusCode
 
 from otel_llm import attributes as attr
 from otel_llm.exporter import sources
-from otel_llm.pricing import compute_call_cost
+from otel_llm.pricing import price_call
 from otel_llm.storage import codec
 from otel_llm.storage.columns import COLUMN_NAMES
 from otel_llm.usage import Usage
@@ -277,6 +276,7 @@ def build_row(span: ReadableSpan, attributes: Mapping[str, Any], full_payloads: 
         cost_usd,
         cost_details,
         pricing_version,
+        get(attr.OPENAI_RESPONSE_SERVICE_TIER) or get(attr.ANTHROPIC_SERVICE_TIER),
         (end - start) / 1e6,
         ttfc * 1000.0 if isinstance(ttfc, (int, float)) else None,
         is_error,
@@ -303,9 +303,10 @@ def _priced_here(
     output_tokens: int | None,
     usage_details: dict,
     start_ns: int,
-) -> tuple[Decimal | None, dict, str, str]:
+) -> tuple[str | None, str | dict, str, str]:
     """(cost, its components, pricing version, why unpriced) for a span of another
-    instrumentation, which carries tokens but no cost."""
+    instrumentation, which carries tokens but no cost: priced as our instrumentors price their
+    calls (``price_call``), at the span's start time and service tier, in the same texts."""
     if input_tokens is None and output_tokens is None:
         return None, _EMPTY, "", ""
     get = attributes.get
@@ -320,14 +321,15 @@ def _priced_here(
     )
     at = datetime.fromtimestamp(start_ns / 1e9, tz=timezone.utc)
     request_model, response_model = codec.text(get(attr.REQUEST_MODEL)), codec.text(get(attr.RESPONSE_MODEL))
+    tier = codec.text(get(attr.OPENAI_RESPONSE_SERVICE_TIER) or get(attr.ANTHROPIC_SERVICE_TIER))
     try:
-        cost = compute_call_cost(provider, response_model, request_model, usage, at)
+        cost = price_call(provider, response_model, request_model, usage, at, tier)
     except Exception:  # a pricing bug must not cost us the row
-        logger.debug("compute_cost failed for %s/%s", provider, request_model, exc_info=True)
+        logger.debug("price_call failed for %s/%s", provider, request_model, exc_info=True)
         return None, _EMPTY, "", ""
-    if cost.usd is None:
-        return None, _EMPTY, cost.pricing_version or "", cost.unpriced_reason or "unpriced"
-    return cost.usd, dict(cost.components), cost.pricing_version or "", ""
+    if cost.total is None:
+        return None, _EMPTY, cost.pricing_version, cost.unpriced_reason or "unpriced"
+    return cost.usd_text(), cost.details_json(), cost.pricing_version, ""
 
 
 _NO_ERROR = (False, "", "")

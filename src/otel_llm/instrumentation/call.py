@@ -14,7 +14,7 @@ from otel_llm import payloads, redaction
 from otel_llm.context import current_attributes
 from otel_llm.instrumentation.safety import report
 from otel_llm.instrumentation.telemetry import Telemetry
-from otel_llm.pricing import call_nanos
+from otel_llm.pricing import price_call
 from otel_llm.usage import Usage
 
 # Request keyword arguments that are transport settings, not part of the request body, or may
@@ -256,13 +256,13 @@ class LLMCall:
             histogram.record(usage.output_tokens, {**metric_attributes, "gen_ai.token.type": "output"})
 
     def _record_cost(self, values: dict[str, Any], usage: Usage, response_model: str | None) -> None:
-        cost = call_nanos(self.provider, response_model, self.request_model, usage)
+        cost = price_call(self.provider, response_model, self.request_model, usage, service_tier=usage.service_tier)
         values[attr.COST_PRICING_VERSION] = cost.pricing_version
         if cost.total is None:
             values[attr.COST_UNPRICED_REASON] = cost.unpriced_reason or "unpriced"
             return
-        values[attr.COST_USD] = _usd_text(cost.total)
-        values[attr.COST_DETAILS] = _json_object([f'"{k}":"{_usd_text(v)}"' for k, v in cost.components.items()])
+        values[attr.COST_USD] = cost.usd_text()
+        values[attr.COST_DETAILS] = cost.details_json()
         self._telemetry.cost.add(cost.total / 1e9, self._metric_attributes)
 
     def _record_duration(self, error_type: str | None) -> None:
@@ -311,13 +311,6 @@ def _add_usage_attributes(values: dict[str, Any], usage: Usage) -> None:
         values[attr.USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
     if usage.details:
         values[attr.USAGE_DETAILS] = _json_object([f'"{k}":{n}' for k, n in usage.details.items()])
-
-
-def _usd_text(nanos: int) -> str:
-    """Nano-USD as USD in fixed point with nine places, as ``format(Decimal, "f")`` writes them
-    (never "2.00E-7"), without building the Decimal."""
-    whole, fraction = divmod(nanos, 1_000_000_000)
-    return f"{whole}.{fraction:09d}"
 
 
 def _json_object(members: list[str]) -> str:

@@ -17,6 +17,7 @@ from opentelemetry.semconv._incubating.attributes import openai_attributes as op
 
 from otel_llm import attributes as attr
 from otel_llm.instrumentation.call import Outcome
+from otel_llm.pricing.providers import provider_of_url
 from otel_llm.usage import from_openai_chat, from_openai_embeddings, from_openai_responses, get
 
 CHAT = gen_ai.GenAiOperationNameValues.CHAT.value
@@ -38,15 +39,18 @@ def given(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def provider_of(client: Any, host: str | None) -> str:
-    """The provider behind ``client``, whose base URL's host (see :func:`server_of`) is ``host``."""
+    """Who serves ``client``'s calls (``gen_ai.provider.name``): its platform runtime (Bedrock,
+    Vertex), an Azure client, else its base URL (see ``pricing/providers.py``); the ``openai``
+    SDK reaches many providers, and a host that is not OpenAI's is never ``openai``."""
     runtime_name = get(getattr(client, "_provider_runtime", None), "name")
     if runtime_name in _PROVIDER_BY_RUNTIME:
         return _PROVIDER_BY_RUNTIME[runtime_name]
-    # AzureOpenAI subclasses carry an ``_azure_endpoint``; a plain OpenAI client pointed at an
-    # Azure base URL is Azure too.
-    if hasattr(client, "_azure_endpoint") or (host or "").endswith((".azure.com", ".azure-api.net")):
+    # AzureOpenAI subclasses carry an ``_azure_endpoint`` (a custom domain may not look Azure's).
+    if hasattr(client, "_azure_endpoint"):
         return gen_ai.GenAiProviderNameValues.AZURE_AI_OPENAI.value
-    return gen_ai.GenAiProviderNameValues.OPENAI.value
+    url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
+    by_url = provider_of_url(str(url)) if url is not None and host else None
+    return by_url or gen_ai.GenAiProviderNameValues.OPENAI.value
 
 
 def accepts_stream_options(client: Any) -> bool:
@@ -156,7 +160,7 @@ def embeddings_request_attributes(request: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-# --- response outcome: keyword arguments for LLMCall.finish -----------------------------------
+# --- response outcomes ------------------------------------------------------------------------
 
 
 def response_attributes(response: Any) -> dict[str, Any]:
@@ -166,13 +170,21 @@ def response_attributes(response: Any) -> dict[str, Any]:
     return values
 
 
+def with_service_tier(usage: Any, response: Any) -> Any:
+    """``usage`` priced at the tier the response was served at (``service_tier``)."""
+    tier = get(response, "service_tier")
+    if usage is not None and isinstance(tier, str) and tier:
+        usage.service_tier = tier
+    return usage
+
+
 def chat_outcome(response: Any) -> Outcome:
     choices = get(response, "choices") or []
     reasons = [reason for choice in choices if (reason := get(choice, "finish_reason"))]
     usage = get(response, "usage")
     return Outcome(
         response=response,
-        usage=from_openai_chat(usage) if usage is not None else None,
+        usage=with_service_tier(from_openai_chat(usage), response) if usage is not None else None,
         response_model=get(response, "model"),
         response_id=get(response, "id"),
         finish_reasons=reasons,
@@ -208,13 +220,23 @@ def responses_outcome(response: Any) -> Outcome:
         values[attr.ERROR_MESSAGE] = error_message
     return Outcome(
         response=response,
-        usage=from_openai_responses(usage) if usage is not None else None,
+        usage=with_service_tier(_with_web_searches(from_openai_responses(usage), response), response)
+        if usage is not None
+        else None,
         response_model=get(response, "model"),
         response_id=get(response, "id"),
         finish_reasons=reasons,
         attributes=values,
         error_type=error_type,
     )
+
+
+def _with_web_searches(usage: Any, response: Any) -> Any:
+    """Responses API web searches, billed per call: one ``web_search_call`` output item each."""
+    searches = sum(1 for item in get(response, "output") or [] if get(item, "type") == "web_search_call")
+    if searches:
+        usage.details["web_search_requests"] = searches
+    return usage
 
 
 def embeddings_outcome(response: Any) -> Outcome:

@@ -110,7 +110,7 @@ class ChatStreamHandler:
         return True
 
     def outcome(self) -> Outcome:
-        usage = from_openai_chat(self._usage) if self._usage is not None else None
+        usage = extract.with_service_tier(from_openai_chat(self._usage), self._last) if self._usage is not None else None
         reasons = self._reasons
         head = self._head or self._first
         return Outcome(

@@ -1,47 +1,47 @@
-"""Provider-neutral cost of LLM calls from a bundled, versioned price table (``prices.json``).
+"""The cost of LLM calls, from ``genai-prices`` data with the user's overrides on top.
 
-``OTEL_LLM_PRICES_FILE`` may name a JSON file of the same shape whose models add to or replace the
-bundled ones; see ``schema.py`` for the shape and ``cost.py`` for the arithmetic.
+One entry point for every span, ours or another producer's::
 
-    from otel_llm.pricing import compute_cost
-    result = compute_cost("openai", "gpt-4o-2024-08-06", usage)
-    result.usd  # Decimal, or None with result.unpriced_reason
+    from otel_llm.pricing import price_call
+    cost = price_call("openai", "gpt-4o-2024-08-06", "gpt-4o", usage, at=None, service_tier="flex")
+    cost.total  # nano-USD (int), or None with cost.unpriced_reason;  cost.usd as Decimal
+
+- ``catalog.py``: which price applies (data snapshot, overrides, time, service tier), cached.
+- ``compiled.py``: the arithmetic, on integers, agreeing with ``genai_prices.calc_price``.
+- ``providers.py``: who serves a base URL (``gen_ai.provider.name``), ``OTEL_LLM_PROVIDERS``.
+- ``loader.py`` / ``schema.py``: the override file, ``OTEL_LLM_PRICES_FILE``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from .cost import CostResult, NanoCost, call_nanos, compute_call_cost, compute_cost
-from .loader import OVERRIDE_ENV, bundled_table, current_table, reload
-from .schema import ModelPrice, PriceEntry, Tier
+from .cost import Cost, price_call, usage_counts, usd
+from .loader import OVERRIDE_ENV
+from .providers import PROVIDERS_ENV, SELF_HOSTED, declare_provider, provider_of_url
 
 __all__ = [
     "OVERRIDE_ENV",
-    "PRICING_VERSION",
-    "CostResult",
-    "NanoCost",
-    "ModelPrice",
-    "PriceEntry",
-    "Tier",
-    "call_nanos",
-    "compute_call_cost",
-    "compute_cost",
-    "lookup",
+    "PROVIDERS_ENV",
+    "SELF_HOSTED",
+    "Cost",
+    "declare_provider",
+    "price_call",
+    "pricing_version",
+    "provider_of_url",
     "reload",
+    "usage_counts",
+    "usd",
 ]
 
-# The bundled table's version, read from prices.json on first access (below) so that importing
-# the package does no file I/O.  Costs from an override carry "<this>+<override version>".
-PRICING_VERSION: str
+
+def reload() -> None:
+    """Forget the loaded price data and overrides: the next call reads them again."""
+    from .catalog import reload as reload_catalog
+
+    reload_catalog()
 
 
-def lookup(provider: str | None, model: str | None) -> ModelPrice | None:
-    """The table entry ``compute_cost`` would use for this model, override file included."""
-    return current_table().find(provider, model) if model else None
+def pricing_version() -> str:
+    """Which data prices calls now: ``genai-prices-<version>[@<refresh time>][+overrides-<v>]``."""
+    from .catalog import current
 
-
-def __getattr__(name: str) -> Any:
-    if name == "PRICING_VERSION":
-        return bundled_table().version
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return current().version

@@ -1,206 +1,228 @@
-"""The cost of one LLM call from its normalized ``Usage`` (see usage.py for the convention).
+"""The one way a call is priced, for our own spans and other producers' alike: :func:`price_call`.
 
-- ``input_tokens`` includes cache reads and writes, so uncached input = input - reads - writes.
-- Cache writes are priced by their TTL split in ``usage.details`` (``cache_write_5m``, ``_1h``,
-  OpenAI's ``_30m``, ``_12h``); a TTL with no rate of its own, and any unsplit remainder (component
-  ``cache_write``), cost the 5-minute write rate, or the input rate when the model has no write price.
-- Cache reads without a ``cache_read`` rate cost the input rate (the model has no cache discount).
-- ``output_tokens`` includes reasoning, which is billed as output: it is not added again.
-- The whole call is priced at the long-context tier its total input reaches.
-- Once any count is reported, a missing one counts as 0: a stream cut short before its final usage
-  still costs what it is known to have used.  With no count at all the call is unpriced, never 0.
+``Usage`` (see usage.py for the convention) maps onto ``genai-prices``' usage keys: input includes
+cache reads and writes, output includes reasoning, and each is billed once, at the most specific
+rate the model has (see compiled.py).  Once any count is reported, a missing one counts as 0: a
+stream cut short still costs what it is known to have used.  With no count at all, the call is
+unpriced: never 0.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from decimal import ROUND_HALF_EVEN, Context, Decimal
-from typing import Mapping, NamedTuple
+from datetime import datetime
+from decimal import Context, Decimal
+from typing import NamedTuple
 
 from ..usage import Usage
-from .loader import OVERRIDE_ENV, current_table
-from .schema import CACHE_WRITE_RATES, ModelPrice, PriceEntry
 
-# Our own context, so an application that changed the thread's decimal context cannot change costs.
-_EXACT = Context(prec=50, rounding=ROUND_HALF_EVEN)
+try:
+    from . import catalog
+    from .compiled import UsageError
+except ImportError as missing:  # genai-prices needs Python >= 3.11: unpriced, never a broken app
+    catalog = None  # type: ignore[assignment]
+    _NO_DATA = f"no price data: {missing} (genai-prices needs Python >= 3.11)"
+
+_EXACT = Context(prec=50)
+
+# Usage.details key -> genai-prices usage key, for the counts the data may price.
+_DETAIL_KEYS = {
+    "cache_write_5m": "cache_write_5m_tokens",
+    "cache_write_1h": "cache_write_1h_tokens",
+    "audio_input": "input_audio_tokens",
+    "audio_output": "output_audio_tokens",
+    "image_input": "input_image_tokens",
+    "image_output": "output_image_tokens",
+    "cache_read_audio": "cache_audio_read_tokens",
+    "web_search_requests": "web_searches",
+}
 
 
-@dataclass(frozen=True, slots=True)
-class CostResult:
-    usd: Decimal | None  # None: unpriced (see unpriced_reason); never 0 for "unknown"
-    components: dict[str, Decimal] = field(default_factory=dict)  # component -> USD, sums to usd
-    pricing_version: str = ""
-    model_key: str | None = None  # "provider/model" of the table entry used
-    unpriced_reason: str | None = None
+_PRICED_DETAILS = frozenset(_DETAIL_KEYS)
 
 
-class NanoCost(NamedTuple):
-    """A call's cost in billionths of a USD, the unit of the ``cost_usd`` column.
-
-    What instrumentors price every call with: a tuple of integers, no ``Decimal`` to build.
-    """
+class Cost(NamedTuple):
+    """A call's cost in billionths of a USD, the unit of the ``cost_usd`` column."""
 
     total: int | None  # None: unpriced (see unpriced_reason)
-    components: dict[str, int]  # component -> nano-USD, each rounded on its own
-    pricing_version: str
-    model_key: str | None
+    components: dict[str, int]  # component ("input", "cache_read", "web_searches"...) -> nano-USD
+    pricing_version: str  # which data priced it: "genai-prices-0.2.5[@refresh time][+overrides-v]"
+    model_key: str | None  # "provider/model" of the price used
     unpriced_reason: str | None
 
+    @property
+    def usd(self) -> Decimal | None:
+        return None if self.total is None else usd(self.total)
 
-def compute_call_cost(
+    def usd_text(self) -> str | None:
+        """The total as the span attribute and the row carry it (``otel_llm.cost.usd``)."""
+        return None if self.total is None else usd_text(self.total)
+
+    def details_json(self) -> str:
+        """The components as the span attribute and the row carry them (``otel_llm.cost.details``):
+        a flat JSON object; names are usage keys, values fixed-point texts, nothing to escape."""
+        return "{" + ",".join(f'"{name}":"{usd_text(n)}"' for name, n in self.components.items()) + "}"
+
+
+def usd(nanos: int) -> Decimal:
+    return Decimal(nanos).scaleb(-9, _EXACT)
+
+
+def usd_text(nanos: int) -> str:
+    """Nano-USD as USD in fixed point with nine places, as ``format(Decimal, "f")`` writes them
+    (never "2.00E-7"), without building the Decimal."""
+    whole, fraction = divmod(nanos, 1_000_000_000)
+    return f"{whole}.{fraction:09d}"
+
+
+def price_call(
     provider: str | None,
     response_model: str | None,
     request_model: str | None,
     usage: Usage,
     at: datetime | None = None,
-) -> CostResult:
-    """Cost of one call: priced by the model that answered (often a dated snapshot), else by the
-    model that was asked for when only that one has a price."""
-    return _result(call_nanos(provider, response_model, request_model, usage, at))
-
-
-def call_nanos(
-    provider: str | None,
-    response_model: str | None,
-    request_model: str | None,
-    usage: Usage,
-    at: datetime | None = None,
-) -> NanoCost:
-    """:func:`compute_call_cost` in nano-USD."""
-    cost = _nanos(provider, response_model or request_model, usage, at)
-    if cost.total is None and response_model and request_model and request_model != response_model:
-        cost = _nanos(provider, request_model, usage, at)
+    service_tier: str | None = None,
+) -> Cost:
+    """Cost of one call served by ``provider``: priced by the model that answered (often a dated
+    snapshot), else by the model asked for; at the price in force at ``at`` (None: now) and at
+    the response's ``service_tier``; with the billed iterations its usage lists (Anthropic
+    compactions and advisor calls, see usage.py) as components ``compaction_*`` / ``advisor_*``."""
+    if catalog is None:
+        return Cost(None, {}, "", None, _NO_DATA)
+    cost = _price(provider, response_model, request_model, usage, at, service_tier)
+    details = usage.details
+    if cost.total is not None and details and not _PRICED_DETAILS.issuperset(details) and _has_iterations(details):
+        return _with_iterations(cost, provider, response_model, request_model, usage.details, at, service_tier)
     return cost
 
 
-def compute_cost(
-    provider: str | None, model: str | None, usage: Usage, at: datetime | None = None
-) -> CostResult:
-    return _result(_nanos(provider, model, usage, at))
-
-
-def _result(cost: NanoCost) -> CostResult:
-    if cost.total is None:
-        return CostResult(None, {}, cost.pricing_version, cost.model_key, cost.unpriced_reason)
-    return CostResult(
-        usd=_usd(cost.total),
-        components={name: _usd(value) for name, value in cost.components.items()},
-        pricing_version=cost.pricing_version,
-        model_key=cost.model_key,
-    )
-
-
-def _nanos(provider: str | None, model: str | None, usage: Usage, at: datetime | None) -> NanoCost:
-    table = current_table()
+def _price(
+    provider: str | None,
+    response_model: str | None,
+    request_model: str | None,
+    usage: Usage,
+    at: datetime | None,
+    service_tier: str | None,
+) -> Cost:
+    prices = catalog.current()
+    if at is None:  # the common case: a price already settled for this call's key
+        settled = prices.settled.get((provider, response_model, request_model, service_tier))
+        if settled is not None:
+            if settled[0] is None:  # a model without a price: the reason, as the first call found
+                return Cost(None, {}, prices.version, None, settled[1])
+            counts = usage_counts(usage)
+            if counts:
+                try:
+                    total, components = settled[1].nanos(counts)
+                    return Cost(total, components, prices.version, settled[0], None)
+                except UsageError:
+                    pass  # the slow path says why
+    model = response_model or request_model
     if not model:
-        return NanoCost(None, {}, table.version, None, "no model reported")
-    price = table.find(provider, model)
+        return Cost(None, {}, prices.version, None, "no model reported")
+    resolved = prices.resolve(provider, model)
+    if resolved.key is None and request_model and response_model and request_model != response_model:
+        resolved = prices.resolve(provider, request_model)
+    if resolved.key is None:
+        if at is None:
+            prices.remember((provider, response_model, request_model, service_tier), None, resolved.unpriced_reason)
+        return Cost(None, {}, prices.version, None, resolved.unpriced_reason)
+    counts = usage_counts(usage)
+    if not counts:
+        return Cost(None, {}, prices.version, resolved.key, "no token usage reported")
+    context = _context(service_tier)
+    price = prices.price(resolved, at, context)
     if price is None:
-        reason = f"no price for model {model!r} (provider {provider!r}); add it via {OVERRIDE_ENV}"
-        return NanoCost(None, {}, table.version, None, reason)
-    if not _has_tokens(usage):
-        return NanoCost(None, {}, table.version, price.key, "no token usage reported")
-    entry = _settled_entry(price) if at is None else None
-    if entry is None:
-        at = _utc(at)
-        entry = price.entry_at(at)
-        if entry is None:
-            reason = f"no price for {price.key} in force at {at.isoformat()}"
-            return NanoCost(None, {}, table.version, price.key, reason)
-    scaled = entry.scaled_rates_for(usage.input_tokens or 0)
-    shift = scaled.scale - 3  # units are 10**-(scale + 6) USD; the column counts 10**-9 USD
-    units = _components(scaled.rates, usage)
-    components = {name: _nano(value, shift) for name, value in units.items()}
-    return NanoCost(_nano(sum(units.values()), shift), components, table.version, price.key, None)
+        return Cost(None, {}, prices.version, resolved.key, f"no price for {resolved.key} in force at {at}")
+    try:
+        total, components = price.nanos(counts)
+    except UsageError as error:
+        return Cost(None, {}, prices.version, resolved.key, f"inconsistent usage: {error}")
+    if at is None and price is prices.settled_price(resolved, context):
+        prices.remember((provider, response_model, request_model, service_tier), resolved.key, price)
+    return Cost(total, components, prices.version, resolved.key, None)
 
 
-# id(model price) -> (that price, its last entry) once that entry is in force: entries only ever
-# take over from earlier ones, so from then on it is the entry for every call priced "now",
-# without reading the clock.  The price is kept so that a reused id cannot match a stale entry.
-_SETTLED: dict[int, tuple[ModelPrice, PriceEntry]] = {}
+_ITERATION_KINDS = ("compaction_", "advisor_")
 
 
-def _settled_entry(price: ModelPrice) -> PriceEntry | None:
-    settled = _SETTLED.get(id(price))
-    if settled is not None and settled[0] is price:
-        return settled[1]
-    last = price.entries[-1] if price.entries else None
-    if last is None or (last.effective_from is not None and last.effective_from > _utc(None)):
-        return None  # a price change still to come: decided by the clock, call by call
-    if len(_SETTLED) >= 4096:  # reloads and override files make new prices; forget old ones
-        _SETTLED.clear()
-    _SETTLED[id(price)] = (price, last)
-    return last
+def _with_iterations(
+    cost: Cost,
+    provider: str | None,
+    response_model: str | None,
+    request_model: str | None,
+    details: dict[str, int],
+    at: datetime | None,
+    service_tier: str | None,
+) -> Cost:
+    total, components = cost.total or 0, dict(cost.components)
+    for (kind, model), usage in _iterations(details).items():
+        extra = _price(provider, model or response_model, model or request_model, usage, at, service_tier)
+        if extra.total is None:
+            reason = f"{kind} iteration ({model or response_model or request_model}): {extra.unpriced_reason}"
+            return Cost(None, {}, cost.pricing_version, cost.model_key, reason)
+        total += extra.total
+        for name, nanos in extra.components.items():
+            components[f"{kind}_{name}"] = components.get(f"{kind}_{name}", 0) + nanos
+    return Cost(total, components, cost.pricing_version, cost.model_key, None)
 
 
-def _has_tokens(usage: Usage) -> bool:
-    if (
-        usage.input_tokens is not None
-        or usage.output_tokens is not None
-        or usage.cache_read_tokens is not None
-        or usage.cache_write_tokens is not None
-    ):
-        return True
-    return any(k in usage.details for k in CACHE_WRITE_RATES)
+def _iterations(details: dict[str, int]) -> dict[tuple[str, str | None], Usage]:
+    """(kind, model or None for the call's) -> usage, from ``<kind>_<part>[@model]`` details;
+    their input excludes cache, as Anthropic's does, so cache is added to it here."""
+    found: dict[tuple[str, str | None], Usage] = {}
+    for key, count in details.items():
+        if not key.startswith(_ITERATION_KINDS):
+            continue
+        head, _, model = key.partition("@")
+        kind, _, part = head.partition("_")
+        usage = found.setdefault((kind, model or None), Usage(0, 0, 0, 0))
+        if part == "output":
+            usage.output_tokens += count
+        elif part in ("input", "cache_read", "cache_write"):
+            usage.input_tokens += count
+            if part == "cache_read":
+                usage.cache_read_tokens += count
+            elif part == "cache_write":
+                usage.cache_write_tokens += count
+    return found
 
 
-def _components(rates: Mapping[str, int], usage: Usage) -> dict[str, int]:
-    """Component -> exact cost in units of the scaled rates (token count times rate)."""
-    input_rate = rates["input"]
-    write_rate = rates.get("cache_write_5m", input_rate)
+def _has_iterations(details: dict[str, int]) -> bool:
+    return any(name.startswith(_ITERATION_KINDS) for name in details)
+
+
+def usage_counts(usage: Usage) -> dict[str, int]:
+    """``usage`` as ``genai-prices`` usage keys; empty when nothing was reported."""
+    counts: dict[str, int] = {}
+    if usage.input_tokens is not None:
+        counts["input_tokens"] = usage.input_tokens
+    if usage.output_tokens is not None:
+        counts["output_tokens"] = usage.output_tokens
+    if usage.cache_read_tokens:
+        counts["cache_read_tokens"] = usage.cache_read_tokens
+    if usage.reasoning_tokens:
+        counts["output_reasoning_tokens"] = usage.reasoning_tokens
+    writes = usage.cache_write_tokens or 0
     details = usage.details
-    # Most calls write no cache: one C-level check instead of a lookup per TTL.
-    if details and not details.keys().isdisjoint(CACHE_WRITE_RATES):
-        split = {ttl: n for ttl in CACHE_WRITE_RATES if (n := details.get(ttl))}
-    else:
-        split = {}
-    split_total = sum(split.values())
-    # Trust the larger of the reported total and its split if a provider's numbers disagree.
-    writes = max(usage.cache_write_tokens or 0, split_total)
-    reads = usage.cache_read_tokens or 0
-    costs: dict[str, int] = {}
-    uncached = (usage.input_tokens or 0) - reads - writes
-    if uncached > 0:
-        costs["input"] = uncached * input_rate
-    if reads > 0:
-        costs["cache_read"] = reads * rates.get("cache_read", input_rate)
-    for ttl, n in split.items():
-        if n > 0:
-            costs[ttl] = n * rates.get(ttl, write_rate)
-    if writes > split_total:
-        costs["cache_write"] = (writes - split_total) * write_rate
-    output = usage.output_tokens or 0
-    if output > 0:
-        costs["output"] = output * rates["output"]
-    return costs
+    if details:
+        for name, value in details.items():
+            key = _DETAIL_KEYS.get(name)
+            if key is not None and value:
+                counts[key] = value
+        # Trust the larger of a reported write total and its TTL split, if a provider's disagree.
+        writes = max(writes, counts.get("cache_write_5m_tokens", 0) + counts.get("cache_write_1h_tokens", 0))
+    if writes:
+        counts["cache_write_tokens"] = writes
+    return counts
 
 
-# Powers of ten for _nano, which runs once per cost component of every call: a table lookup
-# costs half of computing 10**shift and 10**(shift - 1).
-_POW10 = tuple(10**n for n in range(40))
+def _context(service_tier: str | None) -> dict[str, str] | None:
+    """The price data's request context for a response's service tier.
 
-
-def _nano(units: int, shift: int) -> int:
-    """``units * 10**-shift`` rounded half to even: the column's nine decimal places."""
-    if shift <= 0:
-        return units * 10**-shift
-    if shift < len(_POW10):
-        divisor, half = _POW10[shift], 5 * _POW10[shift - 1]
-    else:
-        divisor, half = 10**shift, 5 * 10 ** (shift - 1)
-    quotient, remainder = divmod(units, divisor)
-    if remainder > half or (remainder == half and quotient & 1):
-        quotient += 1
-    return quotient
-
-
-def _usd(nano: int) -> Decimal:
-    return Decimal(nano).scaleb(-9, _EXACT)
-
-
-def _utc(at: datetime | None) -> datetime:
-    if at is None:
-        return datetime.now(timezone.utc)
-    # A naive time is taken as UTC, the convention of span timestamps.
-    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    OpenAI: ``default``, ``flex``, ``priority``, ``scale``...; Anthropic: ``standard`` (the
+    default price), ``priority``, ``batch`` (the batch discount)."""
+    if not service_tier or service_tier in ("standard", "auto"):
+        return None
+    if service_tier == "batch":
+        return {"processing": "batch"}
+    return {"service_tier": service_tier}

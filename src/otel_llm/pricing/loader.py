@@ -1,69 +1,61 @@
-"""Lazy, thread-safe loading of the bundled price table and the user's override file.
+"""The user's price overrides (``OTEL_LLM_PRICES_FILE``): negotiated discounts, fine-tunes,
+self-hosted models, and anything the price data does not have yet.
 
-Nothing is read at import: the first ``compute_cost`` loads the table once, under a lock, and every
-later call reuses it.  A broken override file is logged and ignored, never raised into the app.
+Read once, at the first priced call.  A broken file is logged and ignored, never raised into the
+app: calls are then priced from the data alone.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
-from importlib import resources
+from dataclasses import dataclass
+from typing import Mapping
 
-from .schema import PriceTableError, parse_document
-from .table import PriceTable
+from .schema import ModelPrice, PriceTableError, ProviderPrices, parse_document
 
 OVERRIDE_ENV = "OTEL_LLM_PRICES_FILE"
 
 logger = logging.getLogger("otel_llm.pricing")
 
-_lock = threading.Lock()
-_bundled: PriceTable | None = None
-_current: PriceTable | None = None
+
+@dataclass(frozen=True)
+class Overrides:
+    path: str
+    version: str  # "overrides-<the file's version>", part of every row's pricing version
+    providers: Mapping[str, ProviderPrices]
+
+    def find(self, provider: str | None, names: tuple[str, ...]) -> ModelPrice | None:
+        """The override for one of ``names`` (most specific first) under ``provider``; without a
+        provider, under any."""
+        searched = [self.providers[provider]] if provider in self.providers else []
+        if provider is None:
+            searched = list(self.providers.values())
+        for prices in searched:
+            for name in names:
+                target = prices.aliases.get(name, name)
+                if (price := prices.models.get(target)) is not None:
+                    return price
+        return None
 
 
-def bundled_table() -> PriceTable:
-    global _bundled
-    if _bundled is None:
-        with _lock:
-            if _bundled is None:
-                text = resources.files(__package__).joinpath("prices.json").read_text("utf-8")
-                # The bundle is tested; a failure here is a packaging bug and should be loud.
-                _bundled = PriceTable.from_document(parse_document(text))
-    return _bundled
-
-
-def current_table() -> PriceTable:
-    global _current
-    if _current is None:
-        bundled = bundled_table()
-        with _lock:
-            if _current is None:
-                _current = _with_override(bundled, os.environ.get(OVERRIDE_ENV, "").strip())
-    return _current
-
-
-def reload() -> None:
-    """Forget the loaded table; the next call reads the bundle and ``OTEL_LLM_PRICES_FILE`` again."""
-    global _bundled, _current
-    with _lock:
-        _bundled = _current = None
-
-
-def _with_override(bundled: PriceTable, path: str) -> PriceTable:
+def load_overrides() -> Overrides | None:
+    path = os.environ.get(OVERRIDE_ENV, "").strip()
     if not path:
-        return bundled
+        return None
     try:
         with open(path, encoding="utf-8") as file:
-            return bundled.merged_with(parse_document(file.read()))
+            document = parse_document(file.read())
     except (OSError, UnicodeDecodeError, PriceTableError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        logger.error(
-            "otel-llm pricing: ignoring %s=%s: %s; using the bundled prices (version %s)",
-            OVERRIDE_ENV,
-            path,
-            reason,
-            bundled.version,
-        )
-        return bundled
+        logger.error("otel-llm pricing: ignoring %s=%s: %s; pricing from the price data alone", OVERRIDE_ENV, path, reason)
+        return None
+    _check_aliases(document.providers)
+    return Overrides(path, f"overrides-{document.version or 'custom'}", document.providers)
+
+
+def _check_aliases(providers: Mapping[str, ProviderPrices]) -> None:
+    for provider, prices in providers.items():
+        for alias, target in prices.aliases.items():
+            if target not in prices.models:
+                logger.error("otel-llm pricing: %s: providers.%s.aliases.%s names no model", OVERRIDE_ENV, provider, alias)

@@ -1,9 +1,9 @@
-"""The price-table JSON shape, its validation, and the immutable objects it becomes.
+"""The shape of an override file (``OTEL_LLM_PRICES_FILE``), its validation, and what it becomes.
 
 Shape (rates in USD per million tokens, JSON numbers read exactly as ``Decimal``)::
 
     {
-      "version": "2026-11-01",
+      "version": "acme-2026-11",
       "providers": {
         "anthropic": {
           "source": "where these prices come from",
@@ -29,14 +29,14 @@ a typo such as ``"ouput"`` must not leave a price out unnoticed.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import Decimal
 from typing import Any, Mapping
 
-# Rate names double as cost-component names (see cost.py).
-CACHE_WRITE_RATES = ("cache_write_5m", "cache_write_1h", "cache_write_30m", "cache_write_12h")
-RATE_NAMES = ("input", "cache_read", *CACHE_WRITE_RATES, "output")
+# Rate names double as cost-component names (see cost.py).  An unsplit cache write costs the
+# ``cache_write_5m`` rate; a cache read or write with no rate of its own costs the input rate.
+RATE_NAMES = ("input", "cache_read", "cache_write_5m", "cache_write_1h", "output")
 _REQUIRED_RATES = ("input", "output")
 
 
@@ -44,34 +44,10 @@ class PriceTableError(ValueError):
     """A price document of the wrong shape; the message names the offending JSON path."""
 
 
-_EXACT = Context(prec=50, rounding=ROUND_HALF_EVEN)
-
-
-@dataclass(frozen=True, slots=True)
-class ScaledRates:
-    """Rates as integers counting ``10**-scale`` USD per million tokens.
-
-    Costs are computed on every call; integer products are exact like Decimal ones at a fraction
-    of the cost, and need no decimal context.
-    """
-
-    scale: int
-    rates: Mapping[str, int]
-
-    @classmethod
-    def of(cls, rates: Mapping[str, Decimal]) -> ScaledRates:
-        scale = max([0, *(-rate.as_tuple().exponent for rate in rates.values())])
-        return cls(scale, {name: int(rate.scaleb(scale, _EXACT)) for name, rate in rates.items()})
-
-
 @dataclass(frozen=True, slots=True)
 class Tier:
     above_input_tokens: int
     rates: Mapping[str, Decimal]
-    scaled: ScaledRates = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "scaled", ScaledRates.of(self.rates))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,24 +55,6 @@ class PriceEntry:
     effective_from: datetime | None  # None: in force since the model exists
     rates: Mapping[str, Decimal]
     tiers: tuple[Tier, ...] = ()  # ascending thresholds
-    scaled: ScaledRates = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "scaled", ScaledRates.of(self.rates))
-
-    def rates_for(self, input_tokens: int) -> Mapping[str, Decimal]:
-        """The rates for a whole call whose total input is ``input_tokens``."""
-        return self._priced_as(input_tokens).rates
-
-    def scaled_rates_for(self, input_tokens: int) -> ScaledRates:
-        """:meth:`rates_for` as :class:`ScaledRates`."""
-        return self._priced_as(input_tokens).scaled
-
-    def _priced_as(self, input_tokens: int) -> Tier | PriceEntry:
-        for tier in reversed(self.tiers):
-            if input_tokens > tier.above_input_tokens:
-                return tier
-        return self
 
 
 @dataclass(frozen=True, slots=True)

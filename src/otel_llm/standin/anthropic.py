@@ -202,4 +202,4 @@ def handle(request: Request) -> JSONResponse | SSEResponse:
 
 def anthropic_standin(port: int = 0) -> StandinServer:
     """A (not yet started) stand-in Anthropic API server on 127.0.0.1."""
-    return StandinServer(handle, port=port)
+    return StandinServer(handle, port, provider="anthropic")

@@ -51,7 +51,7 @@ _ids = itertools.count(1)
 
 def openai_standin(port: int = 0) -> StandinServer:
     """A not-yet-started server answering like ``https://api.openai.com`` under ``/v1``."""
-    return StandinServer(handle, port)
+    return StandinServer(handle, port, provider="openai")
 
 
 def handle(request: Request) -> JSONResponse | SSEResponse:

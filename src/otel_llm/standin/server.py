@@ -57,10 +57,16 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class StandinServer:
-    """Serve ``handler`` on 127.0.0.1 in a background thread; records every request it got."""
+    """Serve ``handler`` on 127.0.0.1 in a background thread; records every request it got.
 
-    def __init__(self, handler: Handler, port: int = 0) -> None:
+    ``provider``: the provider this stand-in answers as.  Once started, calls to it are recorded
+    and priced as that provider's (``otel_llm.pricing.declare_provider``, what
+    ``OTEL_LLM_PROVIDERS`` does for a gateway); without it a loopback server is self-hosted.
+    """
+
+    def __init__(self, handler: Handler, port: int = 0, provider: str | None = None) -> None:
         self.handler = handler
+        self.provider = provider
         self.requests: list[Request] = []
         self._httpd = _QuietServer(("127.0.0.1", port), _make_request_handler(self))
         self._httpd.daemon_threads = True
@@ -73,6 +79,10 @@ class StandinServer:
 
     def start(self) -> "StandinServer":
         self._thread.start()
+        if self.provider:
+            from otel_llm.pricing.providers import declare_provider
+
+            declare_provider(self.base_url, self.provider)
         return self
 
     def stop(self) -> None:

@@ -108,6 +108,8 @@ def _param(value: Any) -> str:
     # chDB takes parameter values in ClickHouse's text form, like the HTTP interface's param_*.
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\")  # the text form reads a backslash as an escape
     return str(value)
 
 

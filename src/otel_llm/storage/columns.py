@@ -48,6 +48,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("cost_usd", "Nullable(Decimal(18, 9))"),
     ("cost_details", "Map(LowCardinality(String), Decimal(18, 9))"),
     ("pricing_version", "LowCardinality(String)"),
+    ("service_tier", "LowCardinality(String)"),
     ("latency_ms", "Float64"),
     ("ttft_ms", "Nullable(Float64)"),
     ("is_error", "Bool"),

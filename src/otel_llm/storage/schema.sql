@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS {database}.{table} {on_cluster}
     cost_usd            Nullable(Decimal(18, 9)),
     cost_details        Map(LowCardinality(String), Decimal(18, 9)),
     pricing_version     LowCardinality(String),
+    service_tier        LowCardinality(String),  -- the tier the response was served and priced at
 
     -- timing and outcome ---------------------------------------------------------------------
     latency_ms          Float64,
