@@ -24,7 +24,7 @@ from otel_llm import payloads, redaction
 from otel_llm.exporter import sources
 from otel_llm.exporter.offload import Offloader
 from otel_llm.exporter.row import build_row, span_attributes
-from otel_llm.storage import codec
+from otel_llm.storage import values as coerce
 from otel_llm.storage.columns import COLUMN_NAMES
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class LLMTraceExporter(SpanExporter):
                 row = build_row(span, attributes, full_payloads)
                 if redacting:
                     # Coerced first, so every text column holds a str the redactor sees.
-                    named = dict(zip(COLUMN_NAMES, codec.coerce_row(row)))
+                    named = dict(zip(COLUMN_NAMES, coerce.coerce_row(row)))
                     redaction.redact_row(named)
                     row = tuple(named.values())
             except Exception:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from otel_llm.storage import codec, rowfile
 from otel_llm.storage.base import Store
 from otel_llm.storage.errors import QueryError
 from otel_llm.storage.spool import Spool
@@ -28,8 +29,10 @@ def drain(spool: Spool, store: Store, deadline: float | None = None) -> tuple[in
         if payload is None:
             continue
         try:
+            if item.kind == "rows":  # rows as an app worker spools them: encoded here, not there
+                payload = codec.encode(rowfile.load_rows(payload))
             store.insert_arrow(payload, item.token)
-        except QueryError as exc:
+        except (QueryError, ValueError) as exc:
             target = spool.reject(item)
             rejected += item.rows
             log.error("otel-llm: store rejected spooled batch (%d rows), moved to %s: %s", item.rows, target, exc)
