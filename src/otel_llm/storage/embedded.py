@@ -36,7 +36,7 @@ from otel_llm.storage import rowfile
 from otel_llm.storage.config import URL_ENV, StoreConfig
 from otel_llm.storage.errors import QueryError, StoreUnavailable
 from otel_llm.storage.ownership import POLL_S, OwnerLock
-from otel_llm.storage.spool import Outcome, Spool, spool_or_drop
+from otel_llm.storage.spool import Outcome, Spool
 
 log = logging.getLogger("otel_llm.storage")
 
@@ -116,6 +116,7 @@ class EmbeddedSink:
     def __init__(self, config: StoreConfig):
         self.config = config
         self.spool = Spool(config.spool_dir)
+        self._unusable = False
 
     @staticmethod
     def chunks(rows: Sequence[tuple | dict], size: int) -> Iterator[Sequence[tuple | dict]]:
@@ -129,11 +130,26 @@ class EmbeddedSink:
     def spool_batch(self, chunks: list[_Chunk], rows: int, token: str) -> Outcome:
         payload = b"".join(chunk.data for chunk in chunks)
         chunks.clear()
-        return spool_or_drop(self.spool, payload, rows, token, kind="rows")
+        try:
+            self.spool.put(payload, rows, token, kind="rows")
+        except OSError as exc:  # said once, when it starts, and once when it ends
+            if not self._unusable:
+                self._unusable = True
+                log.error(
+                    "otel-llm: cannot use the embedded store at %s (%s); its rows are dropped until its spool "
+                    "%s can be written. Point %s at a writable directory.",
+                    self.config.path, exc, self.spool.directory, URL_ENV,
+                )
+            return Outcome(dropped=rows)
+        if self._unusable:
+            self._unusable = False
+            log.warning("otel-llm: the embedded store's spool %s can be written again", self.spool.directory)
+        return Outcome(spooled=rows)
 
     def deliver(self, chunks: list[_Chunk], rows: int, token: str) -> Outcome:
         outcome = self.spool_batch(chunks, rows, token)
-        self._start_store_process()
+        if outcome.spooled:
+            self._start_store_process()
         return outcome
 
     def maintain(self, deadline: float | None = None) -> Outcome:
