@@ -476,3 +476,28 @@ def test_the_spool_leaves_the_disk_its_last_free_space(tmp_path, monkeypatch, ca
     writer.submit([make_row(i, run="reserve") for i in range(10)])
     assert writer.shutdown(5)
     assert (writer.stats["spooled"], writer.stats["dropped"]) == (10, 0)
+
+
+def test_url_settings_reach_the_server_and_async_inserts_store_every_row_once(clickhouse_http):
+    url = clickhouse_http.url + "?async_insert=1&max_block_size=1234"
+    store = open_store(url)
+    try:
+        _, [(block_size, async_insert)] = store.query("SELECT getSetting('max_block_size'), getSetting('async_insert')")
+    finally:
+        store.close()
+    assert (int(block_size), bool(async_insert)) == (1234, True)
+
+    writer = open_writer(url, batch_rows=50)
+    writer.submit([make_row(i, run="async") for i in range(200)])
+    assert writer.shutdown(60)
+    assert (writer.stats["written"], writer.stats["dropped"]) == (200, 0)
+
+    # A batch re-sent with its token (a retry after a lost answer) is not stored twice.
+    payload = codec.encode([make_row(i, run="async-again") for i in range(10)])
+    store = open_store(url)
+    try:
+        store.insert_arrow(payload, "a" * 32)
+        store.insert_arrow(payload, "a" * 32)
+        assert store.query("SELECT count(), uniqExact(id) FROM llm_traces")[1] == [(210, 210)]
+    finally:
+        store.close()

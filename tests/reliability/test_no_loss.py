@@ -131,7 +131,7 @@ def test_one_row_with_unencodable_text_does_not_cost_its_batch(chdb_url):
     rows[43]["span_attributes"] = {"key\udcff": "value\ud800"}
     writer.submit(rows)
     assert writer.shutdown(60)
-    assert writer.stats["written"] == 100 and writer.stats["dropped"] == 0
+    assert writer.stats["spooled"] == 100 and writer.stats["dropped"] == 0
     assert count_rows(chdb_url) == (100, 100)
     store = open_store(chdb_url)
     try:

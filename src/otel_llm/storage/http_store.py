@@ -19,6 +19,14 @@ class HttpStore:
     def __init__(self, config: StoreConfig, timeout_s: float = 30.0):
         self.database = config.database
         self._url = config.url
+        settings = dict(config.settings)
+        # Per batch: with async inserts, acknowledged only once written, and deduplicated by the
+        # batch's token like a synchronous insert (config.py).
+        self._insert_settings = (
+            {"wait_for_async_insert": 1, "async_insert_deduplicate": 1}
+            if settings.get("async_insert", "0") not in ("0", "")
+            else {}
+        )
         try:
             # clickhouse-connect retries nothing on insert by itself; retries and spooling are
             # the writer's job, so a dead server must fail fast here.
@@ -34,6 +42,7 @@ class HttpStore:
                 autogenerate_session_id=False,
                 # Same values as the embedded store: DateTime64(6, 'UTC') comes back tz-aware.
                 tz_mode="schema",
+                settings=settings,
             )
         except OperationalError as exc:
             raise StoreUnavailable(f"cannot reach {self._url}: {_one_line(exc)}") from None
@@ -44,7 +53,7 @@ class HttpStore:
         self.insert_arrow(encode_rows(columns, rows))
 
     def insert_arrow(self, payload: Buffer, token: str | None = None) -> None:
-        settings = insert_settings(token)
+        settings = {**insert_settings(token), **self._insert_settings}
         # A buffer body, not bytes: clickhouse-connect prepends the statement to bytes (one more
         # copy of the whole batch) but sends a buffer as it is, the statement in the URL. Not a
         # file-like either: urllib3 reads that in 16 KB blocks, one socket send each, and every
