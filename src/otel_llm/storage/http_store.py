@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,8 +17,35 @@ from otel_llm.storage.errors import QueryError, StoreUnavailable, refusal
 from otel_llm.storage.schema import TABLE
 
 
+class _QuietDriver(logging.Filter):
+    """Drops what clickhouse-connect and urllib3 log on their own about a request of ours that
+    failed: the failure reaches our caller as an exception, and the writer logs an outage once.
+    (``Unexpected Http Driver Exception`` warnings; urllib3's ``Retrying ...`` for our server.)"""
+
+    def __init__(self, host: str, port: int):
+        super().__init__()
+        self._ours = f"host='{host}', port={port}"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("clickhouse_connect"):
+            return record.getMessage() != "Unexpected Http Driver Exception"
+        return self._ours not in record.getMessage()
+
+
+_quieted: set[tuple[str, int]] = set()
+
+
+def _quiet_driver_logs(host: str, port: int) -> None:
+    if (host, port) not in _quieted:
+        _quieted.add((host, port))
+        quiet = _QuietDriver(host, port)
+        logging.getLogger("clickhouse_connect.driver._backend.http_sync").addFilter(quiet)
+        logging.getLogger("urllib3.connectionpool").addFilter(quiet)
+
+
 class HttpStore:
     def __init__(self, config: StoreConfig, timeout_s: float = 30.0):
+        _quiet_driver_logs(config.host, config.port)
         self.database = config.database
         self._url = config.url
         settings = dict(config.settings)
@@ -45,7 +74,7 @@ class HttpStore:
                 settings=settings,
             )
         except OperationalError as exc:
-            raise StoreUnavailable(f"cannot reach {self._url}: {_one_line(exc)}") from None
+            raise StoreUnavailable(f"cannot reach {self._url}: {_network_error(exc)}") from None
         except DatabaseError as exc:
             raise refusal(_one_line(exc)) from None
 
@@ -79,7 +108,7 @@ class HttpStore:
         try:
             return method(*args, **kwargs)
         except OperationalError as exc:
-            raise StoreUnavailable(f"cannot reach {self._url}: {_one_line(exc)}") from None
+            raise StoreUnavailable(f"cannot reach {self._url}: {_network_error(exc)}") from None
         except DatabaseError as exc:
             raise QueryError(_one_line(exc)) from None
 
@@ -87,3 +116,15 @@ class HttpStore:
 def _one_line(exc: Exception) -> str:
     """clickhouse-connect wraps the server's message in several lines; keep them on one."""
     return " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+
+
+# What a connection failure comes down to, inside urllib3's wrapping ("[Errno 111] Connection refused").
+_CAUSE = re.compile(r"\[Errno -?\d+\] [^\"')]+|timed out|Connection (?:reset|aborted)[^\"')]*|RemoteDisconnected[^\"')]*")
+
+
+def _network_error(exc: Exception) -> str:
+    """A connection failure in a few words: urllib3's message repeats the request's URL (for an
+    insert, its URL-encoded statement and settings) and every retry."""
+    text = _one_line(exc)
+    cause = _CAUSE.search(text)
+    return cause.group(0).strip() if cause else re.sub(r"url: \S+", "url: ...", text)[:300]

@@ -42,6 +42,7 @@ class RemoteSink:
         self._replay_lock = OwnerLock(config.lock_path)
         self._store = None
         self._down_until = 0.0
+        self._down = False  # in an outage (logged once when it starts, once when it ends)
         self._backoff = self.FIRST_BACKOFF_S
 
     chunks = staticmethod(codec.chunks)
@@ -125,14 +126,20 @@ class RemoteSink:
         return self._store
 
     def _mark_up(self) -> None:
-        if self._down_until:
-            log.warning("otel-llm: %s is reachable again", self._config.url)
+        if self._down:
+            self._down = False
+            log.warning("otel-llm: store %s takes inserts again; spooled rows are being inserted", self._config.url)
         self._down_until = 0.0
+        self._down = False  # in an outage (logged once when it starts, once when it ends)
         self._backoff = self.FIRST_BACKOFF_S
 
     def _mark_down(self, exc: Exception) -> None:
-        if not self._down_until:
-            log.warning("otel-llm: store down or refusing inserts, spooling to %s: %s", self.spool.directory, exc)
+        if not self._down:
+            self._down = True
+            log.warning(
+                "otel-llm: store %s cannot take inserts (%s); rows wait in %s and are inserted when it can",
+                self._config.url, exc, self.spool.directory,
+            )
         self._down_until = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, self.MAX_BACKOFF_S)
         if self._store is not None:
