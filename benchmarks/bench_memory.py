@@ -56,9 +56,7 @@ def run(base_url: str, workers: int, calls: int, env: dict | None, store_url: st
         store = _store_process_memory(store_url) if store_url and store_url.startswith("chdb://") else None
     finally:
         for proc in procs:
-            if proc.poll() is None:
-                proc.stdin.write("exit\n")
-                proc.stdin.flush()
+            proc.stdin.close()  # end-of-file: a worker goes on, and exits
         for proc in procs:
             proc.wait(120)
     return {

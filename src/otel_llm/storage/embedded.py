@@ -65,11 +65,16 @@ def store_process_running(config: StoreConfig) -> bool:
     return False
 
 
-def ensure_store_process(config: StoreConfig, force: bool = False) -> None:
-    """Start the store process for ``config`` unless one runs (or this process just started one)."""
+def ensure_store_process(config: StoreConfig, create_schema: bool = False) -> None:
+    """Start the store process for ``config`` unless one runs (or this process just started one).
+
+    ``create_schema``: it creates ``llm_traces`` at once (a writer's, so that readers find the
+    table while the app's first spans are still on their way); a reader's leaves that to
+    ``otel-llm init-db`` or to the first spooled rows.
+    """
     with _start_lock:
         now = time.monotonic()
-        if not force and now - _last_start.get(config.lock_path, -START_INTERVAL_S) < START_INTERVAL_S:
+        if now - _last_start.get(config.lock_path, -START_INTERVAL_S) < START_INTERVAL_S:
             return
         if store_process_running(config):
             return
@@ -78,7 +83,8 @@ def ensure_store_process(config: StoreConfig, force: bool = False) -> None:
         with open(config.spool_dir / LOG_NAME, "ab") as log_file:
             # It detaches itself (a second fork), so this wait is short and leaves no zombie.
             subprocess.run(
-                [sys.executable, "-m", "otel_llm.storage.service", config.url],
+                [sys.executable, "-m", "otel_llm.storage.service", config.url]
+                + (["--create-schema"] if create_schema else []),
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,
@@ -117,6 +123,7 @@ class EmbeddedSink:
         self.config = config
         self.spool = Spool(config.spool_dir)
         self._unusable = False
+        self._started = False  # started (or found) a store process yet
 
     @staticmethod
     def chunks(rows: Sequence[tuple | dict], size: int) -> Iterator[Sequence[tuple | dict]]:
@@ -153,8 +160,9 @@ class EmbeddedSink:
         return outcome
 
     def maintain(self, deadline: float | None = None) -> Outcome:
-        # A store process killed (kill -9) after we spooled: the next one ingests what it left.
-        if self.spool.has_pending():
+        # At the writer's start (see ensure_store_process); then, a store process killed (kill -9)
+        # after we spooled: the next one ingests what it left.
+        if not self._started or self.spool.has_pending():
             self._start_store_process()
         return Outcome()
 
@@ -176,7 +184,8 @@ class EmbeddedSink:
 
     def _start_store_process(self) -> None:
         try:
-            ensure_store_process(self.config)
+            ensure_store_process(self.config, create_schema=True)
+            self._started = True
         except OSError as exc:  # the rows are safe in the spool; the next batch tries again
             log.error("otel-llm: cannot start the store process for %s: %s", self.config.url, exc)
 
@@ -203,13 +212,7 @@ class ServiceStore:
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
         from otel_llm.storage.chdb_store import arrow_rows, query_parameters
 
-        request = {"op": "query", "sql": sql, "parameters": query_parameters(parameters)}
-        try:
-            return arrow_rows(self._call(request))
-        except StoreUnavailable:  # the store process went away (killed); a read can be asked again
-            self._sock.close()
-            self._sock = self._connect()
-            return arrow_rows(self._call(request))
+        return arrow_rows(self._call({"op": "query", "sql": sql, "parameters": query_parameters(parameters)}))
 
     def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
         from otel_llm.storage.chdb_store import query_parameters
@@ -220,16 +223,26 @@ class ServiceStore:
         self._sock.close()
 
     def _call(self, request: dict) -> Any:
-        try:
-            send_message(self._sock, request)
-            reply = recv_message(self._sock)
-        except OSError as exc:
-            reply = exc
-        if reply is None or isinstance(reply, OSError):
-            raise StoreUnavailable(f"the store process for {self._config.url} went away ({reply or 'closed'})")
+        reply = self._exchange(request)
+        if reply is None:
+            # The store process went away (exiting when idle as we connected, or killed): ask its
+            # successor. A statement it may have run is safe to repeat: queries, DDL that is
+            # IF NOT EXISTS, inserts with their dedup token.
+            self._sock.close()
+            self._sock = self._connect()
+            reply = self._exchange(request)
+        if reply is None:
+            raise StoreUnavailable(f"the store process for {self._config.url} went away")
         if "error" in reply:
             raise (QueryError if reply["error"] == "QueryError" else StoreUnavailable)(reply["message"])
         return reply.get("result")
+
+    def _exchange(self, request: dict) -> dict | None:
+        try:
+            send_message(self._sock, request)
+            return recv_message(self._sock)
+        except OSError:
+            return None
 
     def _connect(self) -> socket.socket:
         deadline = time.monotonic() + self._timeout_s

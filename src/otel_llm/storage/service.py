@@ -1,6 +1,6 @@
 """The store process: the one process that loads chDB for an embedded data directory.
 
-    python -m otel_llm.storage.service chdb:///path/to/db      (started by embedded.py)
+    python -m otel_llm.storage.service chdb:///path/to/db [--create-schema]   (started by embedded.py)
 
 It detaches (a second fork, a session of its own), takes the owner lock or exits if another store
 process holds it, opens chDB, and then until idle:
@@ -40,6 +40,7 @@ POLL_S = 0.1
 
 def main(argv: list[str]) -> int:
     config = parse_url(argv[0])
+    create_schema = "--create-schema" in argv[1:]
     if os.fork():  # the starter waits for this parent only; the child is reparented to init
         os._exit(0)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s store process %(process)d: %(message)s")
@@ -48,7 +49,7 @@ def main(argv: list[str]) -> int:
     while lock.try_acquire():
         try:
             try:
-                process = StoreProcess(config, spool)
+                process = StoreProcess(config, spool, create_schema)
             except StorageError as exc:  # something outside otel-llm has the directory open
                 log.error("cannot open %s: %s", config.url, exc)
                 return 1
@@ -61,7 +62,8 @@ def main(argv: list[str]) -> int:
 
 
 class StoreProcess:
-    def __init__(self, config: StoreConfig, spool: Spool):
+    def __init__(self, config: StoreConfig, spool: Spool, create_schema: bool):
+        from otel_llm.storage import schema
         from otel_llm.storage.chdb_store import ChdbStore
 
         self.config = config
@@ -69,8 +71,15 @@ class StoreProcess:
         self.store = ChdbStore(config.path)
         self._engine = threading.Lock()  # one statement at a time
         self._schema_ready = False
+        if create_schema:
+            try:
+                schema.apply(self.store)
+                self._schema_ready = True
+            except StorageError as exc:  # tried again before the first ingest
+                log.error("cannot create the schema in %s: %s", config.url, exc)
         self._refusing = False
         self._clients = 0
+        self._closing = False
         self._last_activity = time.monotonic()
         self._state = threading.Lock()
 
@@ -100,8 +109,9 @@ class StoreProcess:
                     self._touch()
                 with self._state:
                     idle = not self._clients and time.monotonic() - self._last_activity >= idle_s
-                if idle and not self.spool.has_pending():
-                    break
+                    if idle and not self.spool.has_pending():
+                        self._closing = True  # a reader connecting now is turned away, and retries
+                        break
                 time.sleep(POLL_S)
         finally:
             with socket_address(path) as address:
@@ -148,6 +158,9 @@ class StoreProcess:
             except OSError:  # closed: exiting
                 return
             with self._state:
+                if self._closing:
+                    conn.close()
+                    continue
                 self._clients += 1
             threading.Thread(target=self._serve, args=(conn,), name="otel-llm-store-client", daemon=True).start()
 
