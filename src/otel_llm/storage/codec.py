@@ -380,47 +380,6 @@ def record_batch(rows: Sequence[tuple | dict]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
 
 
-# chDB's Python() table function takes the GIL once for every record batch it reads, and waits
-# up to the interpreter's switch interval (5 ms) for it whenever another thread holds it: beside
-# a busy exporter, an insert of forty 512-row batches (one per BatchSpanProcessor export) took
-# twice as long as alone, and the exporter's thread was switched out each time. Merged into
-# batches of up to this size, a 20,000-row insert reads a few.
-MERGED_BATCH_BYTES = 16 << 20
-
-
-def merged(batches: list[pa.RecordBatch], max_bytes: int = MERGED_BATCH_BYTES) -> list[pa.RecordBatch]:
-    """``batches`` as fewer record batches of up to ``max_bytes`` each (pyarrow concatenates
-    without the GIL). It empties ``batches`` as it goes, so each group's originals are freed once
-    copied. A batch carrying a large payload (encoded alone, see :func:`chunks`) is passed on as
-    it is: its payload is never copied."""
-    result: list[pa.RecordBatch] = []
-    group: list[pa.RecordBatch] = []
-    size = 0
-
-    def close_group() -> None:
-        if group:
-            result.append(group[0] if len(group) == 1 else pa.concat_batches(group))
-            group.clear()
-
-    batches.reverse()
-    while batches:
-        batch = batches.pop()
-        # Not ``nbytes``: it lets go of the GIL, and getting it back beside a busy exporter
-        # thread took up to a switch interval each time (a 40-batch merge: 18 ms -> 0.7 s).
-        nbytes = batch.get_total_buffer_size()
-        large = nbytes >= LARGE_TEXT_CHARS * batch.num_rows
-        if large or size + nbytes > max_bytes:
-            close_group()
-            size = 0
-        if large:
-            result.append(batch)
-            continue
-        group.append(batch)
-        size += nbytes
-    close_group()
-    return result
-
-
 def encode(rows: Sequence[tuple | dict], compression: str | None = None) -> pa.Buffer:
     """Encode ``rows`` as one Arrow IPC stream (``compression``: None, "lz4" or "zstd" buffers)."""
     return write_stream([record_batch(rows)], compression)
