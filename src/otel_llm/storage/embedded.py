@@ -53,6 +53,14 @@ _last_start: dict[Path, float] = {}
 _start_lock = threading.Lock()
 
 
+def _new_start_lock() -> None:
+    global _start_lock
+    _start_lock = threading.Lock()  # the inherited one may be held by a thread the child lacks
+
+
+os.register_at_fork(after_in_child=_new_start_lock)
+
+
 def socket_path(config: StoreConfig) -> Path:
     return config.spool_dir / SOCKET_NAME
 
