@@ -43,7 +43,9 @@ def main(argv: list[str]) -> int:
     create_schema = "--create-schema" in argv[1:]
     if os.fork():  # the starter waits for this parent only; the child is reparented to init
         os._exit(0)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s store process %(process)d: %(message)s")
+    # Its stderr is PATH.spool/store.log: warnings and errors only, so that a store process
+    # started and stopped all day long does not grow it.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s store process %(process)d: %(message)s")
     lock = OwnerLock(config.lock_path)
     spool = Spool(config.spool_dir)
     while lock.try_acquire():
@@ -100,7 +102,7 @@ class StoreProcess:
                 os.umask(old_umask)
         server.listen(16)
         threading.Thread(target=self._accept, args=(server,), name="otel-llm-store-accept", daemon=True).start()
-        log.info("serving %s", self.config.url)
+        log.debug("serving %s", self.config.url)
         try:
             while True:
                 if self.spool.has_pending():
@@ -122,7 +124,7 @@ class StoreProcess:
             server.close()
             with self._engine:
                 self.store.close()
-            log.info("idle, exiting")
+            log.debug("idle, exiting")
 
     def _touch(self) -> None:
         with self._state:
