@@ -349,7 +349,7 @@ def test_batch_the_server_refuses_is_kept_in_rejected(clickhouse_http, tmp_path)
     kept = Spool(parse_url(url).spool_dir / "rejected").pending()
     assert [item.rows for item in kept] == [5]
     # Replayable once the table accepts it again.
-    admin.insert_arrow(Spool.read(kept[0]), kept[0].token)
+    admin.insert_json(Spool.read(kept[0]), kept[0].token)
     assert admin.query("SELECT count() FROM llm_traces ")[1] == [(6,)]
     admin.close()
 

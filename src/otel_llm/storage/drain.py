@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from otel_llm.storage import codec, rowfile
+from otel_llm.storage import rowfile
 from otel_llm.storage.base import Store
 from otel_llm.storage.errors import QueryError
 from otel_llm.storage.spool import Spool
@@ -33,11 +33,17 @@ def drain(spool: Spool, store: Store, deadline: float | None = None) -> tuple[in
         if payload is None:
             continue
         try:
-            if item.kind == "rows":  # rows as an app worker spools them: encoded here, not there
+            if item.kind == "json":  # a remote store's batch, as its writer sent it
+                store.insert_json(payload, item.token)
+                payload = None
+            elif item.kind == "rows":  # rows as an app worker spools them: encoded here, not there
+                from otel_llm.storage import codec  # pyarrow: the embedded store process only
+
                 rows = rowfile.load_rows(payload)
                 payload = codec.write_stream([codec.record_batch(chunk) for chunk in codec.chunks(rows, ENCODE_ROWS)])
                 del rows
-            store.insert_arrow(payload, item.token)
+            if payload is not None:
+                store.insert_arrow(payload, item.token)
         except (QueryError, ValueError) as exc:
             target = spool.reject(item)
             rejected += item.rows

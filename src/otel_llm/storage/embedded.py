@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from otel_llm.storage import rowfile
+from otel_llm.storage.chunk import Chunk, joined, slices
 from otel_llm.storage.config import URL_ENV, StoreConfig
 from otel_llm.storage.errors import QueryError, StoreUnavailable
 from otel_llm.storage.ownership import POLL_S, OwnerLock
@@ -113,16 +114,6 @@ def _store_process_env() -> dict[str, str]:
     return env
 
 
-class _Chunk:
-    """Rows of one encode, pickled (``rowfile``): what the writer queues for the embedded store."""
-
-    __slots__ = ("data", "num_rows")
-
-    def __init__(self, rows: Sequence[tuple | dict]):
-        self.data = rowfile.dumps(list(rows))
-        self.num_rows = len(rows)
-
-
 class EmbeddedSink:
     """The writer's sink for the embedded store: every batch goes to the spool for the store
     process; spooling is the normal path here, not a sign of trouble."""
@@ -133,18 +124,14 @@ class EmbeddedSink:
         self._unusable = False
         self._started = False  # started (or found) a store process yet
 
-    @staticmethod
-    def chunks(rows: Sequence[tuple | dict], size: int) -> Iterator[Sequence[tuple | dict]]:
-        for start in range(0, len(rows), size):
-            yield rows[start : start + size]
+    chunks = staticmethod(slices)
 
     @staticmethod
-    def encode(rows: Sequence[tuple | dict]) -> _Chunk:
-        return _Chunk(rows)
+    def encode(rows: Sequence[tuple | dict]) -> Chunk:
+        return Chunk(rowfile.dumps(list(rows)), len(rows))
 
-    def spool_batch(self, chunks: list[_Chunk], rows: int, token: str) -> Outcome:
-        payload = b"".join(chunk.data for chunk in chunks)
-        chunks.clear()
+    def spool_batch(self, chunks: list[Chunk], rows: int, token: str) -> Outcome:
+        payload = joined(chunks)
         try:
             self.spool.put(payload, rows, token, kind="rows")
         except OSError as exc:  # said once, when it starts, and once when it ends
@@ -161,7 +148,7 @@ class EmbeddedSink:
             log.warning("otel-llm: the embedded store's spool %s can be written again", self.spool.directory)
         return Outcome(spooled=rows)
 
-    def deliver(self, chunks: list[_Chunk], rows: int, token: str) -> Outcome:
+    def deliver(self, chunks: list[Chunk], rows: int, token: str) -> Outcome:
         outcome = self.spool_batch(chunks, rows, token)
         if outcome.spooled:
             self._start_store_process()

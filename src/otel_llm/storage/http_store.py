@@ -14,6 +14,7 @@ from otel_llm.storage.base import Buffer, encode_rows, insert_settings
 from otel_llm.storage.columns import COLUMN_NAMES
 from otel_llm.storage.config import StoreConfig
 from otel_llm.storage.errors import QueryError, StoreUnavailable, refusal
+from otel_llm.storage.jsonrows import FORMAT
 from otel_llm.storage.schema import TABLE
 
 
@@ -91,6 +92,14 @@ class HttpStore:
         body = memoryview(payload)
         try:
             self._call(self._client.raw_insert, TABLE, COLUMN_NAMES, body, settings=settings, fmt="ArrowStream")
+        except QueryError as exc:
+            raise refusal(str(exc)) from None
+
+    def insert_json(self, payload: bytes, token: str | None = None) -> None:
+        """Insert rows encoded by ``jsonrows`` (what an app's writer sends; no pyarrow needed)."""
+        settings = {**insert_settings(token), **self._insert_settings}
+        try:
+            self._call(self._client.raw_insert, TABLE, COLUMN_NAMES, memoryview(payload), settings=settings, fmt=FORMAT)
         except QueryError as exc:
             raise refusal(str(exc)) from None
 

@@ -3,9 +3,9 @@ spool for later. (The embedded store's sink is ``embedded.EmbeddedSink``: it alw
 
 ``RemoteSink``: insert with a few quick retries; when the server stays down, spool and probe with
 exponential backoff, replaying the spool (under the owner lock, so two processes don't replay the
-same files) once it answers again. It takes a batch as the writer's Arrow record batches and
-returns what happened to it, so the writer can count it; the server and the spool get one Arrow
-IPC stream of them, encoded once per batch.
+same files) once it answers again. It takes a batch as the writer's chunks of rows encoded as
+``JSONCompactEachRow`` (``jsonrows``: no pyarrow in the app) and returns what happened to it, so
+the writer can count it; the server and the spool get the chunks joined, encoded once per batch.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import time
 
-import pyarrow as pa
+from collections.abc import Sequence
 
-from otel_llm.storage import codec
+from otel_llm.storage import jsonrows
 from otel_llm.storage.base import Buffer
+from otel_llm.storage.chunk import Chunk, joined, slices
 from otel_llm.storage.config import StoreConfig
 from otel_llm.storage.drain import drain
 from otel_llm.storage.errors import QueryError, StoreUnavailable
@@ -24,11 +25,6 @@ from otel_llm.storage.ownership import OwnerLock
 from otel_llm.storage.spool import Outcome, Spool, spool_or_drop
 
 log = logging.getLogger("otel_llm.storage")
-
-# Batches bound for the network or for a spool that may have to hold hours of a remote outage
-# are lz4-compressed (cheap, chat JSON shrinks several-fold).
-SPOOL_COMPRESSION = "lz4"
-
 
 class RemoteSink:
     RETRIES = 3
@@ -45,20 +41,23 @@ class RemoteSink:
         self._down = False  # in an outage (logged once when it starts, once when it ends)
         self._backoff = self.FIRST_BACKOFF_S
 
-    chunks = staticmethod(codec.chunks)
-    encode = staticmethod(codec.record_batch)
+    chunks = staticmethod(slices)
 
-    def spool_batch(self, batches: list[pa.RecordBatch], rows: int, token: str) -> Outcome:
-        return spool_or_drop(self.spool, codec.write_stream(batches, SPOOL_COMPRESSION), rows, token)
+    @staticmethod
+    def encode(rows: Sequence[tuple | dict]) -> Chunk:
+        return Chunk(jsonrows.encode(rows), len(rows))
 
-    def deliver(self, batches: list[pa.RecordBatch], rows: int, token: str) -> Outcome:
-        """Insert ``batches`` (which it empties) with retries, or spool them."""
-        payload = codec.write_stream(batches, SPOOL_COMPRESSION)
+    def spool_batch(self, chunks: list[Chunk], rows: int, token: str) -> Outcome:
+        return spool_or_drop(self.spool, joined(chunks), rows, token, kind="json")
+
+    def deliver(self, chunks: list[Chunk], rows: int, token: str) -> Outcome:
+        """Insert ``chunks`` (which it empties) with retries, or spool them."""
+        payload = joined(chunks)
         if time.monotonic() >= self._down_until:
             delay = self.FIRST_BACKOFF_S
             for attempt in range(self.RETRIES):
                 try:
-                    self._connected().insert_arrow(payload, token)
+                    self._connected().insert_json(payload, token)
                     self._mark_up()
                     return Outcome(written=rows)
                 except StoreUnavailable as exc:  # down, or refusing for now (errors.refusal)
@@ -69,13 +68,13 @@ class RemoteSink:
                         delay *= 2
                 except QueryError as exc:
                     return self._quarantine(payload, rows, token, exc)
-        return spool_or_drop(self.spool, payload, rows, token)
+        return spool_or_drop(self.spool, payload, rows, token, kind="json")
 
     def _quarantine(self, payload: Buffer, rows: int, token: str, exc: QueryError) -> Outcome:
         """A batch the server refuses (a schema mismatch, not an outage): retrying cannot help,
         but its rows are kept beside the rejected spool files for inspection and replay."""
         try:
-            self._rejected.put(payload, rows, token)
+            self._rejected.put(payload, rows, token, kind="json")
             kept = f"kept in {self._rejected.directory}"
         except OSError as write_error:
             kept = f"and could not be kept ({write_error})"

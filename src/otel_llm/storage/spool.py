@@ -2,8 +2,9 @@
 
 Each batch is one file named ``<time_ns>-<pid>-<token>-<rows>.<kind>`` so the listing sorts in
 write order and carries what the drainer needs (row count for stats, dedup token for the insert)
-without opening the file. ``kind`` is ``arrow`` (an Arrow IPC stream, see ``codec``) or ``rows``
-(row tuples as app workers spool them without pyarrow, see ``rowfile``). Files appear atomically: written under a dot-prefixed temporary name,
+without opening the file. ``kind`` is ``arrow`` (an Arrow IPC stream, see ``codec``), ``rows``
+(row tuples as app workers spool them for the embedded store, see ``rowfile``) or ``json`` (a
+remote store's batch as its writer sends it, see ``jsonrows``). Files appear atomically: written under a dot-prefixed temporary name,
 fsynced, renamed, and the directory fsynced, so a reader never sees half a batch and a batch
 acknowledged as spooled survives a power cut. A temporary file that a killed writer left behind
 is removed once it is an hour old (age, not the writer's pid, decides: processes in other PID
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("otel_llm.storage")
 
-_NAME = re.compile(r"^(\d{20})-(\d+)-([0-9a-f]{32})-(\d+)\.(arrow|rows)$")
+_NAME = re.compile(r"^(\d{20})-(\d+)-([0-9a-f]{32})-(\d+)\.(arrow|rows|json)$")
 _TMP_PREFIX = ".tmp-"
 # No write of one batch takes this long; an older temporary file is a dead writer's.
 ORPHAN_AGE_S = 3600.0
