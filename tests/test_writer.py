@@ -501,3 +501,28 @@ def test_url_settings_reach_the_server_and_async_inserts_store_every_row_once(cl
         assert store.query("SELECT count(), uniqExact(id) FROM llm_traces")[1] == [(210, 210)]
     finally:
         store.close()
+
+
+def test_odd_values_cost_a_remote_batch_nothing(clickhouse_http):
+    # The JSON a remote writer sends is refused whole by the server for one value its column cannot
+    # hold: each value is coerced first, as the Arrow encoding does.
+    url = clickhouse_http.url
+    odd = make_row(1, run="odd")
+    odd.update(
+        prompt_tokens=2**70, completion_tokens="12", total_tokens=-3, cached_input_tokens=1.5,
+        http_status_code=70000, latency_ms="slow", ttft_ms=float("nan"), cost_usd="not a number",
+        error_message="bad \ud800 text", span_attributes={"n": 3, "key\udcff": "v"},
+        usage_details='{"input_tokens": 7}', agent_tags=("x", 5), is_byok="true",
+    )
+    writer = open_writer(url)
+    writer.submit([odd, make_row(2, run="odd")])
+    assert writer.shutdown(30)
+    assert (writer.stats["written"], writer.stats["dropped"]) == (2, 0)
+    back = read_rows(url)[odd["id"]]
+    assert (back["prompt_tokens"], back["completion_tokens"], back["total_tokens"], back["cached_input_tokens"]) == (
+        None, 12, None, None,
+    )
+    assert (back["http_status_code"], back["latency_ms"], back["cost_usd"], back["is_byok"]) == (None, 0.0, None, True)
+    assert back["error_message"] == "bad \ufffd text"
+    assert back["span_attributes"] == {"n": "3", "key\ufffd": "v"}
+    assert back["usage_details"] == {"input_tokens": 7} and back["agent_tags"] == ["x", "5"]
