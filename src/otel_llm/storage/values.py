@@ -179,12 +179,12 @@ def _default(ch_type: str):
 
 
 _DEFAULTS = tuple(_default(ch_type) for _, ch_type in COLUMNS)
-_RULES = tuple(_rule(ch_type) for _, ch_type in COLUMNS)
+RULES = tuple(_rule(ch_type) for _, ch_type in COLUMNS)
 
 
 def coerce_row(row: Sequence[Any]) -> tuple:
     """A row tuple's values as the batch stores them (what the fast path gives too)."""
-    return tuple(rule(value) for rule, value in zip(_RULES, row))
+    return tuple(rule(value) for rule, value in zip(RULES, row))
 
 
 def as_tuple(row: dict) -> tuple:
