@@ -47,6 +47,8 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.delenv("OTEL_LLM_TTL_DAYS", raising=False)
     # Spool tests must not depend on how full the machine's disk is; the reserve has its own test.
     monkeypatch.setenv("OTEL_LLM_SPOOL_MIN_FREE_BYTES", "0")
+    # Store processes (one per embedded store a test uses) give their memory back soon.
+    monkeypatch.setenv("OTEL_LLM_STORE_IDLE_S", "2")
     return tmp_path / "home"
 
 

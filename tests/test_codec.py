@@ -183,22 +183,3 @@ def test_a_large_ascii_payload_is_not_copied_into_its_batch() -> None:
     # Still a batch like any other: it goes through an IPC stream (spool, remote store) intact.
     [back] = pa.ipc.open_stream(codec.write_stream([batch])).read_all().to_batches()
     assert back.column("request_json")[0].as_py() == LARGE_TEXTS[0]
-
-
-def test_batches_are_merged_for_the_engine_in_order_and_a_large_payload_is_passed_on_uncopied() -> None:
-    small = [codec.record_batch([codec.as_tuple(make_row(i)) for i in range(start, start + 3)]) for start in (0, 3, 6)]
-    large = codec.record_batch([_with_payloads(CLEAN, LARGE_TEXTS[0])])
-    batches = [*small, large, small[0], small[1]]
-    expected = [row for batch in batches for row in stored(batch)]
-
-    merged = codec.merged(batches)
-
-    assert batches == []  # emptied: each group's originals are freed once copied
-    assert [batch.num_rows for batch in merged] == [9, 1, 6]
-    assert merged[1] is large
-    assert [row for batch in merged for row in stored(batch)] == expected
-    # Groups stop at max_bytes; a limit below any one batch merges nothing.
-    two = 2 * small[0].get_total_buffer_size()
-    assert [b.num_rows for b in codec.merged(list(small), max_bytes=two)] == [6, 3]
-    assert [b.num_rows for b in codec.merged([*small[:2], large, *small[:2]], max_bytes=two)] == [6, 1, 6]
-    assert [b.num_rows for b in codec.merged(list(small), max_bytes=1)] == [3, 3, 3]

@@ -80,3 +80,23 @@ def test_env_number(raw, default, minimum, expected, monkeypatch):
         monkeypatch.setenv("OTEL_LLM_TEST_NUMBER", raw)
     value = env_number("OTEL_LLM_TEST_NUMBER", default, minimum)
     assert value == expected and type(value) is type(expected)
+
+
+def test_clickhouse_settings_in_the_query_string():
+    config = parse_url("http://h:8123/db?async_insert=1&max_insert_threads=4")
+    assert config.settings == (("async_insert", "1"), ("max_insert_threads", "4"))
+    assert parse_url("http://h/db").settings == ()
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("async_insert=1&wait_for_async_insert=0", "wait_for_async_insert=0"),
+        ("a=1&a=2", "given twice"),
+        ("bad-name=1", "not a ClickHouse setting name"),
+        ("novalue", "setting=value"),
+    ],
+)
+def test_bad_settings_in_the_query_string_are_config_errors(query, reason):
+    with pytest.raises(ConfigError, match=reason):
+        parse_url(f"http://h:8123/db?{query}")

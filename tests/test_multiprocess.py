@@ -59,7 +59,7 @@ from rows import count_rows, make_row
 
 url, parent_writes_first = sys.argv[1], sys.argv[2] == "1"
 writer = open_writer(url, batch_rows=200, flush_interval_s=0.2)
-if parent_writes_first:  # the parent owns the store and has the engine running when it forks
+if parent_writes_first:  # the parent has written (and started the store process) when it forks
     writer.submit([make_row(i, payload_bytes=256, run="parent") for i in range(300)])
     assert writer.force_flush(60)
 children = []
@@ -92,7 +92,7 @@ def test_writer_made_before_a_fork_works_in_every_child(chdb_url):
     assert count_rows(chdb_url) == (1500, 1500)
 
 
-def test_children_of_a_process_with_the_engine_open_spool_for_it(chdb_url):
-    # The engine cannot be used in a forked child: the children spool, the parent ingests.
+def test_children_of_a_process_that_wrote_before_forking_write_their_own_rows(chdb_url):
+    # The parent's rows are written once, by the parent; each child's by the child.
     _run_forking_app(chdb_url, parent_writes_first=True)
     assert count_rows(chdb_url) == (1800, 1800)

@@ -75,6 +75,36 @@ def test_ttl_from_env(chdb_url, monkeypatch, capsys):
     assert "TTL toDateTime(timestamp) + toIntervalDay(30)" in ddl
 
 
+def _create_table_ddl(url: str) -> str:
+    store = open_store(url)
+    try:
+        return store.query("SHOW CREATE TABLE llm_traces")[1][0][0]
+    finally:
+        store.close()
+
+
+def test_ttl_set_or_changed_after_the_table_exists_is_applied_by_init_db(chdb_url, monkeypatch, capsys):
+    assert main(["init-db", "--url", chdb_url]) == 0
+    assert "TTL" not in _create_table_ddl(chdb_url)
+    capsys.readouterr()
+
+    monkeypatch.setenv("OTEL_LLM_TTL_DAYS", "30")
+    assert main(["init-db", "--url", chdb_url]) == 0
+    assert "set the TTL of llm_traces to 30 days (was none)" in capsys.readouterr().out
+    assert "TTL toDateTime(timestamp) + toIntervalDay(30)" in _create_table_ddl(chdb_url)
+
+    monkeypatch.setenv("OTEL_LLM_TTL_DAYS", "7")
+    assert main(["init-db", "--url", chdb_url]) == 0
+    assert "to 7 days (was 30 days)" in capsys.readouterr().out
+    assert main(["init-db", "--url", chdb_url]) == 0
+    assert "up to date (nothing to do)" in capsys.readouterr().out
+    assert "toIntervalDay(7)" in _create_table_ddl(chdb_url)
+
+    monkeypatch.delenv("OTEL_LLM_TTL_DAYS")  # unset: the TTL stays as it is
+    assert main(["init-db", "--url", chdb_url]) == 0
+    assert "toIntervalDay(7)" in _create_table_ddl(chdb_url)
+
+
 def test_bad_ttl_is_a_config_error(chdb_url, monkeypatch, capsys):
     monkeypatch.setenv("OTEL_LLM_TTL_DAYS", "a month")
     assert main(["init-db", "--url", chdb_url]) == 2

@@ -42,6 +42,7 @@ def init_db(args) -> int:
     store = open_store(args.url)
     try:
         done = schema_mod.apply(store, cluster=args.cluster)
+        done += schema_mod.apply_ttl(store, cluster=args.cluster)
     finally:
         store.close()
     target = parse_url(args.url).url

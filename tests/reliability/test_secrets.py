@@ -16,7 +16,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import otel_llm
 from otel_llm import LLMTraceExporter, redaction
-from otel_llm.storage import open_store, schema
+from otel_llm.storage import open_store, parse_url
+from otel_llm.storage.ownership import OwnerLock
 from rows import as_dicts
 
 from .conftest import ANTHROPIC_KEY, OPENAI_KEY, anthropic_client, instrumented, openai_client
@@ -64,12 +65,12 @@ def everything_written(chdb_url, spans, log_text, home) -> str:
 
 
 def run_calls(chdb_url, openai_server, anthropic_server, prompt, monkeypatch) -> tuple[list, str]:
-    """Real calls through instrumentor -> exporter -> chDB. Another process-like owner holds the
-    store meanwhile, so every row goes through an (uncompressed, embedded) spool file first; those
-    files are read before the owner lets go. Returns (spans, spool files' bytes as text)."""
+    """Real calls through instrumentor -> exporter -> spool -> store process -> chDB. The test holds
+    the store's owner lock meanwhile, as a busy store process would, so the spool files stay until
+    they are read here. Returns (spans, spool files' bytes as text)."""
     monkeypatch.setenv("ANTHROPIC_OPEN_TELEMETRY", "false")
-    holder = open_store(chdb_url)
-    schema.apply(holder)
+    holder = OwnerLock(parse_url(chdb_url).lock_path)
+    assert holder.try_acquire()
     memory = InMemorySpanExporter()
     exporter = LLMTraceExporter(chdb_url, forward_to=None)
     provider = TracerProvider(resource=Resource({"service.name": "secrets"}))
@@ -94,9 +95,9 @@ def run_calls(chdb_url, openai_server, anthropic_server, prompt, monkeypatch) ->
             pass
     assert exporter.force_flush()
     spool = Path(chdb_url.removeprefix("chdb://") + ".spool")
-    spooled = [p.read_bytes() for p in spool.glob("*.arrow")]
+    spooled = [p.read_bytes() for p in spool.glob("*.rows")]
     assert spooled  # the rows really went through spool files
-    holder.close()
+    holder.release()
     provider.shutdown()
     return memory.get_finished_spans(), "\n".join(b.decode("latin-1") for b in spooled)
 

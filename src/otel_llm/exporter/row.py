@@ -31,7 +31,7 @@ from opentelemetry.trace import StatusCode
 from otel_llm import attributes as attr
 from otel_llm.exporter import sources
 from otel_llm.pricing import price_call
-from otel_llm.storage import codec
+from otel_llm.storage import values as coerce
 from otel_llm.storage.columns import COLUMN_NAMES
 from otel_llm.usage import Usage
 
@@ -162,7 +162,7 @@ def span_to_row(span: ReadableSpan, full_payloads: Mapping[str, str] | None = No
     attributes = sources.normalize(span_attributes(span))
     if attributes is None:
         return None
-    return dict(zip(COLUMN_NAMES, codec.coerce_row(build_row(span, attributes, full_payloads))))
+    return dict(zip(COLUMN_NAMES, coerce.coerce_row(build_row(span, attributes, full_payloads))))
 
 
 def _span_fields(span: ReadableSpan) -> tuple:
@@ -209,8 +209,8 @@ def build_row(span: ReadableSpan, attributes: Mapping[str, Any], full_payloads: 
     byok = context_get(attr.IS_BYOK)
     finish_reasons = get(attr.RESPONSE_FINISH_REASONS)
 
-    input_tokens = codec.count(get(attr.USAGE_INPUT_TOKENS))
-    output_tokens = codec.count(get(attr.USAGE_OUTPUT_TOKENS))
+    input_tokens = coerce.count(get(attr.USAGE_INPUT_TOKENS))
+    output_tokens = coerce.count(get(attr.USAGE_OUTPUT_TOKENS))
     if input_tokens is None and output_tokens is None:
         total_tokens = get(sources.TOTAL_TOKENS)
     else:
@@ -310,18 +310,18 @@ def _priced_here(
     if input_tokens is None and output_tokens is None:
         return None, _EMPTY, "", ""
     get = attributes.get
-    provider = codec.text(get(attr.PROVIDER_NAME))
+    provider = coerce.text(get(attr.PROVIDER_NAME))
     usage = Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
-        cache_read_tokens=codec.count(get(attr.USAGE_CACHE_READ_INPUT_TOKENS)),
-        cache_write_tokens=codec.count(get(attr.USAGE_CACHE_CREATION_INPUT_TOKENS)),
-        reasoning_tokens=codec.count(get(attr.USAGE_REASONING_OUTPUT_TOKENS)),
+        cache_read_tokens=coerce.count(get(attr.USAGE_CACHE_READ_INPUT_TOKENS)),
+        cache_write_tokens=coerce.count(get(attr.USAGE_CACHE_CREATION_INPUT_TOKENS)),
+        reasoning_tokens=coerce.count(get(attr.USAGE_REASONING_OUTPUT_TOKENS)),
         details=usage_details,
     )
     at = datetime.fromtimestamp(start_ns / 1e9, tz=timezone.utc)
-    request_model, response_model = codec.text(get(attr.REQUEST_MODEL)), codec.text(get(attr.RESPONSE_MODEL))
-    tier = codec.text(get(attr.OPENAI_RESPONSE_SERVICE_TIER) or get(attr.ANTHROPIC_SERVICE_TIER))
+    request_model, response_model = coerce.text(get(attr.REQUEST_MODEL)), coerce.text(get(attr.RESPONSE_MODEL))
+    tier = coerce.text(get(attr.OPENAI_RESPONSE_SERVICE_TIER) or get(attr.ANTHROPIC_SERVICE_TIER))
     try:
         cost = price_call(provider, response_model, request_model, usage, at, tier)
     except Exception:  # a pricing bug must not cost us the row
@@ -338,15 +338,15 @@ _NO_ERROR = (False, "", "")
 def _outcome(status: Any, events: Any, get: Any) -> tuple[bool, str, str]:
     if status.status_code is not StatusCode.ERROR and get(attr.ERROR_TYPE) is None and get(attr.ERROR_MESSAGE) is None:
         return _NO_ERROR  # nearly every span: no text to coerce, no events to read
-    error_type = codec.text(get(attr.ERROR_TYPE))
-    message = codec.text(get(attr.ERROR_MESSAGE))
+    error_type = coerce.text(get(attr.ERROR_TYPE))
+    message = coerce.text(get(attr.ERROR_MESSAGE))
     is_error = status.status_code is StatusCode.ERROR or bool(error_type)
     if is_error and not (error_type and message):
         # An exception recorded on the span says what the attributes may not.
         for event in events:
             if event.name == "exception" and event.attributes:
-                error_type = error_type or codec.text(event.attributes.get("exception.type"))
-                message = message or codec.text(event.attributes.get("exception.message"))
+                error_type = error_type or coerce.text(event.attributes.get("exception.type"))
+                message = message or coerce.text(event.attributes.get("exception.message"))
                 break
     if is_error and not message:
         message = status.description or ""
@@ -445,7 +445,7 @@ def _resource_info(resource: Resource | None) -> tuple[str, dict[str, Any], dict
     context = {_RESOURCE_ALIASES[k]: v for k, v in values.items() if k in _RESOURCE_ALIASES}
     context.update((k, v) for k, v in values.items() if k in _CONTEXT_KEYS)
     info = (
-        codec.text(values.get(_SERVICE_NAME)),
+        coerce.text(values.get(_SERVICE_NAME)),
         context,
         {k: v if type(v) is str else _stringify(v) for k, v in values.items() if k not in _MAPPED_RESOURCE_KEYS},
     )
@@ -477,10 +477,10 @@ def _tags(value: Any) -> tuple:
 def _usage_details(value: Any) -> dict[str, int]:
     """Usage details as the column stores them, to price a span that carries no cost."""
     if type(value) is str:
-        value = codec.map_from_text(value)  # a foreign span's odd text is an empty map
+        value = coerce.map_from_text(value)  # a foreign span's odd text is an empty map
     if not isinstance(value, Mapping):
         return {}
-    return {str(k): n for k, v in value.items() if (n := codec.count(v)) is not None}
+    return {str(k): n for k, v in value.items() if (n := coerce.count(v)) is not None}
 
 
 def _utf8_len(text: str) -> int:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
-import pyarrow as pa
-
-from otel_llm.storage import codec
 from otel_llm.storage.columns import COLUMN_NAMES
 from otel_llm.storage.schema import TABLE, quote_identifier
 
@@ -20,8 +17,11 @@ _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 # background merges (and FINAL) collapse that like any other duplicate.
 INSERT_SETTINGS = {"optimize_on_insert": 0}
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 # An encoded batch: what codec.encode returns (pyarrow's buffer), or bytes read from a spool file.
-Buffer = Union[bytes, memoryview, pa.Buffer]
+Buffer = Union[bytes, memoryview, "pa.Buffer"]
 
 
 class Store(Protocol):
@@ -70,4 +70,6 @@ def check_token(token: str | None) -> str | None:
 
 
 def encode_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Buffer:
+    from otel_llm.storage import codec  # pyarrow: only where Arrow is written
+
     return codec.encode(rows_as_dicts(columns, rows))

@@ -1,8 +1,8 @@
 """Embedded store: chDB (the ClickHouse engine in-process) on a local data directory.
 
 A chDB data directory admits one process at a time, and chDB admits one data directory per
-process; ``ChdbStore`` therefore assumes its caller owns the directory (see ``ownership.py`` and
-``embedded.py``) and only wraps the session.
+process; ``ChdbStore`` is therefore opened only by the store process (``service.py``), which
+owns the directory, and only wraps the session.
 """
 
 from __future__ import annotations
@@ -76,13 +76,12 @@ class ChdbStore:
             raise refusal(str(exc)) from None
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
-        import pyarrow as pa
+        return arrow_rows(self.query_arrow(sql, parameters))
 
+    def query_arrow(self, sql: str, parameters: Mapping[str, Any] | None = None) -> bytes:
+        """The result as an Arrow file, for :func:`arrow_rows` here or in a reader's process."""
         # "Arrow" rather than chDB's "ArrowTable": that one imports pandas (~1 s on first use).
-        result = self._run(sql, "Arrow", parameters)
-        table = pa.ipc.open_file(pa.py_buffer(result.bytes())).read_all()
-        columns = [_python_values(table.column(i)) for i in range(table.num_columns)]
-        return list(table.column_names), list(zip(*columns))
+        return self._run(sql, "Arrow", parameters).bytes()
 
     def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
         self._run(sql, "TabSeparated", parameters)
@@ -91,9 +90,8 @@ class ChdbStore:
         self._session.close()
 
     def _run(self, sql: str, fmt: str, parameters: Mapping[str, Any] | None):
-        params = {k: _param(v) for k, v in (parameters or {}).items()}
         try:
-            return self._session.query(sql, fmt, params=params)
+            return self._session.query(sql, fmt, params=query_parameters(parameters))
         except Exception as exc:  # ChdbError / RuntimeError carry the engine's message
             raise QueryError(_engine_message(exc)) from None
 
@@ -102,6 +100,19 @@ def _selected(column: str) -> str:
     # The codec's 16 bytes are the UUID in text order; a CAST would read them as ClickHouse's
     # two little-endian halves (the ArrowStream input format converted them itself).
     return f"toUUID(UUIDNumToString({column}))" if _COLUMN_TYPES[column] == "UUID" else column
+
+
+def arrow_rows(result: bytes) -> tuple[list[str], list[tuple]]:
+    """Column names and row tuples of a query result in the Arrow file format."""
+    import pyarrow as pa
+
+    table = pa.ipc.open_file(pa.py_buffer(result)).read_all()
+    columns = [_python_values(table.column(i)) for i in range(table.num_columns)]
+    return list(table.column_names), list(zip(*columns))
+
+
+def query_parameters(parameters: Mapping[str, Any] | None) -> dict[str, str]:
+    return {k: _param(v) for k, v in (parameters or {}).items()}
 
 
 def _param(value: Any) -> str:

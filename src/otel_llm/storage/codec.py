@@ -29,13 +29,9 @@ from __future__ import annotations
 import ctypes
 import functools
 import itertools
-import json
 import operator
-import re
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -43,6 +39,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from otel_llm.storage.columns import COLUMN_NAMES, COLUMNS
+# The value rules (values.py), re-exported for callers of codec.coerce_row, codec.text...
+from otel_llm.storage.values import _default, _rule, _unwrap, as_tuple, coerce_row, count, map_from_text, text, usd  # noqa: F401
 
 _SCALARS = {
     "String": pa.string(),
@@ -56,11 +54,6 @@ _SCALARS = {
     # 16 raw bytes; ClickHouse reads FixedSizeBinary(16) into UUID (checked by the round-trip test).
     "UUID": pa.binary(16),
 }
-
-
-def _unwrap(ch_type: str, wrapper: str) -> str | None:
-    prefix = wrapper + "("
-    return ch_type[len(prefix) : -1] if ch_type.startswith(prefix) else None
 
 
 def arrow_type(ch_type: str) -> pa.DataType:
@@ -90,163 +83,6 @@ def arrow_field(name: str, ch_type: str) -> pa.Field:
     return pa.field(name, arrow_type(ch_type), nullable=ch_type.startswith("Nullable("))
 
 
-# --- coercion: what a value pyarrow refuses becomes ----------------------------------------
-
-# Surrogate code points: a Python str may hold them (json.loads('"\\ud800"'), surrogateescape-
-# decoded names), UTF-8 cannot.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def text(value: Any) -> str:
-    if type(value) is not str:
-        if value is None:
-            return ""
-        value = str(value)
-    return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
-
-
-# Counts outside UInt64 (or a status outside UInt16) would fail the column's conversion: NULL.
-MAX_COUNT = 2**64 - 1
-MAX_STATUS = 2**16 - 1
-
-
-def count(value: Any, maximum: int = MAX_COUNT) -> int | None:
-    """A non-negative integer up to ``maximum``: ints, integral floats and digit strings."""
-    if type(value) is not int:  # a plain int (nearly always) takes one check
-        if value is None:
-            return None
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        elif isinstance(value, str) and value.isdigit():
-            value = int(value)
-        elif not isinstance(value, int) or isinstance(value, bool):
-            return None
-    return value if 0 <= value <= maximum else None
-
-
-def _status(value: Any) -> int | None:
-    return count(value, MAX_STATUS)
-
-
-_USD_SCALE = Decimal("1e-9")  # Decimal(18, 9)
-_USD_LIMIT = Decimal("1e9")  # Decimal(18, 9) holds nine integer digits
-
-
-def usd(value: Any) -> Decimal | None:
-    """A Decimal(18, 9): numbers and numeric text, rounded to nine places; else None."""
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(value if isinstance(value, (str, Decimal, int)) else str(value))
-        if not number.is_finite():
-            return None
-        # Checked after rounding: 999999999.9999999999 rounds up to ten integer digits.
-        number = number.quantize(_USD_SCALE)
-    except (InvalidOperation, ValueError, TypeError):  # not a number
-        return None
-    return number if abs(number) < _USD_LIMIT else None
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-def _bool(value: Any) -> bool:
-    return value.lower() == "true" if type(value) is str else bool(value)
-
-
-def _timestamp(value: Any) -> Any:
-    return 0 if value is None else value
-
-
-_ZERO_UUID = bytes(16)  # ClickHouse's default UUID
-
-
-def _uuid(value: Any) -> bytes:
-    if isinstance(value, uuid.UUID):
-        return value.bytes
-    if isinstance(value, bytes) and len(value) == 16:
-        return value
-    try:
-        return uuid.UUID(str(value)).bytes
-    except ValueError:
-        return _ZERO_UUID
-
-
-def map_from_text(value: str) -> Mapping:
-    """A map given as JSON object text, as instrumentors write cost details; anything but an
-    object, malformed text included, is empty (a foreign span's odd attribute must not cost its
-    row). Values as given: the column's rule converts them."""
-    if value.startswith('{"') and value.endswith('"}') and "\\" not in value:
-        # A flat object of strings (what our instrumentors write), split without a parser: with
-        # no escapes, and 4 quotes per member, every quote is structural, so '","' and '":"' can
-        # only separate.
-        members = value[2:-2].split('","')
-        if value.count('"') == 4 * len(members):
-            try:
-                return dict(member.split('":"') for member in members)
-            except ValueError:  # a member that is not one key and one value
-                pass
-    try:
-        parsed = json.loads(value) if value else None
-    except (ValueError, RecursionError):
-        return {}
-    return {str(k): v for k, v in parsed.items()} if isinstance(parsed, dict) else {}
-
-
-def _rule(ch_type: str) -> Callable[[Any], Any]:
-    """The value-by-value coercion of a column type (its NULL-free default for ``None``)."""
-    nullable = _unwrap(ch_type, "Nullable")
-    inner = nullable or _unwrap(ch_type, "LowCardinality") or ch_type
-    element = _unwrap(inner, "Array")
-    if element is not None:
-        item = _rule(element)
-        return lambda value: () if not value else (text(value),) if isinstance(value, str) else tuple(map(item, value))
-    entries = _unwrap(inner, "Map")
-    if entries is not None:
-        key_type, item_type = entries.split(", ", 1)
-        key, item = _rule(key_type), _rule(f"Nullable({item_type})")
-
-        def entries_rule(value: Any) -> dict:
-            if isinstance(value, str):
-                value = map_from_text(value)
-            if not isinstance(value, Mapping):
-                return {}
-            return {key(k): v for k, v in zip(value, map(item, value.values())) if v is not None}
-
-        return entries_rule
-    scalar = {
-        "String": text,
-        "UInt64": count,
-        "UInt16": _status,
-        "Decimal(18, 9)": usd,
-        "Float64": _float,
-        "Bool": _bool,
-        "DateTime64(6, 'UTC')": _timestamp,
-        "UUID": _uuid,
-    }[inner]
-    if nullable is not None or scalar is _bool or scalar is text:
-        return scalar
-    default = {"UInt64": 0, "UInt16": 0, "Float64": 0.0}.get(inner)
-    return lambda value: default if (coerced := scalar(value)) is None else coerced
-
-
-def _default(ch_type: str):
-    if ch_type.startswith("Nullable("):
-        return None
-    if ch_type.startswith("Map("):
-        return {}
-    if ch_type.startswith("Array("):
-        return ()
-    inner = _unwrap(ch_type, "LowCardinality") or ch_type
-    return {"String": "", "Bool": False, "UUID": _ZERO_UUID}.get(inner, 0)
-
-
 @dataclass(frozen=True)
 class _Column:
     name: str
@@ -273,18 +109,6 @@ def _column(name: str, ch_type: str) -> _Column:
 
 _COLUMNS = tuple(_column(name, ch_type) for name, ch_type in COLUMNS)
 SCHEMA = pa.schema([arrow_field(name, ch_type) for name, ch_type in COLUMNS])
-_DEFAULTS = tuple(column.default for column in _COLUMNS)
-_RULES = tuple(column.rule for column in _COLUMNS)
-
-
-def coerce_row(row: Sequence[Any]) -> tuple:
-    """A row tuple's values as the batch stores them (what the fast path gives too)."""
-    return tuple(rule(value) for rule, value in zip(_RULES, row))
-
-
-def as_tuple(row: dict) -> tuple:
-    """A dict row (missing keys: the column's default) as a row tuple."""
-    return tuple(map(row.get, COLUMN_NAMES, _DEFAULTS))
 
 
 # --- conversion -----------------------------------------------------------------------------
@@ -554,47 +378,6 @@ def record_batch(rows: Sequence[tuple | dict]) -> pa.RecordBatch:
     columns = zip(*rows) if rows else ((),) * len(_COLUMNS)
     arrays = [convert(values, column) for convert, column, values in zip(_CONVERTERS, _COLUMNS, columns)]
     return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
-
-
-# chDB's Python() table function takes the GIL once for every record batch it reads, and waits
-# up to the interpreter's switch interval (5 ms) for it whenever another thread holds it: beside
-# a busy exporter, an insert of forty 512-row batches (one per BatchSpanProcessor export) took
-# twice as long as alone, and the exporter's thread was switched out each time. Merged into
-# batches of up to this size, a 20,000-row insert reads a few.
-MERGED_BATCH_BYTES = 16 << 20
-
-
-def merged(batches: list[pa.RecordBatch], max_bytes: int = MERGED_BATCH_BYTES) -> list[pa.RecordBatch]:
-    """``batches`` as fewer record batches of up to ``max_bytes`` each (pyarrow concatenates
-    without the GIL). It empties ``batches`` as it goes, so each group's originals are freed once
-    copied. A batch carrying a large payload (encoded alone, see :func:`chunks`) is passed on as
-    it is: its payload is never copied."""
-    result: list[pa.RecordBatch] = []
-    group: list[pa.RecordBatch] = []
-    size = 0
-
-    def close_group() -> None:
-        if group:
-            result.append(group[0] if len(group) == 1 else pa.concat_batches(group))
-            group.clear()
-
-    batches.reverse()
-    while batches:
-        batch = batches.pop()
-        # Not ``nbytes``: it lets go of the GIL, and getting it back beside a busy exporter
-        # thread took up to a switch interval each time (a 40-batch merge: 18 ms -> 0.7 s).
-        nbytes = batch.get_total_buffer_size()
-        large = nbytes >= LARGE_TEXT_CHARS * batch.num_rows
-        if large or size + nbytes > max_bytes:
-            close_group()
-            size = 0
-        if large:
-            result.append(batch)
-            continue
-        group.append(batch)
-        size += nbytes
-    close_group()
-    return result
 
 
 def encode(rows: Sequence[tuple | dict], compression: str | None = None) -> pa.Buffer:

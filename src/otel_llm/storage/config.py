@@ -6,6 +6,13 @@ Accepted forms::
                                                   (chdb:///abs/path, chdb://rel/path)
     http://user:password@host:port/database       ClickHouse HTTP interface (clickhouse-connect)
     https://user:password@host:port/database      same over TLS (ClickHouse Cloud: port 8443)
+    ...?setting=value&setting=value               any ClickHouse settings, sent with every statement
+
+``?async_insert=1``: the server buffers inserts from many writers into fewer parts; otel-llm then
+also sends ``wait_for_async_insert=1`` (a batch is acknowledged, and taken off the spool, only
+once written) and ``async_insert_deduplicate=1`` with each batch's dedup token (a re-sent batch is
+not stored twice: on Replicated tables; elsewhere ReplacingMergeTree collapses the copy when
+merging). ``wait_for_async_insert=0`` is refused: it would acknowledge rows a crash can lose.
 
 Unset or empty: embedded chDB at ``$OTEL_LLM_HOME/chdb``, ``OTEL_LLM_HOME`` defaulting to
 ``./.otel-llm``. Every store also gets a local spool directory (batches waiting to be written)
@@ -16,9 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from otel_llm.storage.errors import ConfigError
 
@@ -43,6 +51,7 @@ class StoreConfig:
     username: str = "default"
     password: str = ""
     database: str = "default"
+    settings: tuple[tuple[str, str], ...] = ()  # ClickHouse settings from the URL's query string
 
     @property
     def spool_dir(self) -> Path:
@@ -95,6 +104,7 @@ def parse_url(url: str | None = None) -> StoreConfig:
         database = unquote(parts.path.strip("/")) or "default"
         if "/" in database:
             raise bad("the path must be a single database name")
+        settings = _settings(parts.query, bad)
         return StoreConfig(
             kind="http",
             url=_mask(url),
@@ -104,8 +114,30 @@ def parse_url(url: str | None = None) -> StoreConfig:
             username=unquote(parts.username or "default"),
             password=unquote(parts.password or ""),
             database=database,
+            settings=settings,
         )
     raise bad(f"unknown scheme {scheme!r}")
+
+
+_SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _settings(query: str, bad) -> tuple[tuple[str, str], ...]:
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise bad("the query string must be setting=value pairs joined by &") from None
+    names = [name for name, _ in pairs]
+    for name in names:
+        if not _SETTING_NAME.match(name):
+            raise bad(f"{name!r} is not a ClickHouse setting name")
+    if len(set(names)) != len(names):
+        raise bad("a setting is given twice")
+    settings = dict(pairs)
+    if settings.get("async_insert", "0") not in ("0", "") and settings.get("wait_for_async_insert", "1") != "1":
+        raise bad("wait_for_async_insert=0 acknowledges rows before they are written (a crash would lose them); "
+                  "otel-llm sends wait_for_async_insert=1 with async_insert=1, leave it out")
+    return tuple(pairs)
 
 
 def _mask(url: str) -> str:

@@ -1,177 +1,304 @@
-"""The embedded store shared by many processes: lock, open, catch up on the spool, release.
+"""The embedded store seen from every process but the store process: write by spooling, read by asking.
 
-Design:
+A chDB data directory admits one process at a time, and loading chDB costs a process ~400 MiB of
+private memory that it never gives back. So exactly one process per data directory loads it: the
+store process (``service.py``), started on demand and exiting when idle. Everyone else:
 
-- Every process that writes keeps its batches in memory briefly, then either inserts them itself
-  if it currently owns the data directory, or appends them to the shared spool directory
-  ``PATH.spool`` (durable, atomic files).
-- Ownership is an ``flock`` on ``PATH.spool/.owner.lock``; only the owner opens chDB. The owner
-  inserts its own batches directly and ingests everyone's spool, oldest first. Opening chDB costs
-  ~0.3 s, so an owner keeps the directory as long as there is work, and other writers simply
-  spool; it lets go when idle for ``IDLE_RELEASE_S`` (10 s), or at once when a reader asks for it.
-- A reader (``otel-llm query``, ``open_store``) drops a ``.want-<pid>`` file in the spool
-  directory, waits (with a timeout) for the lock, ingests the spool first so results include
-  every row written so far, and releases on ``close()``. The owner, seeing the want file, releases
-  and stays away for ``YIELD_S`` so the reader (polling every 20 ms) wins the lock.
-- Nothing waits on ownership in the app's threads: a writer that cannot own spools. At shutdown a
-  writer waits (within its timeout) until its spooled files are ingested, by itself or the owner.
+- writes (``EmbeddedSink``, an app's writer): appends each batch to the spool directory
+  ``PATH.spool`` as a ``rows`` file (``rowfile``: no pyarrow in the app), then makes sure a store
+  process runs; that process ingests the spool, oldest first;
+- reads (``ServiceStore``, what ``open_store`` returns: the CLI, analytics): sends its statements
+  over the unix socket ``PATH.spool/store.sock``; the store process ingests the spool before each
+  query, so results include every row spooled so far.
+
+The store process holds the ``flock`` of ``PATH.spool/.owner.lock`` for as long as it has chDB
+open: whoever finds that lock free starts one (several may start; one wins the lock, the others
+exit at once). The kernel drops the lock of a process killed with ``kill -9``, so the next writer
+or reader starts a new one, and the spool files it had not ingested wait for it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
-from otel_llm.storage import schema
-from otel_llm.storage.base import Buffer
-from otel_llm.storage.chdb_store import ChdbStore
+from otel_llm.storage import rowfile
+from otel_llm.storage.chunk import Chunk, joined, slices
 from otel_llm.storage.config import URL_ENV, StoreConfig
-from otel_llm.storage.drain import drain
-from otel_llm.storage.errors import StoreUnavailable
+from otel_llm.storage.errors import QueryError, StoreUnavailable
 from otel_llm.storage.ownership import POLL_S, OwnerLock
-from otel_llm.storage.spool import Spool
+from otel_llm.storage.spool import Outcome, Spool
 
 log = logging.getLogger("otel_llm.storage")
 
-# An open session costs ~4 ms CPU a second idle, opening one again ~45 ms (and a slower first
-# insert): holding the store about as long as a reopen costs is never worse than twice the best
-# choice, whatever the traffic. With one span every 2 s, a 1 s hold cost 2.7% of a core, this
-# 1.5% (every 5 s: 1.2% -> 0.9%). Readers do not wait for it: they ask, and the owner hands over.
-IDLE_RELEASE_S = 10.0
-YIELD_S = 0.5
+SOCKET_NAME = "store.sock"
+LOG_NAME = "store.log"  # the store process's stderr
+# A process starts a store process at most this often: one that was just started needs a moment
+# (an interpreter's start-up) before it holds the lock that says it runs.
+START_INTERVAL_S = 2.0
+# Unix socket paths are limited to 108 bytes; longer ones are reached through /proc/self/fd.
+_MAX_SOCKET_PATH = 100
+_LENGTH = struct.Struct("!Q")
 
-# Data directories this process has already brought to the current schema: re-checking on every
-# ownership change would add a few round trips to each hand-over.
-_SCHEMA_READY: set[Path] = set()
+_last_start: dict[Path, float] = {}
+_start_lock = threading.Lock()
 
 
-class EmbeddedOwner:
-    """Holds (or not) the embedded data directory for this process."""
+def _new_start_lock() -> None:
+    global _start_lock
+    _start_lock = threading.Lock()  # the inherited one may be held by a thread the child lacks
 
-    def __init__(self, config: StoreConfig, apply_schema: bool = True):
-        assert config.path is not None
-        self.path: Path = config.path
+
+os.register_at_fork(after_in_child=_new_start_lock)
+
+
+def socket_path(config: StoreConfig) -> Path:
+    return config.spool_dir / SOCKET_NAME
+
+
+def store_process_running(config: StoreConfig) -> bool:
+    lock = OwnerLock(config.lock_path)
+    if not lock.try_acquire():
+        return True
+    lock.release()
+    return False
+
+
+def ensure_store_process(config: StoreConfig, create_schema: bool = False) -> None:
+    """Start the store process for ``config`` unless one runs (or this process just started one).
+
+    ``create_schema``: it creates ``llm_traces`` at once (a writer's, so that readers find the
+    table while the app's first spans are still on their way); a reader's leaves that to
+    ``otel-llm init-db`` or to the first spooled rows.
+    """
+    with _start_lock:
+        now = time.monotonic()
+        if now - _last_start.get(config.lock_path, -START_INTERVAL_S) < START_INTERVAL_S:
+            return
+        if store_process_running(config):
+            return
+        _last_start[config.lock_path] = now
+        config.spool_dir.mkdir(parents=True, exist_ok=True)
+        with open(config.spool_dir / LOG_NAME, "ab") as log_file:
+            # It detaches itself (a second fork), so this wait is short and leaves no zombie.
+            subprocess.run(
+                [sys.executable, "-m", "otel_llm.storage.service", config.url]
+                + (["--create-schema"] if create_schema else []),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                env=_store_process_env(),
+                cwd="/",
+                start_new_session=True,
+                check=False,
+            )
+
+
+def _store_process_env() -> dict[str, str]:
+    # Under `opentelemetry-instrument` the app's PYTHONPATH starts the OTel SDK and its
+    # exporters in every interpreter; the store process must not trace (or export) itself.
+    env = dict(os.environ)
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and "auto_instrumentation" not in p]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["OTEL_SDK_DISABLED"] = "true"
+    return env
+
+
+class EmbeddedSink:
+    """The writer's sink for the embedded store: every batch goes to the spool for the store
+    process; spooling is the normal path here, not a sign of trouble."""
+
+    def __init__(self, config: StoreConfig):
+        self.config = config
         self.spool = Spool(config.spool_dir)
-        self._apply_schema = apply_schema
-        self._lock = OwnerLock(config.lock_path)
-        self.store: ChdbStore | None = None
-        self._yield_until = 0.0
-        self._reported_unusable = False
+        self._unusable = False
+        self._started = False  # started (or found) a store process yet
 
-    def try_own(self) -> bool:
-        """Become the owner if nobody else is, no reader is waiting and we did not just step
-        back; never blocks."""
-        if self.store is not None:
-            return True
+    chunks = staticmethod(slices)
+
+    @staticmethod
+    def encode(rows: Sequence[tuple | dict]) -> Chunk:
+        return Chunk(rowfile.dumps(list(rows)), len(rows))
+
+    def spool_batch(self, chunks: list[Chunk], rows: int, token: str) -> Outcome:
+        payload = joined(chunks)
         try:
-            if time.monotonic() < self._yield_until or self.spool.wanted() or not self._lock.try_acquire():
-                return False
-        except OSError as exc:  # the directory cannot be created or read: say so once, and spool
-            if not self._reported_unusable:
-                self._reported_unusable = True
+            self.spool.put(payload, rows, token, kind="rows")
+        except OSError as exc:  # said once, when it starts, and once when it ends
+            if not self._unusable:
+                self._unusable = True
                 log.error(
-                    "otel-llm: cannot use the embedded store at %s (%s); rows go to its spool if that "
-                    "can be written, else they are dropped. Point %s at a writable directory.",
-                    self.path, exc, URL_ENV,
+                    "otel-llm: cannot use the embedded store at %s (%s); its rows are dropped until its spool "
+                    "%s can be written. Point %s at a writable directory.",
+                    self.config.path, exc, self.spool.directory, URL_ENV,
                 )
-            return False
-        return self._open()
+            return Outcome(dropped=rows)
+        if self._unusable:
+            self._unusable = False
+            log.warning("otel-llm: the embedded store's spool %s can be written again", self.spool.directory)
+        return Outcome(spooled=rows)
 
-    def own(self, timeout_s: float) -> bool:
-        """Wait up to ``timeout_s`` for ownership, asking the current owner to hand over."""
-        if self.store is not None:
-            return True
-        flag = self.spool.want()
-        try:
-            return self._lock.acquire(timeout_s) and self._open()
-        finally:
-            flag.unlink(missing_ok=True)
+    def deliver(self, chunks: list[Chunk], rows: int, token: str) -> Outcome:
+        outcome = self.spool_batch(chunks, rows, token)
+        if outcome.spooled:
+            self._start_store_process()
+        return outcome
 
-    def should_release(self, idle_s: float) -> bool:
-        return self.store is not None and (idle_s >= IDLE_RELEASE_S or self.spool.wanted())
+    def maintain(self, deadline: float | None = None) -> Outcome:
+        # At the writer's start (see ensure_store_process); then, a store process killed (kill -9)
+        # after we spooled: the next one ingests what it left.
+        if not self._started or self.spool.has_pending():
+            self._start_store_process()
+        return Outcome()
 
-    def release(self) -> None:
-        if self.store is not None:
-            store, self.store = self.store, None
-            store.close()
-            self._yield_until = time.monotonic() + YIELD_S
-        self._lock.release()
+    def close(self, timeout_s: float) -> Outcome:
+        """Wait up to ``timeout_s`` for the store process to ingest what this process spooled
+        (what remains stays in the spool for the next store process)."""
+        deadline = time.monotonic() + timeout_s
+        pid = os.getpid()
+        while any(item.pid == pid for item in self.spool.pending()):
+            if time.monotonic() >= deadline:
+                log.info("otel-llm: rows of this process wait in %s for the store process", self.spool.directory)
+                break
+            self._start_store_process()
+            time.sleep(POLL_S * 5)
+        return Outcome()
 
     def forget_inherited(self) -> None:
-        """In a forked child: let go of the parent's lock. The open store stays referenced,
-        unused: closing it (or letting it be collected) in the child hangs in the engine."""
-        self._lock.forget_inherited()
+        """Nothing of the parent's to let go of: the sink holds no lock, engine or connection."""
 
-    def wait_until_ingested(self, timeout_s: float) -> tuple[int, int]:
-        """At shutdown: return once the spool is empty, ingesting it ourselves whenever we can
-        get the lock; ``(rows_written, rows_rejected)`` by this process."""
-        deadline = time.monotonic() + timeout_s
-        written = rejected = 0
-        while self.spool.has_pending() and time.monotonic() < deadline:
-            if self._lock.try_acquire() and (self.store is not None or self._open()):
-                try:
-                    w, r = drain(self.spool, self.store, deadline)
-                except StoreUnavailable as exc:  # refusing inserts for now: the files stay for the next owner
-                    log.warning("otel-llm: spooled batches left in %s for later: %s", self.spool.directory, exc)
-                    break
-                written, rejected = written + w, rejected + r
-            else:
-                time.sleep(POLL_S)
-        return written, rejected
-
-    def _open(self) -> bool:
+    def _start_store_process(self) -> None:
         try:
-            store = ChdbStore(self.path)
-            if self.path not in _SCHEMA_READY and (self._apply_schema or self.spool.has_pending()):
-                schema.apply(store)
-                _SCHEMA_READY.add(self.path)
-        except StoreUnavailable:
-            # Locked but unopenable: something outside otel-llm has the directory open.
-            self._lock.release()
-            return False
-        self.store = store
-        return True
+            ensure_store_process(self.config, create_schema=True)
+            self._started = True
+        except OSError as exc:  # the rows are safe in the spool; the next batch tries again
+            log.error("otel-llm: cannot start the store process for %s: %s", self.config.url, exc)
 
 
-class OwnedChdbStore:
-    """The embedded store for a reader: owns the directory from open to ``close()``, so hold it
-    briefly (writers spool meanwhile)."""
+class ServiceStore:
+    """The embedded store for a reader: statements go to the store process (started if none
+    runs), which ingests the spool before every query."""
 
-    database = ChdbStore.database
+    database = "default"
 
     def __init__(self, config: StoreConfig, timeout_s: float):
-        # No automatic schema for a reader unless it has spooled rows to ingest: `init-db` should
-        # be the one that reports creating the table.
-        self._owner = EmbeddedOwner(config, apply_schema=False)
-        try:
-            owned = self._owner.own(timeout_s)
-        except OSError as exc:
-            raise StoreUnavailable(
-                f"cannot use the embedded store at {config.path} ({exc}); point {URL_ENV} at a writable directory"
-            ) from exc
-        if not owned:
-            raise StoreUnavailable(
-                f"embedded store {config.path} is busy (not released within {timeout_s:g} s) "
-                "or cannot be opened by this process"
-            )
-        self._store = self._owner.store
-        try:
-            drain(self._owner.spool, self._store)
-        except StoreUnavailable as exc:  # inserts refused for now; reading may still work
-            log.warning("otel-llm: some spooled rows are not in the store yet: %s", exc)
+        self._config = config
+        self._timeout_s = timeout_s
+        self._sock = self._connect()
 
     def insert(self, columns, rows) -> None:
-        self._store.insert(columns, rows)
+        from otel_llm.storage.base import encode_rows
 
-    def insert_arrow(self, payload: Buffer, token: str | None = None) -> None:
-        self._store.insert_arrow(payload, token)
+        self.insert_arrow(encode_rows(columns, rows))
 
-    def query(self, sql, parameters=None):
-        return self._store.query(sql, parameters)
+    def insert_arrow(self, payload, token: str | None = None) -> None:
+        self._call({"op": "insert", "payload": bytes(payload), "token": token})
 
-    def command(self, sql, parameters=None) -> None:
-        self._store.command(sql, parameters)
+    def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
+        from otel_llm.storage.chdb_store import arrow_rows, query_parameters
+
+        return arrow_rows(self._call({"op": "query", "sql": sql, "parameters": query_parameters(parameters)}))
+
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
+        from otel_llm.storage.chdb_store import query_parameters
+
+        self._call({"op": "command", "sql": sql, "parameters": query_parameters(parameters)})
 
     def close(self) -> None:
-        self._owner.release()
+        self._sock.close()
+
+    def _call(self, request: dict) -> Any:
+        reply = self._exchange(request)
+        if reply is None:
+            # The store process went away (exiting when idle as we connected, or killed): ask its
+            # successor. A statement it may have run is safe to repeat: queries, DDL that is
+            # IF NOT EXISTS, inserts with their dedup token.
+            self._sock.close()
+            self._sock = self._connect()
+            reply = self._exchange(request)
+        if reply is None:
+            raise StoreUnavailable(f"the store process for {self._config.url} went away")
+        if "error" in reply:
+            raise (QueryError if reply["error"] == "QueryError" else StoreUnavailable)(reply["message"])
+        return reply.get("result")
+
+    def _exchange(self, request: dict) -> dict | None:
+        try:
+            send_message(self._sock, request)
+            return recv_message(self._sock)
+        except OSError:
+            return None
+
+    def _connect(self) -> socket.socket:
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                with socket_address(socket_path(self._config)) as address:
+                    sock.connect(address)
+                return sock
+            except OSError as exc:
+                sock.close()
+                error = exc
+            try:
+                ensure_store_process(self._config)
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"cannot use the embedded store at {self._config.path} ({exc}); "
+                    f"point {URL_ENV} at a writable directory"
+                ) from None
+            if time.monotonic() >= deadline:
+                raise StoreUnavailable(
+                    f"embedded store {self._config.path}: its store process did not answer within "
+                    f"{self._timeout_s:g} s ({error}); see {self._config.spool_dir / LOG_NAME}"
+                )
+            time.sleep(POLL_S)
+
+
+@contextmanager
+def socket_address(path: Path) -> Iterator[str]:
+    """``path`` as a unix socket address, through ``/proc/self/fd`` when it is too long."""
+    if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
+        yield str(path)
+        return
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{fd}/{path.name}"
+    finally:
+        os.close(fd)
+
+
+def send_message(sock: socket.socket, message: Any) -> None:
+    data = rowfile.dumps(message)
+    sock.sendall(_LENGTH.pack(len(data)) + data)
+
+
+def recv_message(sock: socket.socket) -> Any:
+    """The next message, or None when the other end closed the connection."""
+    header = _recv_exactly(sock, _LENGTH.size)
+    if header is None:
+        return None
+    data = _recv_exactly(sock, _LENGTH.unpack(header)[0])
+    if data is None:
+        return None
+    return rowfile.loads(data)
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
+    buffer = bytearray()
+    while len(buffer) < size:
+        chunk = sock.recv(min(size - len(buffer), 1 << 20))
+        if not chunk:
+            return None
+        buffer += chunk
+    return bytes(buffer)

@@ -17,6 +17,9 @@ sees the same history. ``apply`` is idempotent: it runs only versions not yet re
 statement is itself ``IF NOT EXISTS``-safe so a crash between DDL and record is harmless.
 
 TTL: ``OTEL_LLM_TTL_DAYS`` (or ``ttl_days=``) adds ``TTL timestamp + N days``; unset keeps rows forever.
+Set or changed once the table exists, ``otel-llm init-db`` applies it (``apply_ttl``: ``ALTER
+TABLE ... MODIFY TTL``, which also drops the rows already past it); unsetting it changes nothing
+(``ALTER TABLE llm_traces REMOVE TTL`` does).
 """
 
 from __future__ import annotations
@@ -160,6 +163,32 @@ def apply(store, cluster: str | None = None, ttl_days: int | None = None) -> lis
         )
         done.append(f"applied migration {migration.version}: {migration.name}")
     return done
+
+
+_TTL_DAYS = re.compile(r"\bTTL toDateTime\(timestamp\) \+ toIntervalDay\((\d+)\)")
+
+
+def apply_ttl(store, cluster: str | None = None, ttl_days: int | None = None) -> list[str]:
+    """Give an existing ``llm_traces`` the TTL asked for (``ttl_days`` or ``OTEL_LLM_TTL_DAYS``);
+    returns one line if it changed it. No TTL asked for: nothing to do."""
+    layout = Layout(database=store.database, cluster=cluster, ttl_days=ttl_days or ttl_days_from_env())
+    if not layout.ttl_days:
+        return []
+    _, rows = store.query(
+        "SELECT engine_full FROM system.tables WHERE database = {database:String} AND name = {table:String}",
+        {"database": layout.database, "table": layout.data_table},
+    )
+    if not rows:
+        return []
+    current = _TTL_DAYS.search(rows[0][0])
+    if current and int(current.group(1)) == layout.ttl_days:
+        return []
+    store.command(
+        f"ALTER TABLE {layout.db}.{layout.data_table} {layout.on_cluster} "
+        f"MODIFY TTL toDateTime(timestamp) + INTERVAL {int(layout.ttl_days)} DAY"
+    )
+    was = f"{current.group(1)} days" if current else "none"
+    return [f"set the TTL of {layout.data_table} to {layout.ttl_days} days (was {was})"]
 
 
 def _applied_versions(store, layout: Layout) -> set[int]:

@@ -1,8 +1,10 @@
 """A directory of encoded batches waiting to be written: durable, ordered, shared by processes.
 
-Each batch is one file named ``<time_ns>-<pid>-<token>-<rows>.arrow`` so the listing sorts in
+Each batch is one file named ``<time_ns>-<pid>-<token>-<rows>.<kind>`` so the listing sorts in
 write order and carries what the drainer needs (row count for stats, dedup token for the insert)
-without opening the file. Files appear atomically: written under a dot-prefixed temporary name,
+without opening the file. ``kind`` is ``arrow`` (an Arrow IPC stream, see ``codec``), ``rows``
+(row tuples as app workers spool them for the embedded store, see ``rowfile``) or ``json`` (a
+remote store's batch as its writer sends it, see ``jsonrows``). Files appear atomically: written under a dot-prefixed temporary name,
 fsynced, renamed, and the directory fsynced, so a reader never sees half a batch and a batch
 acknowledged as spooled survives a power cut. A temporary file that a killed writer left behind
 is removed once it is an hour old (age, not the writer's pid, decides: processes in other PID
@@ -17,17 +19,23 @@ counted and logged, rather than the app's own room to write.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from otel_llm.settings import env_number
-from otel_llm.storage.base import Buffer
 
-_NAME = re.compile(r"^(\d{20})-(\d+)-([0-9a-f]{32})-(\d+)\.arrow$")
+if TYPE_CHECKING:
+    from otel_llm.storage.base import Buffer
+
+log = logging.getLogger("otel_llm.storage")
+
+_NAME = re.compile(r"^(\d{20})-(\d+)-([0-9a-f]{32})-(\d+)\.(arrow|rows|json)$")
 _TMP_PREFIX = ".tmp-"
 # No write of one batch takes this long; an older temporary file is a dead writer's.
 ORPHAN_AGE_S = 3600.0
@@ -40,6 +48,26 @@ class SpoolFile:
     path: Path
     token: str
     rows: int
+    kind: str = "arrow"
+
+    @property
+    def pid(self) -> int:
+        """The process that spooled it."""
+        return int(self.path.name.split("-", 2)[1])
+
+
+@dataclass
+class Outcome:
+    """What happened to rows: the writer's counts."""
+
+    written: int = 0
+    spooled: int = 0
+    dropped: int = 0
+
+    def add(self, other: Outcome) -> None:
+        self.written += other.written
+        self.spooled += other.spooled
+        self.dropped += other.dropped
 
 
 class Spool:
@@ -47,7 +75,7 @@ class Spool:
         self.directory = directory
         self._min_free = env_number(MIN_FREE_ENV, DEFAULT_MIN_FREE_BYTES)
 
-    def put(self, payload: Buffer, rows: int, token: str) -> None:
+    def put(self, payload: Buffer, rows: int, token: str, kind: str = "arrow") -> None:
         """Store one batch durably; raises OSError when the disk cannot take it, or could only
         by going below the free space kept for others."""
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -58,7 +86,7 @@ class Spool:
                 f"{free >> 20} MiB free on the spool's disk, and the spool leaves {self._min_free >> 20} MiB to "
                 f"the rest of the machine ({MIN_FREE_ENV}); free some space",
             )
-        name = f"{time.time_ns():020d}-{os.getpid()}-{token}-{rows}.arrow"
+        name = f"{time.time_ns():020d}-{os.getpid()}-{token}-{rows}.{kind}"
         tmp = self.directory / f"{_TMP_PREFIX}{name}"
         try:
             with open(tmp, "wb") as f:
@@ -80,7 +108,7 @@ class Spool:
         for name in names:
             match = _NAME.match(name)
             if match:
-                found.append(SpoolFile(self.directory / name, match.group(3), int(match.group(4))))
+                found.append(SpoolFile(self.directory / name, match.group(3), int(match.group(4)), match.group(5)))
             elif name.startswith(_TMP_PREFIX):
                 self._remove_if_orphaned(self.directory / name)
         return found
@@ -119,36 +147,18 @@ class Spool:
         os.replace(item.path, target)
         return target
 
-    def want(self) -> Path:
-        """Ask the current owner to hand over (a reader is waiting); see ``embedded.py``."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        flag = self.directory / f".want-{os.getpid()}"
-        flag.touch()
-        return flag
-
-    def wanted(self) -> bool:
-        """Whether a live process other than this one asked for the store."""
-        try:
-            names = [n for n in os.listdir(self.directory) if n.startswith(".want-")]
-        except OSError:
-            return False
-        for name in names:
-            pid = int(name.removeprefix(".want-"))
-            if pid == os.getpid():
-                continue
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:  # left behind by a reader that died
-                (self.directory / name).unlink(missing_ok=True)
-                continue
-            except PermissionError:  # alive, another user's
-                pass
-            return True
-        return False
-
     def _sync_directory(self) -> None:
         fd = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def spool_or_drop(spool: Spool, payload: Buffer, rows: int, token: str, kind: str = "arrow") -> Outcome:
+    try:
+        spool.put(payload, rows, token, kind)
+    except OSError as exc:
+        log.error("otel-llm: cannot spool %d rows to %s, dropping them: %s", rows, spool.directory, exc)
+        return Outcome(dropped=rows)
+    return Outcome(spooled=rows)

@@ -1,34 +1,38 @@
 """``Writer``: what the exporter hands rows to. Never blocks the caller on ClickHouse.
 
     writer = open_writer()              # OTEL_LLM_CLICKHOUSE_URL, or the embedded default
-    writer.submit(rows)                 # row tuples in column order, or dicts (see otel_llm.storage.codec)
+    writer.submit(rows)                 # row tuples in column order, or dicts (see otel_llm.storage.values)
     writer.force_flush(timeout_s)       # True once every row so far is in the store or the spool
     writer.shutdown(timeout_s)          # flush, ingest what it can, stop the thread
     writer.stats                        # {'written': n, 'spooled': n, 'dropped': n, 'queued': n}
 
-``submit`` encodes a batch of rows (a BatchSpanProcessor's export, a receiver request) as Arrow
-record batches on the caller's thread and appends them to an in-memory queue bounded at
+``submit`` encodes a batch of rows (a BatchSpanProcessor's export, a receiver request) on the
+caller's thread, by the sink's encoding (remote: Arrow record batches; embedded: pickled rows, so
+that an app's workers never load pyarrow, see ``embedded.py``), and appends them to an in-memory queue bounded at
 ``max_queue_rows``; a small submit (fewer than ``SMALL_SUBMIT_ROWS``) is only staged, and the
 background thread encodes it with what follows. That thread gathers batches of up to
 ``batch_rows`` (or whatever is there every ``flush_interval_s``), and a second one hands each to
-the sink (``sinks.py``), which inserts it as one part. If the queue is full, ``submit``
+the sink (``sinks.py``, ``embedded.py``), which inserts it as one part, or spools it for the
+embedded store's store process. If the queue is full, ``submit``
 spools the rows to disk: the caller pays for a disk write, never for ClickHouse, and nothing is
 dropped unless the disk refuses.
 
 Why encode in ``submit``: rows are encoded while the caller just built them (hot in the CPU's
-caches), and what waits in the queue is Arrow memory, which the garbage collector never walks.
+caches), and what waits in the queue is Arrow memory or bytes, which the garbage collector never walks.
 Queued rows made the app's collections walk up to a queue of them (~10 us a row end to end)
 and the writer thread's encoding competed with the exporter for the GIL.
 
 Counts:
 
-- ``written``: rows this process committed to the store, including rows it replayed from the
-  spool (so with several processes one may count rows another one submitted);
-- ``spooled``: rows this process put in the spool;
+- ``written``: rows this process committed to a remote store, including rows it replayed from
+  the spool (so with several processes one may count rows another one submitted);
+- ``spooled``: rows this process put in the spool (on the embedded store: every row, the
+  normal path; the store process inserts them);
 - ``dropped``: rows lost (spool unwritable, or the store rejected the batch as invalid).
 
 They are also exported as the observable counter ``otel_llm.writer.rows`` (attribute ``outcome``)
-on the global meter provider, and logged at shutdown and when spooling/dropping starts.
+on the global meter provider, and logged at shutdown (INFO) and when dropping starts (an outage
+of a remote store is logged by its sink, once when it starts and once when it ends).
 """
 
 from __future__ import annotations
@@ -46,9 +50,8 @@ import weakref
 from opentelemetry import metrics
 
 from otel_llm.settings import env_number
-from otel_llm.storage import codec
 from otel_llm.storage.config import StoreConfig, parse_url
-from otel_llm.storage.sinks import SPOOL_COMPRESSION, EmbeddedSink, Outcome, RemoteSink, spool_or_drop
+from otel_llm.storage.spool import Outcome
 
 log = logging.getLogger("otel_llm.storage")
 
@@ -88,7 +91,7 @@ class Writer:
         """A new sink, empty queue and counts, and the two threads: at creation, and again in a
         process forked from this one (gunicorn's ``--preload``, multiprocessing's fork), which
         inherits none of the threads."""
-        self._sink = EmbeddedSink(self.config) if self.config.kind == "chdb" else RemoteSink(self.config)
+        self._sink = _new_sink(self.config)
         self._queue: collections.deque = collections.deque()  # encoded record batches
         self._queued_rows = 0
         self._staged: list[tuple | dict] = []  # rows of small submits, for the writer thread to encode
@@ -97,7 +100,7 @@ class Writer:
         self._submitted = 0  # rows accepted by submit() into the queue
         self._handled = 0  # of those, rows the thread has written, spooled or dropped
         self._flush_requested = False
-        self._warned: set[str] = set()
+        self._warned_dropped = False
         # Batches (record batches, row count) on their way to the inserter thread: one inserted,
         # at most one waiting.
         self._batches: queue.Queue = queue.Queue(maxsize=1)
@@ -108,9 +111,9 @@ class Writer:
         _RUNNING.add(self)
 
     def _restart_after_fork(self) -> None:
-        # The rows queued before the fork are the parent's to write; the inherited sink holds
-        # the parent's lock, engine session and connections: let go of the lock's descriptor
-        # (without unlocking it, which would unlock it for the parent) and never touch the rest.
+        # The rows queued before the fork are the parent's to write; the inherited sink may hold
+        # the parent's replay lock and connections: let go of the lock's descriptor (without
+        # unlocking it, which would unlock it for the parent) and never touch the rest.
         _INHERITED_SINKS.append(self._sink)
         self._sink.forget_inherited()
         if not self._stopping:
@@ -150,8 +153,7 @@ class Writer:
             batches = self._encode(rows)
             count = sum(batch.num_rows for batch in batches)
         if count:
-            payload = codec.write_stream(batches, SPOOL_COMPRESSION)
-            self._count(spool_or_drop(self._sink.spool, payload, count, _token()))
+            self._count(self._sink.spool_batch(batches, count, _token()))
 
     def force_flush(self, timeout_s: float = 30.0) -> bool:
         """Wait until every row submitted so far is written or durably spooled."""
@@ -236,9 +238,9 @@ class Writer:
         """``rows`` as record batches of at most ENCODE_ROWS rows; rows that cannot be encoded
         are counted as dropped (and logged, and as handled when they were already accepted)."""
         batches = []
-        for chunk in codec.chunks(rows, self._chunk_rows):
+        for chunk in self._sink.chunks(rows, self._chunk_rows):
             try:
-                batches.append(codec.record_batch(chunk))
+                batches.append(self._sink.encode(chunk))
             except Exception:
                 log.exception("otel-llm: writer failed to encode %d rows", len(chunk))
                 self._count(Outcome(dropped=len(chunk)), handled=len(chunk) if handled else 0)
@@ -282,14 +284,13 @@ class Writer:
         with self._cond:
             if handled:
                 self._cond.notify_all()
-        for kind in ("spooled", "dropped"):
-            if getattr(outcome, kind) and kind not in self._warned:
-                self._warned.add(kind)
-                log.warning("otel-llm writer: rows are being %s (%s)", kind, self.stats)
+        if outcome.dropped and not self._warned_dropped:
+            self._warned_dropped = True
+            log.warning("otel-llm writer: rows are being dropped (%s)", self.stats)
 
 
-# Sinks inherited from a parent process: kept referenced so their finalizers (chDB's session
-# closes the engine) never run in the child.
+# Sinks inherited from a parent process: kept referenced so their finalizers (a remote sink's
+# connection pool) never run in the child.
 _INHERITED_SINKS: list = []
 
 
@@ -317,6 +318,18 @@ EXIT_TIMEOUT_S = 5.0
 def _shutdown_at_exit() -> None:
     for writer in list(_RUNNING):
         writer.shutdown(EXIT_TIMEOUT_S)
+
+
+def _new_sink(config: StoreConfig):
+    # Imported here: the remote sink's pyarrow and clickhouse-connect are ~45 MiB a process that
+    # an app's workers on the embedded store never need.
+    if config.kind == "chdb":
+        from otel_llm.storage.embedded import EmbeddedSink
+
+        return EmbeddedSink(config)
+    from otel_llm.storage.sinks import RemoteSink
+
+    return RemoteSink(config)
 
 
 def open_writer(url: str | None = None, **options) -> Writer:

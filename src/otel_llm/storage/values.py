@@ -1,0 +1,192 @@
+"""What a value becomes in its column, in pure Python: the coercion rules of ``llm_traces``.
+
+Kept apart from ``codec`` (which builds Arrow arrays) so that processes that only build or
+spool rows, such as an app's workers, never import pyarrow or numpy (about 40 MiB of private
+memory a process). ``codec`` applies these rules to a column only when pyarrow refuses it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from otel_llm.storage.columns import COLUMN_NAMES, COLUMNS
+
+
+def _unwrap(ch_type: str, wrapper: str) -> str | None:
+    prefix = wrapper + "("
+    return ch_type[len(prefix) : -1] if ch_type.startswith(prefix) else None
+
+
+
+# Surrogate code points: a Python str may hold them (json.loads('"\\ud800"'), surrogateescape-
+# decoded names), UTF-8 cannot.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text(value: Any) -> str:
+    if type(value) is not str:
+        if value is None:
+            return ""
+        value = str(value)
+    return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+
+
+# Counts outside UInt64 (or a status outside UInt16) would fail the column's conversion: NULL.
+MAX_COUNT = 2**64 - 1
+MAX_STATUS = 2**16 - 1
+
+
+def count(value: Any, maximum: int = MAX_COUNT) -> int | None:
+    """A non-negative integer up to ``maximum``: ints, integral floats and digit strings."""
+    if type(value) is not int:  # a plain int (nearly always) takes one check
+        if value is None:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif isinstance(value, str) and value.isdigit():
+            value = int(value)
+        elif not isinstance(value, int) or isinstance(value, bool):
+            return None
+    return value if 0 <= value <= maximum else None
+
+
+def _status(value: Any) -> int | None:
+    return count(value, MAX_STATUS)
+
+
+_USD_SCALE = Decimal("1e-9")  # Decimal(18, 9)
+_USD_LIMIT = Decimal("1e9")  # Decimal(18, 9) holds nine integer digits
+
+
+def usd(value: Any) -> Decimal | None:
+    """A Decimal(18, 9): numbers and numeric text, rounded to nine places; else None."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(value if isinstance(value, (str, Decimal, int)) else str(value))
+        if not number.is_finite():
+            return None
+        # Checked after rounding: 999999999.9999999999 rounds up to ten integer digits.
+        number = number.quantize(_USD_SCALE)
+    except (InvalidOperation, ValueError, TypeError):  # not a number
+        return None
+    return number if abs(number) < _USD_LIMIT else None
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _bool(value: Any) -> bool:
+    return value.lower() == "true" if type(value) is str else bool(value)
+
+
+def _timestamp(value: Any) -> Any:
+    return 0 if value is None else value
+
+
+_ZERO_UUID = bytes(16)  # ClickHouse's default UUID
+
+
+def _uuid(value: Any) -> bytes:
+    if isinstance(value, uuid.UUID):
+        return value.bytes
+    if isinstance(value, bytes) and len(value) == 16:
+        return value
+    try:
+        return uuid.UUID(str(value)).bytes
+    except ValueError:
+        return _ZERO_UUID
+
+
+def map_from_text(value: str) -> Mapping:
+    """A map given as JSON object text, as instrumentors write cost details; anything but an
+    object, malformed text included, is empty (a foreign span's odd attribute must not cost its
+    row). Values as given: the column's rule converts them."""
+    if value.startswith('{"') and value.endswith('"}') and "\\" not in value:
+        # A flat object of strings (what our instrumentors write), split without a parser: with
+        # no escapes, and 4 quotes per member, every quote is structural, so '","' and '":"' can
+        # only separate.
+        members = value[2:-2].split('","')
+        if value.count('"') == 4 * len(members):
+            try:
+                return dict(member.split('":"') for member in members)
+            except ValueError:  # a member that is not one key and one value
+                pass
+    try:
+        parsed = json.loads(value) if value else None
+    except (ValueError, RecursionError):
+        return {}
+    return {str(k): v for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+
+
+def _rule(ch_type: str) -> Callable[[Any], Any]:
+    """The value-by-value coercion of a column type (its NULL-free default for ``None``)."""
+    nullable = _unwrap(ch_type, "Nullable")
+    inner = nullable or _unwrap(ch_type, "LowCardinality") or ch_type
+    element = _unwrap(inner, "Array")
+    if element is not None:
+        item = _rule(element)
+        return lambda value: () if not value else (text(value),) if isinstance(value, str) else tuple(map(item, value))
+    entries = _unwrap(inner, "Map")
+    if entries is not None:
+        key_type, item_type = entries.split(", ", 1)
+        key, item = _rule(key_type), _rule(f"Nullable({item_type})")
+
+        def entries_rule(value: Any) -> dict:
+            if isinstance(value, str):
+                value = map_from_text(value)
+            if not isinstance(value, Mapping):
+                return {}
+            return {key(k): v for k, v in zip(value, map(item, value.values())) if v is not None}
+
+        return entries_rule
+    scalar = {
+        "String": text,
+        "UInt64": count,
+        "UInt16": _status,
+        "Decimal(18, 9)": usd,
+        "Float64": _float,
+        "Bool": _bool,
+        "DateTime64(6, 'UTC')": _timestamp,
+        "UUID": _uuid,
+    }[inner]
+    if nullable is not None or scalar is _bool or scalar is text:
+        return scalar
+    default = {"UInt64": 0, "UInt16": 0, "Float64": 0.0}.get(inner)
+    return lambda value: default if (coerced := scalar(value)) is None else coerced
+
+
+def _default(ch_type: str):
+    if ch_type.startswith("Nullable("):
+        return None
+    if ch_type.startswith("Map("):
+        return {}
+    if ch_type.startswith("Array("):
+        return ()
+    inner = _unwrap(ch_type, "LowCardinality") or ch_type
+    return {"String": "", "Bool": False, "UUID": _ZERO_UUID}.get(inner, 0)
+
+
+_DEFAULTS = tuple(_default(ch_type) for _, ch_type in COLUMNS)
+RULES = tuple(_rule(ch_type) for _, ch_type in COLUMNS)
+
+
+def coerce_row(row: Sequence[Any]) -> tuple:
+    """A row tuple's values as the batch stores them (what the fast path gives too)."""
+    return tuple(rule(value) for rule, value in zip(RULES, row))
+
+
+def as_tuple(row: dict) -> tuple:
+    """A dict row (missing keys: the column's default) as a row tuple."""
+    return tuple(map(row.get, COLUMN_NAMES, _DEFAULTS))
