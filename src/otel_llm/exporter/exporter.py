@@ -110,7 +110,7 @@ class LLMTraceExporter(SpanExporter):
         redacting = redaction.active() is not None
         for span in spans:
             try:
-                attributes = normalize(span_attributes(span))
+                attributes = normalize(span_attributes(span), span.instrumentation_scope)
                 if attributes is None:
                     if forwarding:
                         forward.append(span)
