@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_llm import payloads, redaction
-from otel_llm.exporter import sources
+from otel_llm.exporter import calls, sources
 from otel_llm.exporter.offload import Offloader
 from otel_llm.exporter.row import build_row, span_attributes
 from otel_llm.storage import codec
@@ -103,10 +103,10 @@ class LLMTraceExporter(SpanExporter):
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def _rows_and_forward(self, spans: Sequence[ReadableSpan]) -> tuple[list[tuple], list[ReadableSpan]]:
-        rows: list[tuple] = []
+        built: list[tuple[ReadableSpan, tuple, Any]] = []  # (span, row, its full payloads)
         forward: list[ReadableSpan] = []
         forwarding = self._forward is not None
-        normalize, take, slim = sources.normalize, payloads.take, self._offloader.slim
+        normalize, take = sources.normalize, payloads.take
         redacting = redaction.active() is not None
         for span in spans:
             try:
@@ -130,10 +130,16 @@ class LLMTraceExporter(SpanExporter):
                 if forwarding:
                     forward.append(span)
                 continue
-            rows.append(row)
-            if forwarding:
+            built.append((span, row, full_payloads))
+        rows = calls.one_row_per_call([row for _, row, _ in built])
+        if forwarding:
+            kept = {row[0] for row in rows} if len(rows) < len(built) else None
+            for span, row, full_payloads in built:
+                if kept is not None and row[0] not in kept:
+                    forward.append(span)  # merged into another span's row: its payloads stay on it
+                    continue
                 try:
-                    forward.append(slim(span, str(uuid.UUID(bytes=row[0])), full_payloads, redacting))
+                    forward.append(self._offloader.slim(span, str(uuid.UUID(bytes=row[0])), full_payloads, redacting))
                 except Exception:
                     logger.warning("otel-llm could not slim span %r; forwarding it whole", span.name, exc_info=True)
                     forward.append(span)

@@ -109,6 +109,7 @@ _AI_VALUES = {
 }
 # Present from AI SDK 6 on, when inputTokens became the total (cache included) for every provider.
 _AI_INPUT_DETAILS = "ai.usage.inputTokenDetails.noCacheTokens"
+_AI_GENAI_TTFT_S = "gen_ai.client.operation.time_to_first_chunk"
 _AI_FINISH_REASON = "ai.response.finishReason"
 _AI_TTFT_MS = ("ai.response.msToFirstChunk", "ai.stream.msToFirstChunk")
 _AI_PROVIDER_METADATA = "ai.response.providerMetadata"
@@ -317,10 +318,35 @@ def ai_sdk_provider(name: str) -> str:
     return lower.split(".", 1)[0]
 
 
+def from_genai_semconv(attributes: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """Semconv spans; the extras ``@ai-sdk/otel``'s OpenTelemetry integration (AI SDK 7) adds."""
+    if attr.OPERATION_NAME not in attributes:
+        return None
+    if _AI_GENAI_TTFT_S not in attributes and _AI_PROVIDER_METADATA not in attributes:
+        return attributes
+    out = dict(attributes)
+    ttft = out.pop(_AI_GENAI_TTFT_S, None)
+    if isinstance(ttft, (int, float)):
+        # Only streamed calls have a first chunk.
+        out.setdefault(attr.RESPONSE_TIME_TO_FIRST_CHUNK, ttft)
+        out.setdefault(attr.REQUEST_STREAM, True)
+    metadata = _json_object(out.pop(_AI_PROVIDER_METADATA, None))
+    _usage_from_provider_metadata(out, metadata)
+    return out
+
+
 def _usage_from_provider_metadata(out: dict[str, Any], metadata: Mapping[str, Any]) -> None:
-    """Cache counts only the provider metadata has (AI SDK 4 / 5)."""
+    """Cache counts only the provider metadata has (AI SDK 4 / 5), and Anthropic's 5m / 1h split."""
     anthropic = metadata.get("anthropic")
     if isinstance(anthropic, Mapping):
+        split = _json_object(_json_object(anthropic.get("usage")).get("cache_creation"))
+        details = {
+            name: split[key]
+            for key, name in (("ephemeral_5m_input_tokens", "cache_write_5m"), ("ephemeral_1h_input_tokens", "cache_write_1h"))
+            if isinstance(split.get(key), int)
+        }
+        if details:
+            out.setdefault(attr.USAGE_DETAILS, details)
         write = anthropic.get("cacheCreationInputTokens")
         if isinstance(write, int):
             out.setdefault(attr.USAGE_CACHE_CREATION_INPUT_TOKENS, write)

@@ -83,12 +83,12 @@ PRODUCERS: dict[str, Producer] = {
         foreign.from_openinference,
     ),
     "vercel-ai": Producer("Vercel AI SDK (ai.* spans)", ("ai",), INCLUDES_CACHE, foreign.from_vercel_ai),
-    "vercel-ai-genai": Producer("Vercel AI SDK 7 @ai-sdk/otel (gen_ai spans)", ("gen_ai",), INCLUDES_CACHE, _as_is),
-    "pydantic-ai": Producer("pydantic-ai", ("pydantic-ai",), INCLUDES_CACHE, _as_is),
+    "vercel-ai-genai": Producer("Vercel AI SDK 7 @ai-sdk/otel (gen_ai spans)", ("gen_ai",), INCLUDES_CACHE, foreign.from_genai_semconv),
+    "pydantic-ai": Producer("pydantic-ai", ("pydantic-ai",), INCLUDES_CACHE, foreign.from_genai_semconv),
     "logfire": Producer(
         "Logfire", ("logfire",), EXCLUDES_CACHE, foreign.from_logfire, changed_at=((4, 31, 0), INCLUDES_CACHE)
     ),
-    "genai-semconv": Producer("OTel GenAI semantic conventions", (), BY_NUMBERS, _as_is),
+    "genai-semconv": Producer("OTel GenAI semantic conventions", (), BY_NUMBERS, foreign.from_genai_semconv),
 }
 
 _OUR_SCOPES = frozenset(PRODUCERS["otel-llm"].scopes)
@@ -118,8 +118,6 @@ def normalize(attributes: Mapping[str, Any], scope: Any = None) -> Mapping[str, 
         return attributes if attr.OPERATION_NAME in attributes else None
     key = producer_of(attributes, scope)
     producer = PRODUCERS[key]
-    if producer.translate is _as_is and attr.OPERATION_NAME not in attributes:
-        return None
     out = producer.translate(attributes)
     if out is None or out.get(attr.OPERATION_NAME) in NOT_CALLS:
         return None
