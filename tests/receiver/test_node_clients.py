@@ -5,8 +5,8 @@ Vercel AI SDK) traced by one GenAI instrumentation and exported by one official 
 the project's stand-in providers on loopback.  The stand-ins record what they answered; every row must
 carry that answer's id, model and tokens (input cache included), and each call must be one row.
 
-Needs ``node`` and ``npm``: the packages pinned in ``node/package.json`` are installed once per
-session into ``node/node_modules`` (ignored by git). Without them the tests skip, saying why.
+Needs ``node`` and ``npm``: the packages pinned in ``node/package-lock.json`` are installed (``npm ci``) once
+into ``node/node_modules`` (ignored by git). Without them the tests skip, saying why.
 """
 
 from __future__ import annotations
@@ -37,12 +37,12 @@ def node_clients() -> Path:
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
         pytest.skip("node and npm are not installed (.ci/run installs them with apt-get)")
-    stamp = NODE_DIR / "node_modules" / ".package.json"
-    wanted = (NODE_DIR / "package.json").read_text()
+    stamp = NODE_DIR / "node_modules" / ".installed-lock.json"
+    wanted = (NODE_DIR / "package-lock.json").read_text()
     if not stamp.exists() or stamp.read_text() != wanted:
         try:
             subprocess.run(
-                [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
+                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
                 cwd=NODE_DIR,
                 check=True,
                 capture_output=True,
