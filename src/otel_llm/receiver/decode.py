@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
 from typing import Any, BinaryIO
 
@@ -20,10 +21,24 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otel_llm.receiver import wire
 
+try:  # Python 3.14's own zstd; before it the backport (a dependency of clickhouse-connect)
+    from compression import zstd
+except ImportError:
+    from backports import zstd
+
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _READ_CHUNK = 64 * 1024
-_GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip header and trailer, as Content-Encoding: gzip means
+_MAX_LINE = 4096  # a chunk-size or trailer line
+_MAX_TRAILER_LINES = 64
+_DIGITS = re.compile(r"[0-9]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_DECODERS = {
+    "gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),  # gzip header and trailer
+    "x-gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),  # RFC 9110: same as gzip
+    "deflate": lambda: zlib.decompressobj(zlib.MAX_WBITS),  # the zlib format, as HTTP means it
+    "zstd": zstd.ZstdDecompressor,
+}
 
 
 class RequestError(Exception):
@@ -54,6 +69,18 @@ def media_type(content_type: str | None) -> str:
     )
 
 
+def content_length(values: list[str]) -> int:
+    """The body length the ``Content-Length`` header(s) give, or BadRequest.
+
+    Only ASCII digits count: ``int()`` would also take Unicode digits, signs, spaces and ``_``.
+    Repeated headers (or a comma list) must agree, as RFC 9112 section 6.3 asks.
+    """
+    lengths = {value.strip() for header in values for value in header.split(",")}
+    if len(lengths) != 1 or not _DIGITS.fullmatch(next(iter(lengths))):
+        raise BadRequest(f"Content-Length {', '.join(values)[:40]!r} is not one decimal number")
+    return int(lengths.pop())
+
+
 def read_body(stream: BinaryIO, length: int, max_body_bytes: int) -> bytes:
     """Exactly ``length`` bytes from the socket, or BadRequest if the client stops early."""
     if length > max_body_bytes:
@@ -69,25 +96,75 @@ def read_body(stream: BinaryIO, length: int, max_body_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+def read_chunked_body(stream: BinaryIO, max_body_bytes: int) -> bytes:
+    """A ``Transfer-Encoding: chunked`` body (RFC 9112 section 7.1), at most ``max_body_bytes``.
+
+    Chunk extensions and trailer fields are read and ignored; each line is bounded, and so is
+    the number of trailer lines, so a client cannot make the receiver buffer without limit.
+    """
+    chunks = []
+    total = 0
+    while True:
+        size_field = _line(stream).split(b";", 1)[0].strip()
+        if not _HEX.fullmatch(size_field):
+            raise BadRequest(f"chunk size {size_field[:20]!r} is not a hexadecimal number")
+        size = int(size_field, 16)
+        if size == 0:
+            break
+        total += size
+        if total > max_body_bytes:
+            raise TooLarge(f"chunked body exceeds the {max_body_bytes}-byte limit")
+        chunks.append(read_body(stream, size, max_body_bytes))
+        if _line(stream) != b"":
+            raise BadRequest("chunk data is not followed by CRLF")
+    for _ in range(_MAX_TRAILER_LINES):
+        if _line(stream) == b"":
+            return b"".join(chunks)
+    raise BadRequest("too many trailer fields after the chunked body")
+
+
+def _line(stream: BinaryIO) -> bytes:
+    line = stream.readline(_MAX_LINE + 1)
+    if not line.endswith(b"\n"):
+        raise BadRequest("chunked body ended early or has a line over the limit")
+    return line.rstrip(b"\r\n")
+
+
 def decompress(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
+    """The body with its ``Content-Encoding`` undone, inflating to at most ``max_bytes``.
+
+    OTLP names gzip; deflate and zstd are the other codings collectors send.  A body of several
+    members (gzip) or frames (zstd), which their tools write by appending, is decoded whole.
+    """
     encoding = (content_encoding or "identity").strip().lower()
     if encoding == "identity":
         if len(body) > max_bytes:
             raise TooLarge(f"body exceeds the {max_bytes}-byte limit")
         return body
-    if encoding != "gzip":
-        raise UnsupportedMediaType(f"unsupported Content-Encoding {content_encoding!r}: use gzip")
-    inflater = zlib.decompressobj(_GZIP_WBITS)
-    try:
-        # max_length stops inflation one byte past the cap, however far the body could expand.
-        data = inflater.decompress(body, max_bytes + 1)
-    except zlib.error as exc:
-        raise BadRequest(f"gzip body is corrupt: {exc}") from None
-    if len(data) > max_bytes:
-        raise TooLarge(f"decompressed body exceeds the {max_bytes}-byte limit")
-    if not inflater.eof:
-        raise BadRequest("gzip body is truncated")
-    return data
+    decoder = _DECODERS.get(encoding)
+    if decoder is None:
+        raise UnsupportedMediaType(
+            f"unsupported Content-Encoding {content_encoding!r}: use {', '.join(sorted(_DECODERS))}"
+        )
+    parts = []
+    produced = 0
+    rest = body
+    while True:  # one member (frame) per turn
+        inflater = decoder()
+        try:
+            # max_length stops inflation one byte past the cap, however far the body could expand.
+            part = inflater.decompress(rest, max_bytes - produced + 1)
+        except (zlib.error, zstd.ZstdError) as exc:
+            raise BadRequest(f"{encoding} body is corrupt: {exc}") from None
+        produced += len(part)
+        if produced > max_bytes:
+            raise TooLarge(f"decompressed body exceeds the {max_bytes}-byte limit")
+        if not inflater.eof:
+            raise BadRequest(f"{encoding} body is truncated")
+        parts.append(part)
+        rest = inflater.unused_data
+        if not rest:
+            return b"".join(parts)
 
 
 def parse(body: bytes, kind: str) -> Any:

@@ -37,19 +37,25 @@ class _TraceService:
         ingestor = self._ingestor
         metadata = dict(context.invocation_metadata())
         if not ingestor.authorized(metadata.get("authorization")):
-            ingestor.count("grpc_unauthenticated")
+            ingestor.refused(
+                "grpc_unauthenticated", "OTLP/gRPC UNAUTHENTICATED", "missing or wrong bearer token", context.peer()
+            )
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
             # Conversion finishes decoding (span attributes), so it can refuse the request too.
             outcome = ingestor.ingest(decode.parse(body, decode.PROTOBUF))
         except decode.RequestError as exc:
-            ingestor.count("grpc_invalid_argument")
+            ingestor.refused("grpc_invalid_argument", "OTLP/gRPC INVALID_ARGUMENT", str(exc), context.peer())
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except Overloaded as exc:
+            ingestor.refused(
+                "grpc_resource_exhausted", "OTLP/gRPC RESOURCE_EXHAUSTED", str(exc), context.peer()
+            )
             _abort_retryable(
                 context, grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED, str(exc)
             )
         except ExportFailed as exc:
+            ingestor.refused("grpc_unavailable", "OTLP/gRPC UNAVAILABLE", str(exc), context.peer())
             _abort_retryable(context, grpc.StatusCode.UNAVAILABLE, code_pb2.UNAVAILABLE, str(exc))
         response = ExportTraceServiceResponse()
         if outcome.rejected:

@@ -1,4 +1,7 @@
-"""OTLP/HTTP: ``POST /v1/traces`` (protobuf or JSON, optionally gzip) and ``GET /health``.
+"""OTLP/HTTP: ``POST /v1/traces`` (protobuf or JSON, optionally compressed) and ``GET /health``.
+
+Bodies come with ``Content-Length`` or ``Transfer-Encoding: chunked`` (the JavaScript exporters
+stream theirs), under the same size limits either way.
 
 A stdlib ``ThreadingHTTPServer``: one thread per connection, keep-alive (HTTP/1.1) so exporters
 reuse their connection, a socket timeout so a client that stalls mid-body is dropped instead of
@@ -149,13 +152,15 @@ class _Handler(BaseHTTPRequestHandler):
             if not body_read:
                 # Part of the body may still be on the socket: this connection cannot be reused.
                 self.close_connection = True
-            ingestor.count(f"http_{exc.status}")
+            ingestor.refused(f"http_{exc.status}", f"OTLP/HTTP {exc.status}", str(exc), self.client_address[0])
             self._reply_status(exc.status, str(exc), kind)
             return
         except Overloaded as exc:
+            ingestor.refused("http_429", "OTLP/HTTP 429", str(exc), self.client_address[0])
             self._reply_status(429, str(exc), kind, retry=True)
             return
         except ExportFailed as exc:
+            ingestor.refused("http_503", "OTLP/HTTP 503", str(exc), self.client_address[0])
             self._reply_status(503, str(exc), kind, retry=True)
             return
         response = ExportTraceServiceResponse()
@@ -165,12 +170,24 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(200, _encode(response, kind), kind)
 
     def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise _LengthRequired("chunked bodies are not supported; send Content-Length")
-        length = self.headers.get("Content-Length")
-        if length is None or not length.strip().isdigit():
-            raise _LengthRequired("Content-Length header is required")
-        return decode.read_body(self.rfile, int(length), self.server.max_body_bytes)
+        codings = [
+            coding.strip().lower()
+            for header in self.headers.get_all("Transfer-Encoding", [])
+            for coding in header.split(",")
+            if coding.strip()
+        ]
+        if codings:
+            if codings != ["chunked"]:
+                raise decode.BadRequest(f"unsupported Transfer-Encoding {', '.join(codings)[:60]!r}: use chunked")
+            if "Content-Length" in self.headers:
+                # Both framings at once is how requests are smuggled past proxies (RFC 9112
+                # section 6.3): chunked wins, and the connection is not trusted for another request.
+                self.close_connection = True
+            return decode.read_chunked_body(self.rfile, self.server.max_body_bytes)
+        lengths = self.headers.get_all("Content-Length")
+        if not lengths:
+            raise _LengthRequired("send Content-Length or Transfer-Encoding: chunked")
+        return decode.read_body(self.rfile, decode.content_length(lengths), self.server.max_body_bytes)
 
     def _reply_status(self, status: int, message: str, kind: str, retry: bool = False) -> None:
         self._reply(status, decode.status_body(message, _RPC_CODES.get(status, 2), kind), kind, retry)
