@@ -16,6 +16,13 @@ Rules these follow (and the tests hold them to):
   ``stats --by model``: one day FINAL 0.34 s, LIMIT 1 BY id 0.30 s, argMax 0.87 s; thirty days
   FINAL 2.2 s, LIMIT 1 BY id 3.7 s, argMax 10.4 s (no dedupe, wrong by the duplicates: 0.56 s).
   FINAL is on a par on narrow windows and wins, in time and memory, on wide ones.
+- One provider call is counted once even when several spans described it and reached the table
+  in different batches (the exporter merges those of one batch: ``otel_llm.exporter.calls``).
+  ``CALLS`` reads the window without a row that another row of its trace is nested under (an
+  instrumentation's span around the SDK's own span of the same call: the inner one is billed, as
+  when a framework span wraps several retried calls), then keeps one row per response id of a
+  trace, the most complete. Only the rows of the window are hashed (8 bytes a span for the
+  nesting); ``benchmarks/analytics_dedupe.py`` measures it.
 - Only ``trace`` reads the payload columns (``request_json``, ``response_json``,
   ``llm_config_json``); the aggregates name the narrow columns they need, never ``*``.
 """
@@ -33,6 +40,25 @@ WINDOW = (
     "AND toStartOfHour(timestamp) <= toStartOfHour({until:DateTime64(6, 'UTC')}) "
     "AND timestamp >= {since:DateTime64(6, 'UTC')} AND timestamp < {until:DateTime64(6, 'UTC')}"
 )
+
+# How much of a call a row tells; the exporter ranks the spans of one batch the same way
+# (otel_llm.exporter.calls.completeness).
+COMPLETENESS = (
+    "16 * (prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL) + 8 * (cost_usd IS NOT NULL)"
+    " + 4 * (cached_input_tokens IS NOT NULL OR cache_write_tokens IS NOT NULL)"
+    " + 2 * (response_id != '') + (response_model != '')"
+)
+# The rows of the window that are billed calls: what every aggregate reads (see the module doc).
+CALLS = f"""(
+    SELECT * EXCEPT (request_json, response_json, llm_config_json)
+    FROM {SOURCE}
+    WHERE {WINDOW}
+      AND cityHash64(trace_id, span_id) NOT IN (
+          SELECT cityHash64(trace_id, parent_span_id) FROM {SOURCE} WHERE {WINDOW} AND parent_span_id != ''
+      )
+    ORDER BY {COMPLETENESS} DESC, span_id
+    LIMIT 1 BY trace_id, if(response_id != '', response_id, span_id)
+)"""
 
 # The model people are billed for: the response's (often a dated snapshot), or the requested one
 # when the call failed before a response named it.
@@ -83,7 +109,7 @@ def stats_sql(dimensions: Sequence[str]) -> str:
         keys=", ".join(f"{DIMENSIONS[name]} AS key_{i}" for i, name in numbered),
         groupings=", ".join(f"grouping(key_{i}) AS rolled_up_{i}" for i, _ in numbered),
         sets=", ".join(f"(key_{i})" for i, _ in numbered),
-        source=SOURCE,
+        source=CALLS,
         window=WINDOW,
     )
 
@@ -107,7 +133,7 @@ SELECT
     sum(cache_write_tokens) AS cache_write,
     sum(completion_tokens) AS output,
     sum(reasoning_tokens) AS reasoning
-FROM {SOURCE}
+FROM {CALLS}
 WHERE {WINDOW}
 GROUP BY bucket, model
 ORDER BY bucket, model
@@ -118,7 +144,7 @@ SELECT
     {BUCKET} AS bucket,
     quantiles(0.5, 0.95)(latency_ms) AS latency,
     quantiles(0.5, 0.95)(ttft_ms) AS ttft
-FROM {SOURCE}
+FROM {CALLS}
 WHERE {WINDOW}
 GROUP BY bucket
 ORDER BY bucket
@@ -131,7 +157,7 @@ SELECT
     {MODEL} AS model,
     toDate(timestamp) AS day,
     sum(cached_input_tokens) AS cached_input
-FROM {SOURCE}
+FROM {CALLS}
 WHERE {WINDOW} AND cached_input_tokens > 0
 GROUP BY provider, model, day
 """
@@ -143,7 +169,7 @@ SELECT
     count() AS calls,
     max(timestamp) AS last_seen,
     argMax(error_message, timestamp) AS last_message
-FROM {SOURCE}
+FROM {CALLS}
 WHERE {WINDOW} AND is_error
 GROUP BY provider, error_type
 ORDER BY calls DESC, provider, error_type
@@ -152,11 +178,11 @@ LIMIT 20
 
 # The most recent call's trace id: the demo points at it as an example for ``trace``.
 ROW_COUNT = f"""
-SELECT count() AS rows FROM {SOURCE} WHERE {WINDOW}
+SELECT count() AS rows FROM {CALLS} WHERE {WINDOW}
 """
 
 LATEST_TRACE_ID = f"""
-SELECT trace_id FROM {SOURCE} WHERE {WINDOW} ORDER BY timestamp DESC LIMIT 1
+SELECT trace_id FROM {CALLS} WHERE {WINDOW} ORDER BY timestamp DESC LIMIT 1
 """
 
 # ``trace``: the only statements that read payload columns. A row id is a UUID; anything else is a

@@ -1,19 +1,19 @@
 """One row per provider call, when several spans of one batch describe the same call.
 
 Two producers often trace one call: an instrumentation's span around the SDK's own span (OpenLLMetry
-or OpenInference over the Anthropic SDK's tracing), a framework's span around an SDK span.  Spans
-are the same call when, in one trace,
+or OpenInference over the Anthropic SDK's tracing), a framework's span around an SDK span.  So, in
+one trace,
 
-- one is nested in the other (the row's parent span is the other row's span) and their response ids
-  do not differ: the inner span is the one nearest the provider, so it stays, and takes from the
-  outer one what it lacks (its response id, payloads, cache counts...);
-- or they carry the same response id (the provider's own id for the call): the most complete stays.
+- a row that another row is nested under (the other's parent span is its span) wraps that call:
+  it is dropped, and the call's innermost row, nearest the provider, takes from it what it lacks
+  (response id, payloads, cache counts...) when it wraps that one call only (a span around several
+  retried calls bills each of them, not itself);
+- rows with the same response id (the provider's own id for the call) are one call: the most
+  complete stays, filled from the others.
 
 Spans of one call that arrive in different batches (other requests, other receiver workers) are
 counted once by the analytics queries instead, by the same two rules (``analytics/queries.py``).
 """
-
-from __future__ import annotations
 
 from otel_llm.storage.columns import COLUMN_NAMES
 
@@ -59,47 +59,51 @@ def completeness(row: tuple) -> int:
 
 
 def one_row_per_call(rows: list[tuple]) -> list[tuple]:
-    """``rows`` with the spans of each call merged into one row (order kept, first row's place)."""
+    """``rows`` with the spans of each call merged into one row, in their order."""
     if len(rows) < 2:
         return rows
-    parent_of = list(range(len(rows)))
-
-    def root(i: int) -> int:
-        while parent_of[i] != i:
-            parent_of[i] = parent_of[parent_of[i]]
-            i = parent_of[i]
-        return i
-
-    by_span = {(row[_TRACE], row[_SPAN]): i for i, row in enumerate(rows)}
-    by_response: dict[tuple, int] = {}
-    merged = False
+    position = {(row[_TRACE], row[_SPAN]): i for i, row in enumerate(rows)}
+    outer_of = {}
     for i, row in enumerate(rows):
-        outer = by_span.get((row[_TRACE], row[_PARENT])) if row[_PARENT] else None
-        if outer is not None and not (row[_RESPONSE_ID] and rows[outer][_RESPONSE_ID] and row[_RESPONSE_ID] != rows[outer][_RESPONSE_ID]):
-            parent_of[root(outer)] = root(i)
-            merged = True
+        outer = position.get((row[_TRACE], row[_PARENT])) if row[_PARENT] else None
+        if outer is not None and outer != i:
+            outer_of[i] = outer
+    by_response: dict[tuple, list[int]] = {}
+    for i, row in enumerate(rows):
         if row[_RESPONSE_ID]:
-            same = by_response.setdefault((row[_TRACE], row[_RESPONSE_ID]), i)
-            if same != i and root(same) != root(i):
-                parent_of[root(same)] = root(i)
-                merged = True
-    if not merged:
-        return rows
-    calls: dict[int, list[int]] = {}
-    for i in range(len(rows)):
-        calls.setdefault(root(i), []).append(i)
-    out = []
-    for members in sorted(calls.values()):
-        out.append(_merge([rows[i] for i in members]) if len(members) > 1 else rows[members[0]])
-    return out
+            by_response.setdefault((row[_TRACE], row[_RESPONSE_ID]), []).append(i)
+    if not outer_of and all(len(same) == 1 for same in by_response.values()):
+        return rows  # the common case: nothing to merge
+    rows = list(rows)
+    inner_of: dict[int, list[int]] = {}
+    for inner, outer in outer_of.items():
+        inner_of.setdefault(outer, []).append(inner)
+    # Outermost first, so what an outer row adds reaches the innermost one down a chain.
+    for outer in sorted(inner_of, key=lambda i: _depth(i, outer_of)):
+        if len(inner_of[outer]) == 1:
+            inner = inner_of[outer][0]
+            rows[inner] = _filled(rows[inner], [rows[outer]])
+    dropped = set(inner_of)
+    for same in by_response.values():
+        same = [i for i in same if i not in dropped]
+        if len(same) > 1:
+            kept = min(same, key=lambda i: (-completeness(rows[i]), rows[i][_SPAN]))
+            others = sorted((rows[i] for i in same if i != kept), key=completeness, reverse=True)
+            rows[kept] = _filled(rows[kept], others)
+            dropped.update(i for i in same if i != kept)
+    return [row for i, row in enumerate(rows) if i not in dropped]
 
 
-def _merge(rows: list[tuple]) -> tuple:
-    """The kept row (innermost, then most complete) with what the others add."""
-    # Innermost: no other row of the call is nested in it.
-    inner = [row for row in rows if not any(other[_PARENT] == row[_SPAN] for other in rows)] or rows
-    kept = min(inner, key=lambda row: (-completeness(row), row[_SPAN]))
-    others = sorted((row for row in rows if row is not kept), key=completeness, reverse=True)
+def _depth(i: int, outer_of: dict[int, int]) -> int:
+    depth = 0
+    while i in outer_of and depth <= len(outer_of):  # bounded: a malformed cycle cannot hang us
+        i = outer_of[i]
+        depth += 1
+    return depth
+
+
+def _filled(kept: tuple, others: list[tuple]) -> tuple:
+    """``kept`` with what it lacks taken from ``others`` (in their order)."""
     merged = list(kept)
     for index in _FACTS:
         if merged[index] in (None, ""):
@@ -110,5 +114,5 @@ def _merge(rows: list[tuple]) -> tuple:
             if donor is not None:
                 for index in group:
                     merged[index] = donor[index]
-    merged[_STREAM] = any(row[_STREAM] is True for row in rows)
+    merged[_STREAM] = merged[_STREAM] is True or any(row[_STREAM] is True for row in others)
     return tuple(merged)
