@@ -15,6 +15,8 @@ Spans of one call that arrive in different batches (other requests, other receiv
 counted once by the analytics queries instead, by the same two rules (``analytics/queries.py``).
 """
 
+from operator import itemgetter
+
 from otel_llm.storage.columns import COLUMN_NAMES
 
 _I = {name: index for index, name in enumerate(COLUMN_NAMES)}
@@ -45,6 +47,7 @@ _GROUPS = (
     (_I["llm_config_json"],),
 )
 _STREAM = _I["is_stream"]
+_span_of, _parent_of, _response_id_of = itemgetter(_SPAN), itemgetter(_PARENT), itemgetter(_RESPONSE_ID)
 
 
 def completeness(row: tuple) -> int:
@@ -62,18 +65,21 @@ def one_row_per_call(rows: list[tuple]) -> list[tuple]:
     """``rows`` with the spans of each call merged into one row, in their order."""
     if len(rows) < 2:
         return rows
-    position = {(row[_TRACE], row[_SPAN]): i for i, row in enumerate(rows)}
+    # Span ids alone as keys (the trace is checked on a hit): these passes run in C.
+    position = dict(zip(map(_span_of, rows), range(len(rows))))
     outer_of = {}
-    for i, row in enumerate(rows):
-        outer = position.get((row[_TRACE], row[_PARENT])) if row[_PARENT] else None
-        if outer is not None and outer != i:
-            outer_of[i] = outer
+    if not position.keys().isdisjoint(map(_parent_of, rows)):
+        for i, parent in enumerate(map(_parent_of, rows)):
+            outer = position.get(parent) if parent else None
+            if outer is not None and outer != i and rows[outer][_TRACE] == rows[i][_TRACE]:
+                outer_of[i] = outer
+    response_ids = [response_id for response_id in map(_response_id_of, rows) if response_id]
+    if not outer_of and len(set(response_ids)) == len(response_ids):
+        return rows  # the common case, decided in a few passes in C: nothing to merge
     by_response: dict[tuple, list[int]] = {}
     for i, row in enumerate(rows):
         if row[_RESPONSE_ID]:
             by_response.setdefault((row[_TRACE], row[_RESPONSE_ID]), []).append(i)
-    if not outer_of and all(len(same) == 1 for same in by_response.values()):
-        return rows  # the common case: nothing to merge
     rows = list(rows)
     inner_of: dict[int, list[int]] = {}
     for inner, outer in outer_of.items():
