@@ -93,7 +93,7 @@ def one_row_per_call(rows: list[tuple]) -> list[tuple]:
     for same in by_response.values():
         same = [i for i in same if i not in dropped]
         if len(same) > 1:
-            kept = min(same, key=lambda i: (-completeness(rows[i]), rows[i][_SPAN]))
+            kept = max(same, key=lambda i: (completeness(rows[i]), rows[i][_SPAN]))
             others = sorted((rows[i] for i in same if i != kept), key=completeness, reverse=True)
             rows[kept] = _filled(rows[kept], others)
             dropped.update(i for i in same if i != kept)
