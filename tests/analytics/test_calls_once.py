@@ -30,15 +30,20 @@ def test_one_call_traced_twice_arriving_in_separate_batches_counts_once(tmp_path
     bare = call(6, trace_id=TRACE, span_id="00000000000000c1", response_id="msg_4")
     full = call(7, trace_id=TRACE, span_id="00000000000000c2", response_id="msg_4", prompt_tokens=10,
                 completion_tokens=5, cost_usd="0.5")
+    # OpenLLMetry Python's span (with the response id) around the SDK's span with the same id.
+    named_outer = call(8, trace_id=TRACE, span_id="00000000000000d1", response_id="msg_5", prompt_tokens=10,
+                       completion_tokens=5, cost_usd="0.25", request_json='{"messages": []}')
+    named_inner = call(9, trace_id=TRACE, span_id="00000000000000d2", parent_span_id="00000000000000d1",
+                       response_id="msg_5", prompt_tokens=10, completion_tokens=5, cost_usd="0.25")
     store = open_store(f"chdb://{tmp_path}/db")
     try:
         schema.apply(store)
-        for row in (outer, inner, wrapper, first, second, bare, full):  # one batch each
+        for row in (outer, inner, wrapper, first, second, bare, full, named_outer, named_inner):  # a batch each
             columns = list(row)
             store.insert(columns, [[row[c] for c in columns]])
         total = stats.compute(store, HOUR).total
     finally:
         store.close()
-    assert total["calls"] == 4
-    assert total["cost_usd"] == Decimal("0.00265") + Decimal("0.002") + Decimal("0.5")
-    assert total["input_tokens"] == 3600 + 200 + 10
+    assert total["calls"] == 5
+    assert total["cost_usd"] == Decimal("0.00265") + Decimal("0.002") + Decimal("0.5") + Decimal("0.25")
+    assert total["input_tokens"] == 3600 + 200 + 10 + 10
