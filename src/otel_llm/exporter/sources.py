@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from otel_llm import attributes as attr
-from otel_llm.exporter import foreign
+from otel_llm.exporter import ai_sdk, foreign
 
 TOTAL_TOKENS = foreign.TOTAL_TOKENS
 CONTENT_TRUNCATED_FLAGS = foreign.CONTENT_TRUNCATED_FLAGS
@@ -82,13 +82,13 @@ PRODUCERS: dict[str, Producer] = {
         INCLUDES_CACHE,
         foreign.from_openinference,
     ),
-    "vercel-ai": Producer("Vercel AI SDK (ai.* spans)", ("ai",), INCLUDES_CACHE, foreign.from_vercel_ai),
-    "vercel-ai-genai": Producer("Vercel AI SDK 7 @ai-sdk/otel (gen_ai spans)", ("gen_ai",), INCLUDES_CACHE, foreign.from_genai_semconv),
-    "pydantic-ai": Producer("pydantic-ai", ("pydantic-ai",), INCLUDES_CACHE, foreign.from_genai_semconv),
+    "vercel-ai": Producer("Vercel AI SDK (ai.* spans)", ("ai",), INCLUDES_CACHE, ai_sdk.from_vercel_ai),
+    "vercel-ai-genai": Producer("Vercel AI SDK 7 @ai-sdk/otel (gen_ai spans)", ("gen_ai",), INCLUDES_CACHE, ai_sdk.from_genai_semconv),
+    "pydantic-ai": Producer("pydantic-ai", ("pydantic-ai",), INCLUDES_CACHE, ai_sdk.from_genai_semconv),
     "logfire": Producer(
         "Logfire", ("logfire",), EXCLUDES_CACHE, foreign.from_logfire, changed_at=((4, 31, 0), INCLUDES_CACHE)
     ),
-    "genai-semconv": Producer("OTel GenAI semantic conventions", (), BY_NUMBERS, foreign.from_genai_semconv),
+    "genai-semconv": Producer("OTel GenAI semantic conventions", (), BY_NUMBERS, ai_sdk.from_genai_semconv),
 }
 
 _OUR_SCOPES = frozenset(PRODUCERS["otel-llm"].scopes)
