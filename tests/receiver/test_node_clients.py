@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timedelta, timezone
 import shutil
 import subprocess
 import sys
@@ -21,9 +22,12 @@ from typing import Any
 
 import pytest
 
+from otel_llm.analytics import stats
+from otel_llm.analytics.window import Window
 from otel_llm.standin.anthropic import handle as anthropic_handle
 from otel_llm.standin.openai import handle as openai_handle
 from otel_llm.standin.server import JSONResponse, Request, StandinServer
+from otel_llm.storage import open_store, schema
 
 from .conftest import TOKEN, Running
 
@@ -104,9 +108,10 @@ def stubs():
             server.stop()
 
 
-def run_client(path: str, running: Running, servers: dict, instrumentation: str, exporter: str) -> dict:
+def run_client(path: str, running: Running, servers: dict, instrumentation: str, exporter: str, batch: int = 512) -> dict:
     env = {
         **os.environ,
+        "OTLP_BATCH_SIZE": str(batch),
         "PATH": path,
         "OTLP_HTTP_URL": running.http_url,
         "OTLP_GRPC_URL": f"http://{running.grpc_endpoint}",
@@ -201,3 +206,25 @@ def test_vercel_ai_sdk(node_clients: str, running: Running, stubs, instrumentati
     servers, recorders = stubs
     report = run_client(node_clients, running, servers, instrumentation, exporter)
     check_rows(running, recorders, report["calls"], {})
+
+
+def test_spans_of_one_call_in_separate_requests_are_billed_once(node_clients: str, running: Running, stubs, tmp_path) -> None:
+    """OpenLLMetry-JS's span and the Anthropic SDK's own span of each call, each in a request of its own."""
+    servers, recorders = stubs
+    began = datetime.now(timezone.utc)
+    calls = run_client(node_clients, running, servers, "openllmetry", "grpc", batch=1)["calls"]
+    rows = running.sink.rows
+    anthropic = [call for call in calls if call["provider"] == "anthropic"]
+    assert len(rows) == len(calls) + len(anthropic)  # nothing to merge within a request: both stored
+    store = open_store(f"chdb://{tmp_path}/db")
+    try:
+        schema.apply(store)
+        for row in rows:  # one batch each, as the receiver wrote them
+            store.insert(list(row), [list(row.values())])
+        total = stats.compute(store, Window(began - timedelta(minutes=1), datetime.now(timezone.utc) + timedelta(minutes=1))).total
+    finally:
+        store.close()
+    assert total["calls"] == len(calls)
+    expected = [expected_tokens(c["provider"], recorders[c["provider"]].answers[c["id"]]["usage"]) for c in anthropic]
+    openai_input = sum(row["prompt_tokens"] or 0 for row in rows if row["provider"] == "openai")
+    assert total["input_tokens"] == openai_input + sum(prompt for prompt, *_ in expected)

@@ -42,7 +42,10 @@ exporter.export = (spans, done) =>
 
 const provider = new TracerProvider({
   resource: resourceFromAttributes({ "service.name": `node-${instrumentation}-${exporterKind}` }),
-  spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: 200 })],
+  // OTLP_BATCH_SIZE=1: every span in a request of its own, as spans of one call may arrive.
+  spanProcessors: [
+    new BatchSpanProcessor({ exporter, scheduledDelayMillis: 200, maxExportBatchSize: Number(process.env.OTLP_BATCH_SIZE || 512) }),
+  ],
 });
 api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 api.trace.setGlobalTracerProvider(provider);
