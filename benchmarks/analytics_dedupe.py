@@ -2,10 +2,12 @@
 
     python benchmarks/analytics_dedupe.py [--rows 10000000] [--path /tmp/otel-llm-bench]
 
-Fills an embedded chDB store with synthetic calls spread over 30 days (1% of them inserted a second
-time, as retried batches would be), then times ``otel-llm stats --by model`` over a 1-day and the
-30-day window with four ways of deduplicating: none (wrong, the baseline), FINAL (what
-``otel_llm.analytics.queries`` uses), ``LIMIT 1 BY id`` and ``argMax(..., inserted_at) GROUP BY id``.
+Fills an embedded chDB store with synthetic calls spread over 30 days (each with a response id and
+a parent span, as calls made inside an agent's span are; 1% of them inserted a second time, as
+retried batches would be), then times ``otel-llm stats --by model`` over a 1-day and the
+30-day window with four ways of deduplicating: none (wrong, the baseline), FINAL, ``LIMIT 1 BY id``
+and ``argMax(..., inserted_at) GROUP BY id``; and with what ``otel_llm.analytics.queries`` reads,
+``CALLS``: FINAL, then each provider call once when several spans described it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ START = datetime(2026, 10, 1, tzinfo=timezone.utc)
 DAYS = 30
 
 _FILL = """
-INSERT INTO default.llm_traces (id, timestamp, end_timestamp, trace_id, span_id, provider,
+INSERT INTO default.llm_traces (id, timestamp, end_timestamp, trace_id, span_id, parent_span_id, response_id, provider,
     request_model, response_model, customer_id, agent_id, billing_plan_type, call_type,
     prompt_tokens, cached_input_tokens, completion_tokens, reasoning_tokens, cost_usd,
     latency_ms, ttft_ms, is_error, request_json, response_json)
@@ -31,7 +33,8 @@ SELECT
     reinterpretAsUUID(MD5(toString(number))) AS id,
     addMicroseconds(toDateTime64('{start}', 6, 'UTC'), intDiv(number * {span_us}, {rows})) AS ts,
     ts + toIntervalMillisecond(number % 3000) AS end_ts,
-    hex(MD5(toString(number))), hex(number), ['openai', 'anthropic'][number % 2 + 1],
+    hex(MD5(toString(number))), hex(number), hex(number + 1000000000000), concat('resp-', hex(number)),
+    ['openai', 'anthropic'][number % 2 + 1],
     ['gpt-4o', 'claude-sonnet-4-5', 'gpt-4o-mini', 'claude-haiku-4-5'][number % 4 + 1],
     ['gpt-4o', 'claude-sonnet-4-5', 'gpt-4o-mini', 'claude-haiku-4-5'][number % 4 + 1],
     concat('customer-', toString(number % 500)), concat('agent-', toString(number % 20)),
@@ -63,12 +66,14 @@ def variants() -> dict[str, str]:
     # Every column but the grouping ones; copies of a row share timestamp and id.
     latest = ", ".join(f"argMax({c}, inserted_at) AS {c}" for c in columns.split(", ")[2:])
     return {
-        "none (double counts)": final.replace(queries.SOURCE, table),
-        "FINAL": final,
-        "LIMIT 1 BY id": final.replace(queries.SOURCE, f"(SELECT {columns} FROM {table} WHERE "
+        "none (double counts)": final.replace(queries.CALLS, table),
+        "FINAL": final.replace(queries.CALLS, queries.SOURCE),
+        "LIMIT 1 BY id": final.replace(queries.CALLS, f"(SELECT {columns} FROM {table} WHERE "
                                        f"{queries.WINDOW} LIMIT 1 BY id)"),
-        "argMax GROUP BY id": final.replace(queries.SOURCE, f"(SELECT timestamp, id, {latest} FROM {table} "
+        "argMax GROUP BY id": final.replace(queries.CALLS, f"(SELECT timestamp, id, {latest} FROM {table} "
                                             f"WHERE {queries.WINDOW} GROUP BY timestamp, id)"),
+        # What the analytics read: FINAL, then each provider call once (queries.CALLS).
+        "CALLS (FINAL + calls)": final,
     }
 
 

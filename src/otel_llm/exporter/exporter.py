@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_llm import attributes as attr
 from otel_llm import payloads, redaction
-from otel_llm.exporter import sources
+from otel_llm.exporter import calls, sources
 from otel_llm.exporter.offload import Offloader
 from otel_llm.exporter.redacting import RESOURCES, SpanRedaction
 from otel_llm.exporter.row import build_row, span_attributes
@@ -97,15 +97,15 @@ class LLMTraceExporter(SpanExporter):
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def _rows_and_forward(self, spans: Sequence[ReadableSpan]) -> tuple[list[tuple], list[ReadableSpan]]:
-        rows: list[tuple] = []
+        built: list[tuple[ReadableSpan, tuple, Mapping[str, Any], SpanRedaction | None]] = []
         forward: list[ReadableSpan] = []
         forwarding = self._forward is not None
-        normalize, full_payloads_of, slim = sources.normalize, payloads.full_payloads, self._offloader.slim
+        normalize, full_payloads_of = sources.normalize, payloads.full_payloads
         redacting = redaction.active() is not None
         for span in spans:
             try:
                 original = span_attributes(span)
-                attributes = normalize(original)
+                attributes = normalize(original, span.instrumentation_scope)
                 if attributes is None:
                     if forwarding:
                         forward.append(span)
@@ -126,11 +126,17 @@ class LLMTraceExporter(SpanExporter):
                 if forwarding:
                     forward.append(span)
                 continue
-            rows.append(row)
-            if forwarding:
+            built.append((span, row, original, redactor))
+        rows = calls.one_row_per_call([row for _, row, _, _ in built])
+        if forwarding:
+            slim = self._offloader.slim
+            kept = {row[0] for row in rows} if len(rows) < len(built) else None
+            for span, row, original, redactor in built:
                 try:
                     sent = original if redactor is None else redactor.attributes(original)
-                    forward.append(slim(span, str(uuid.UUID(bytes=row[0])), sent))
+                    # A span merged into another's row keeps its payloads: it has no row to refer to.
+                    merged = kept is not None and row[0] not in kept
+                    forward.append(slim(span, str(uuid.UUID(bytes=row[0])), sent, offload=not merged))
                 except Exception:
                     logger.warning("otel-llm could not slim span %r; forwarding it whole", span.name, exc_info=True)
                     forward.append(span)

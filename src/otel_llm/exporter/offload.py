@@ -39,11 +39,14 @@ class Offloader:
         )
         self.preview_chars = env_number(PREVIEW_ENV, DEFAULT_PREVIEW_CHARS) if preview_chars is None else preview_chars
 
-    def slim(self, span: ReadableSpan, row_id: str, attributes: Mapping[str, Any] | None = None) -> ReadableSpan:
+    def slim(
+        self, span: ReadableSpan, row_id: str, attributes: Mapping[str, Any] | None = None, offload: bool = True
+    ) -> ReadableSpan:
         """``span`` itself when there is nothing to change, else a copy with previews.
 
         ``attributes``: the span's attributes as they may go on (the exporter passes them
-        redacted when a redactor is configured); the span's own by default.
+        redacted when a redactor is configured); the span's own by default. ``offload=False``:
+        payloads go on whole (no row holds them under ``row_id``), credentials still do not.
         """
         given = span_attributes(span)
         if attributes is None:
@@ -52,7 +55,7 @@ class Offloader:
             attributes = {key: value for key, value in attributes.items() if key not in CREDENTIAL_ATTRIBUTES}
         replaced: dict[str, Any] | None = None
         threshold = self.threshold_bytes
-        for key in OFFLOADED_ATTRIBUTES:
+        for key in OFFLOADED_ATTRIBUTES if offload else ():
             value = attributes.get(key)
             if not isinstance(value, str):
                 continue

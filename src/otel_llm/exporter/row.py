@@ -159,7 +159,7 @@ def span_to_row(span: ReadableSpan, full_payloads: Mapping[str, str] | None = No
     ``full_payloads`` (attribute name -> untruncated text, from :mod:`otel_llm.payloads`) wins
     over the span's own, possibly truncated, payload attributes.
     """
-    attributes = sources.normalize(span_attributes(span))
+    attributes = sources.normalize(span_attributes(span), span.instrumentation_scope)
     if attributes is None:
         return None
     return dict(zip(COLUMN_NAMES, coerce.coerce_row(build_row(span, attributes, full_payloads))))

@@ -1,0 +1,124 @@
+"""One row per provider call, when several spans of one batch describe the same call.
+
+Two producers often trace one call: an instrumentation's span around the SDK's own span (OpenLLMetry
+or OpenInference over the Anthropic SDK's tracing), a framework's span around an SDK span.  So, in
+one trace,
+
+- a row that another row is nested under (the other's parent span is its span) wraps that call:
+  it is dropped, and the call's innermost row, nearest the provider, takes from it what it lacks
+  (response id, payloads, cache counts...) when it wraps that one call only (a span around several
+  retried calls bills each of them, not itself);
+- rows with the same response id (the provider's own id for the call) are one call: the most
+  complete stays, filled from the others.
+
+Spans of one call that arrive in different batches (other requests, other receiver workers) are
+counted once by the analytics queries instead, by the same two rules (``analytics/queries.py``).
+"""
+
+from operator import itemgetter
+
+from otel_llm.storage.columns import COLUMN_NAMES
+
+_I = {name: index for index, name in enumerate(COLUMN_NAMES)}
+_TRACE, _SPAN, _PARENT, _RESPONSE_ID = _I["trace_id"], _I["span_id"], _I["parent_span_id"], _I["response_id"]
+_INPUT, _OUTPUT, _COST = _I["prompt_tokens"], _I["completion_tokens"], _I["cost_usd"]
+# Filled one by one from the other spans of the call when the kept row lacks them (None or empty).
+_FACTS = tuple(
+    _I[name]
+    for name in (
+        "provider",
+        "request_model",
+        "response_model",
+        "response_id",
+        "finish_reason",
+        "server_address",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "ttft_ms",
+        "http_status_code",
+    )
+)
+# Filled together, or not at all: each set only makes sense whole.
+_GROUPS = (
+    tuple(_I[name] for name in ("prompt_tokens", "completion_tokens", "total_tokens", "usage_details", "cost_usd", "cost_details", "pricing_version")),
+    tuple(_I[name] for name in ("request_json", "request_bytes")),
+    tuple(_I[name] for name in ("response_json", "response_bytes")),
+    (_I["llm_config_json"],),
+)
+_STREAM = _I["is_stream"]
+_span_of, _parent_of, _response_id_of = itemgetter(_SPAN), itemgetter(_PARENT), itemgetter(_RESPONSE_ID)
+
+
+def completeness(row: tuple) -> int:
+    """How much of a call a row tells (tokens, then cost, cache, model and id, payloads)."""
+    return (
+        16 * (row[_INPUT] is not None or row[_OUTPUT] is not None)
+        + 8 * (row[_COST] is not None)
+        + 4 * (row[_I["cached_input_tokens"]] is not None or row[_I["cache_write_tokens"]] is not None)
+        + 2 * bool(row[_RESPONSE_ID])
+        + bool(row[_I["response_model"]])
+    )
+
+
+def one_row_per_call(rows: list[tuple]) -> list[tuple]:
+    """``rows`` with the spans of each call merged into one row, in their order."""
+    if len(rows) < 2:
+        return rows
+    # Span ids alone as keys (the trace is checked on a hit): these passes run in C.
+    position = dict(zip(map(_span_of, rows), range(len(rows))))
+    outer_of = {}
+    if not position.keys().isdisjoint(map(_parent_of, rows)):
+        for i, parent in enumerate(map(_parent_of, rows)):
+            outer = position.get(parent) if parent else None
+            if outer is not None and outer != i and rows[outer][_TRACE] == rows[i][_TRACE]:
+                outer_of[i] = outer
+    response_ids = [response_id for response_id in map(_response_id_of, rows) if response_id]
+    if not outer_of and len(set(response_ids)) == len(response_ids):
+        return rows  # the common case, decided in a few passes in C: nothing to merge
+    by_response: dict[tuple, list[int]] = {}
+    for i, row in enumerate(rows):
+        if row[_RESPONSE_ID]:
+            by_response.setdefault((row[_TRACE], row[_RESPONSE_ID]), []).append(i)
+    rows = list(rows)
+    inner_of: dict[int, list[int]] = {}
+    for inner, outer in outer_of.items():
+        inner_of.setdefault(outer, []).append(inner)
+    # Outermost first, so what an outer row adds reaches the innermost one down a chain.
+    for outer in sorted(inner_of, key=lambda i: _depth(i, outer_of)):
+        if len(inner_of[outer]) == 1:
+            inner = inner_of[outer][0]
+            rows[inner] = _filled(rows[inner], [rows[outer]])
+    dropped = set(inner_of)
+    for same in by_response.values():
+        same = [i for i in same if i not in dropped]
+        if len(same) > 1:
+            kept = max(same, key=lambda i: (completeness(rows[i]), rows[i][_SPAN]))
+            others = sorted((rows[i] for i in same if i != kept), key=completeness, reverse=True)
+            rows[kept] = _filled(rows[kept], others)
+            dropped.update(i for i in same if i != kept)
+    return [row for i, row in enumerate(rows) if i not in dropped]
+
+
+def _depth(i: int, outer_of: dict[int, int]) -> int:
+    depth = 0
+    while i in outer_of and depth <= len(outer_of):  # bounded: a malformed cycle cannot hang us
+        i = outer_of[i]
+        depth += 1
+    return depth
+
+
+def _filled(kept: tuple, others: list[tuple]) -> tuple:
+    """``kept`` with what it lacks taken from ``others`` (in their order)."""
+    merged = list(kept)
+    for index in _FACTS:
+        if merged[index] in (None, ""):
+            merged[index] = next((row[index] for row in others if row[index] not in (None, "")), merged[index])
+    for group in _GROUPS:
+        if merged[group[0]] in (None, ""):
+            donor = next((row for row in others if row[group[0]] not in (None, "")), None)
+            if donor is not None:
+                for index in group:
+                    merged[index] = donor[index]
+    merged[_STREAM] = merged[_STREAM] is True or any(row[_STREAM] is True for row in others)
+    return tuple(merged)
