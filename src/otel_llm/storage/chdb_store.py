@@ -8,6 +8,7 @@ owns the directory, and only wraps the session.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ class ChdbStore:
                 None,
             )
         except QueryError as exc:
-            raise refusal(str(exc)) from None
+            raise refusal(exc) from None
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
         return arrow_rows(self.query_arrow(sql, parameters))
@@ -93,7 +94,8 @@ class ChdbStore:
         try:
             return self._session.query(sql, fmt, params=query_parameters(parameters))
         except Exception as exc:  # ChdbError / RuntimeError carry the engine's message
-            raise QueryError(_engine_message(exc)) from None
+            message = _engine_message(exc)
+            raise QueryError(message, _engine_code(message)) from None
 
 
 def _selected(column: str) -> str:
@@ -138,3 +140,12 @@ def _engine_message(exc: Exception) -> str:
     for prefix in ("Streaming insert finish failed: ", "Streaming insert append failed: "):
         text = text.removeprefix(prefix)
     return text
+
+
+# chDB's ChdbError carries no code of its own, only the engine's message ("Code: 60. DB::Exception: ...").
+_CODE = re.compile(r"\bCode: (\d+)\.")
+
+
+def _engine_code(message: str) -> int | None:
+    code = _CODE.search(message)
+    return int(code.group(1)) if code else None

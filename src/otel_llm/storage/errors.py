@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 
 class StorageError(Exception):
     """Base class for everything the storage layer raises on purpose."""
@@ -18,24 +16,27 @@ class StoreUnavailable(StorageError):
 
 
 class QueryError(StorageError):
-    """The store rejected a statement (syntax, unknown table, type mismatch...)."""
+    """The store rejected a statement (syntax, unknown table, type mismatch...).
+
+    ``code`` is ClickHouse's error code as the client reported it (None when it gave none)."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
 
     @property
     def transient(self) -> bool:
         """Whether the store refused for now, or for who asked, rather than for what was sent:
         the same batch may go in later, so it is kept for a retry instead of set aside."""
-        code = _CODE.search(str(self))
-        return code is not None and int(code.group(1)) in _TRANSIENT_CODES
+        return self.code in _TRANSIENT_CODES
 
 
-def refusal(message: str) -> StorageError:
+def refusal(error: QueryError) -> StorageError:
     """A store's refusal of an insert or a login: ``StoreUnavailable`` when it is transient (the
-    writer then waits and retries, as in an outage), else ``QueryError`` (the batch is bad)."""
-    error = QueryError(message)
-    return StoreUnavailable(message) if error.transient else error
+    writer then waits and retries, as in an outage), else the ``QueryError`` (the batch is bad)."""
+    return StoreUnavailable(str(error)) if error.transient else error
 
 
-_CODE = re.compile(r"\bCode: (\d+)\.")
 # ClickHouse's error codes for a refusal that is not about the batch (names: errorCodeToName).
 _TRANSIENT_CODES = frozenset(
     {

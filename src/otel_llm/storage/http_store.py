@@ -77,7 +77,7 @@ class HttpStore:
         except OperationalError as exc:
             raise StoreUnavailable(f"cannot reach {self._url}: {_network_error(exc)}") from None
         except DatabaseError as exc:
-            raise refusal(_one_line(exc)) from None
+            raise refusal(_query_error(exc)) from None
 
     def insert(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         self.insert_arrow(encode_rows(columns, rows))
@@ -93,7 +93,7 @@ class HttpStore:
         try:
             self._call(self._client.raw_insert, TABLE, COLUMN_NAMES, body, settings=settings, fmt="ArrowStream")
         except QueryError as exc:
-            raise refusal(str(exc)) from None
+            raise refusal(exc) from None
 
     def insert_json(self, payload: bytes, token: str | None = None) -> None:
         """Insert rows encoded by ``jsonrows`` (what an app's writer sends; no pyarrow needed)."""
@@ -101,7 +101,7 @@ class HttpStore:
         try:
             self._call(self._client.raw_insert, TABLE, COLUMN_NAMES, memoryview(payload), settings=settings, fmt=FORMAT)
         except QueryError as exc:
-            raise refusal(str(exc)) from None
+            raise refusal(exc) from None
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
         result = self._call(self._client.query, sql, parameters=dict(parameters or {}))
@@ -119,7 +119,12 @@ class HttpStore:
         except OperationalError as exc:
             raise StoreUnavailable(f"cannot reach {self._url}: {_network_error(exc)}") from None
         except DatabaseError as exc:
-            raise QueryError(_one_line(exc)) from None
+            raise _query_error(exc) from None
+
+
+def _query_error(exc: DatabaseError) -> QueryError:
+    # clickhouse-connect reads the code from the response's X-ClickHouse-Exception-Code header.
+    return QueryError(_one_line(exc), exc.code)
 
 
 def _one_line(exc: Exception) -> str:
