@@ -1,6 +1,6 @@
 """Private memory of an app's worker processes with and without otel-llm, embedded and remote.
 
-    python benchmarks/bench_memory.py [--workers 4] [--calls 200]
+    python -m benchmarks.bench_memory [--workers 4] [--calls 200]
 
 Starts N worker processes (``tests/app_worker.py``) that call the OpenAI SDK against the loopback
 stand-in, first uninstrumented (the baseline), then under ``otel_llm.setup()`` on the embedded
@@ -22,13 +22,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from otel_llm.standin.openai import openai_standin
+from tests.app_worker import memory_kib
+from tests.clickhouse_http import ClickHouseHTTP
+
 TESTS = Path(__file__).resolve().parents[1] / "tests"
-sys.path.insert(0, str(TESTS))
-
-from app_worker import memory_kib  # noqa: E402
-from clickhouse_http import ClickHouseHTTP  # noqa: E402
-
-from otel_llm.standin.openai import openai_standin  # noqa: E402
 
 
 def run(base_url: str, workers: int, calls: int, env: dict | None, store_url: str | None) -> dict:

@@ -1,9 +1,9 @@
 """``otel-llm serve`` throughput: LLM spans/s over OTLP/HTTP protobuf into the embedded store.
 
-    python benchmarks/bench_receiver.py [--spans 50000] [--payload-bytes 2048] [--connections 2] [--rounds 3]
-    python benchmarks/bench_receiver.py --breakdown    # CPU per span of each stage, no HTTP
-    python benchmarks/bench_receiver.py --distinct-values  # token counts and costs differ per span
-    python benchmarks/bench_receiver.py --workers 2 --connections 8   # `otel-llm serve --workers 2`
+    python -m benchmarks.bench_receiver [--spans 50000] [--payload-bytes 2048] [--connections 2] [--rounds 3]
+    python -m benchmarks.bench_receiver --breakdown    # CPU per span of each stage, no HTTP
+    python -m benchmarks.bench_receiver --distinct-values  # token counts and costs differ per span
+    python -m benchmarks.bench_receiver --workers 2 --connections 8   # `otel-llm serve --workers 2`
 
 The receiver (HTTP transport, real LLMTraceExporter, storage writer, embedded chDB) runs in this
 process; the load comes from a separate process posting bodies the official OTLP encoder made
@@ -47,12 +47,10 @@ from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_export import BATCH, batches, make_spans, median_range  # noqa: E402  (the exporter bench's spans)
-
-from otel_llm import LLMTraceExporter  # noqa: E402
-from otel_llm.receiver import Receiver, ReceiverConfig, build_exporter  # noqa: E402
-from otel_llm.receiver import decode  # noqa: E402
+from benchmarks.bench_export import BATCH, batches, make_spans, median_range  # the exporter bench's spans
+from otel_llm import LLMTraceExporter
+from otel_llm.receiver import Receiver, ReceiverConfig, build_exporter
+from otel_llm.receiver import decode
 from otel_llm.receiver.convert import to_readable_spans  # noqa: E402
 from otel_llm.receiver.server import tune_gc  # noqa: E402
 from otel_llm.storage import open_store, open_writer  # noqa: E402

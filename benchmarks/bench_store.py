@@ -1,6 +1,6 @@
 """Insert-path throughput for ~2 KB-payload llm_traces rows on the embedded store.
 
-    python benchmarks/bench_store.py [ROWS]
+    python -m benchmarks.bench_store [ROWS]
 
 Prints rows/s for: encoding alone (Arrow, and JSONEachRow for comparison), a bare chDB insert of
 already-encoded bytes (the engine's ceiling), our store insert (encode + insert), the same insert
@@ -20,14 +20,11 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from rows import make_row  # noqa: E402
-
-from otel_llm.storage import codec, open_writer  # noqa: E402
-from otel_llm.storage.base import insert_settings, insert_target  # noqa: E402
-from otel_llm.storage.chdb_store import ChdbStore  # noqa: E402
-from otel_llm.storage.schema import apply  # noqa: E402
+from otel_llm.storage import codec, open_writer
+from otel_llm.storage.base import insert_settings, insert_target
+from otel_llm.storage.chdb_store import ChdbStore
+from otel_llm.storage.schema import apply
+from tests.rows import make_row
 
 BATCH = 5000
 

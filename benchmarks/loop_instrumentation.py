@@ -6,9 +6,9 @@ an already parsed ``Message`` (request and response as in ``bench_instrumentatio
 capture on, a ``BatchSpanProcessor`` with an exporter that only counts).  ``bare`` is the
 yardstick: a span with 20 attributes on the same provider.
 
-    python benchmarks/loop_instrumentation.py                        # CPU us per call, all three
+    python -m benchmarks.loop_instrumentation                        # CPU us per call, all three
     PYTHONHASHSEED=0 valgrind --tool=callgrind --toggle-collect=functools_reduce \\
-        python benchmarks/loop_instrumentation.py openai --calls 150 --once
+        python -m benchmarks.loop_instrumentation openai --calls 150 --once
 
 With ``--once`` the chosen loop runs twice inside ``functools.reduce`` (so callgrind can count only
 there) and nothing is printed: instructions per call = collected / (2 * calls).  Instruction
@@ -22,7 +22,7 @@ each call; the difference from ``bare`` is what each adds where it runs, between
 work::
 
     for which in bare ours span; do PYTHONHASHSEED=0 valgrind --tool=callgrind \
-        --toggle-collect=functools_reduce python benchmarks/loop_instrumentation.py $which \
+        --toggle-collect=functools_reduce python -m benchmarks.loop_instrumentation $which \
         --in-place "openai chat" --calls 100 --once; done
 
 One of the three per process: instrumentors patch the SDK's classes for everything in it.
@@ -40,9 +40,7 @@ import sys
 import time
 from typing import Any, Callable
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import bench_instrumentation as bench  # noqa: E402
+from benchmarks import bench_instrumentation as bench
 
 BARE_ATTRIBUTES = {f"bench.attribute.{i}": f"value {i}" if i % 2 else i for i in range(20)}
 IN_PLACE = ("bare", "ours", "span")

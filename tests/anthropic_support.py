@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from otel_llm.anthropic import AnthropicInstrumentor
 from otel_llm.standin.anthropic import anthropic_standin
-from provider_routing import ANTHROPIC_URL, routed_async_http_client, routed_http_client
+from tests.provider_routing import ANTHROPIC_URL, routed_async_http_client, routed_http_client
 
 MODEL = "claude-haiku-4-5"
 API_KEY = "sk-ant-test"

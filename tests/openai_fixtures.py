@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from otel_llm import OpenAIInstrumentor
 from otel_llm.standin.openai import openai_standin
 from otel_llm.standin.server import StandinServer
-from provider_routing import OPENAI_URL, routed_async_http_client, routed_http_client
+from tests.provider_routing import OPENAI_URL, routed_async_http_client, routed_http_client
 
 API_KEY = "sk-test-otel-llm-secret"
 MODEL = "gpt-4o-mini"

@@ -6,7 +6,7 @@ import json
 
 import anthropic
 import pytest
-from anthropic_support import (  # noqa: F401 - fixtures
+from tests.anthropic_support import (  # noqa: F401 - fixtures
     aclient,
     async_client,
     gen_ai_spans,

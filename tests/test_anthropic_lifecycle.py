@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 
 import anthropic
 import pytest
-from anthropic_support import (  # noqa: F401 - fixtures
+from tests.anthropic_support import (  # noqa: F401 - fixtures
     MODEL,
     client,
     gen_ai_spans,

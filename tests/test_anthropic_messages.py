@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import anthropic
 import pytest
-from anthropic_support import (  # noqa: F401 - fixtures
+from tests.anthropic_support import (  # noqa: F401 - fixtures
     API_KEY,
     MODEL,
     ask,

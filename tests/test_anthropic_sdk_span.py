@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import pytest
-from anthropic_support import (  # noqa: F401 - fixtures
+from tests.anthropic_support import (  # noqa: F401 - fixtures
     MODEL,
     gen_ai_spans,
     instrumented,

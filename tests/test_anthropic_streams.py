@@ -8,7 +8,7 @@ import json
 import anthropic
 import httpx2
 import pytest
-from anthropic_support import (  # noqa: F401 - fixtures
+from tests.anthropic_support import (  # noqa: F401 - fixtures
     client,
     dumps,
     gen_ai_spans,

@@ -14,7 +14,7 @@ import pytest
 from otel_llm.storage import codec
 from otel_llm.storage.columns import COLUMN_NAMES
 
-from rows import make_row
+from tests.rows import make_row
 
 CLEAN = codec.as_tuple(make_row(1))
 

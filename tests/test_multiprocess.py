@@ -7,7 +7,8 @@ import sys
 import time
 
 from otel_llm.storage import open_store, open_writer
-from rows import count_rows, make_row
+from tests.children import child_env
+from tests.rows import count_rows, make_row
 
 WORKERS = 4
 ROWS_PER_WORKER = 1000
@@ -53,9 +54,9 @@ def test_four_writers_and_a_query_share_one_embedded_store(chdb_url):
 # working writer of its own, and the parent's queued rows must be written once, by the parent.
 _FORKING_APP = r"""
 import os, sys
-sys.path.insert(0, sys.argv[3])
 from otel_llm.storage import open_writer
-from rows import count_rows, make_row
+from tests.children import child_env
+from tests.rows import count_rows, make_row
 
 url, parent_writes_first = sys.argv[1], sys.argv[2] == "1"
 writer = open_writer(url, batch_rows=200, flush_interval_s=0.2)
@@ -77,9 +78,9 @@ print(codes)
 
 
 def _run_forking_app(chdb_url: str, parent_writes_first: bool) -> None:
-    tests_dir = os.path.dirname(__file__)
     done = subprocess.run(
-        [sys.executable, "-c", _FORKING_APP, chdb_url, "1" if parent_writes_first else "0", tests_dir],
+        [sys.executable, "-c", _FORKING_APP, chdb_url, "1" if parent_writes_first else "0"],
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=120,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import openai
 import pytest
-from openai_fixtures import (  # noqa: F401 - fixtures
+from tests.openai_fixtures import (  # noqa: F401 - fixtures
     API_KEY,
     MODEL,
     async_client,

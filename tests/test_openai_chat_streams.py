@@ -7,7 +7,7 @@ import json
 
 import openai
 import pytest
-from openai_fixtures import (  # noqa: F401 - fixtures
+from tests.openai_fixtures import (  # noqa: F401 - fixtures
     MODEL,
     async_client,
     client,

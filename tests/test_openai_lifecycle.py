@@ -12,7 +12,7 @@ from openai.lib.streaming.responses import AsyncResponseStream
 from openai.resources.chat.completions.completions import AsyncCompletions, Completions
 from openai.resources.embeddings import Embeddings
 from openai.resources.responses.responses import Responses
-from openai_fixtures import MODEL, make_client, only_span, standin, user  # noqa: F401 - fixtures
+from tests.openai_fixtures import MODEL, make_client, only_span, standin, user  # noqa: F401 - fixtures
 
 from otel_llm import OpenAIInstrumentor
 

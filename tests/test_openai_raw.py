@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import json
 
-from openai_fixtures import (  # noqa: F401 - fixtures
+from tests.openai_fixtures import (  # noqa: F401 - fixtures
     MODEL,
     async_client,
     client,

@@ -6,7 +6,7 @@ import gc
 import json
 
 import pytest
-from openai_fixtures import (  # noqa: F401 - fixtures
+from tests.openai_fixtures import (  # noqa: F401 - fixtures
     MODEL,
     async_client,
     client,

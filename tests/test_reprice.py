@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from rows import make_row
+from tests.rows import make_row
 
 from otel_llm.cli import main
 from otel_llm.pricing import pricing_version, reload

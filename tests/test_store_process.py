@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from app_worker import maps_chdb
+from tests.app_worker import maps_chdb
 from otel_llm.standin.openai import openai_standin
 from otel_llm.storage import open_store, open_writer
 from otel_llm.storage.config import parse_url
 from otel_llm.storage.embedded import store_process_running
-from rows import count_rows, make_row
+from tests.rows import count_rows, make_row
 
 WORKER = str(Path(__file__).with_name("app_worker.py"))
 WORKERS = 4

@@ -12,7 +12,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otel_llm.storage import codec, open_store, open_writer, schema
 from otel_llm.storage.columns import COLUMN_NAMES, COLUMNS
-from rows import make_row
+from tests.rows import make_row
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 T0 = 1_763_000_000_123_456_000  # ns; microsecond-exact so it survives DateTime64(6)
@@ -239,7 +239,7 @@ def _as_user(url: str, user: str) -> str:
 
 
 def test_a_user_without_ddl_rights_writes_once_the_schema_is_current(clickhouse_http):
-    from clickhouse_http import NO_DDL_USER
+    from tests.clickhouse_http import NO_DDL_USER
 
     admin = open_store(clickhouse_http.url)
     try:
@@ -253,7 +253,7 @@ def test_a_user_without_ddl_rights_writes_once_the_schema_is_current(clickhouse_
 
 
 def test_a_user_without_ddl_rights_still_inserts_when_a_migration_is_pending(clickhouse_http, caplog):
-    from clickhouse_http import NO_DDL_USER
+    from tests.clickhouse_http import NO_DDL_USER
 
     admin = open_store(clickhouse_http.url)
     try:
@@ -404,7 +404,7 @@ def test_an_embedded_store_refusing_inserts_for_now_keeps_the_rows_until_it_take
 def test_a_user_without_ddl_rights_keeps_the_rows_until_init_db_ran(clickhouse_http, caplog):
     # The server refuses the insert (no llm_traces yet, and this user may not create it): not the
     # batch's fault, so the rows wait in the spool instead of being set aside as rejected.
-    from clickhouse_http import NO_DDL_USER
+    from tests.clickhouse_http import NO_DDL_USER
 
     writer = open_writer(_as_user(clickhouse_http.url, NO_DDL_USER), batch_rows=100, flush_interval_s=0.2)
     try:
@@ -424,29 +424,51 @@ def test_a_user_without_ddl_rights_keeps_the_rows_until_init_db_ran(clickhouse_h
 
 
 @pytest.mark.parametrize(
-    ("message", "transient"),
+    ("code", "transient"),
     [
-        # clickhouse-connect's wording, made one line by the store
-        ("HTTPDriver for https://ch:8443 received ClickHouse error code 516 Code: 516. DB::Exception: default: "
-         "Authentication failed: password is incorrect. (AUTHENTICATION_FAILED) (version 24.8.1)", True),
-        ("Code: 497. DB::Exception: writer: Not enough privileges. To execute this query, it's necessary to have "
-         "the grant INSERT ON analytics.llm_traces. (ACCESS_DENIED)", True),
-        ("Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space. (NOT_ENOUGH_SPACE)", True),
-        ("Code: 53. DB::Exception: Type mismatch in IN or VALUES section. (TYPE_MISMATCH)", False),
-        ("Code: 27. DB::Exception: Cannot parse input. (CANNOT_PARSE_INPUT_ASSERTION_FAILED)", False),
-        ("the engine said something without a code", False),
+        (516, True),  # AUTHENTICATION_FAILED
+        (497, True),  # ACCESS_DENIED
+        (243, True),  # NOT_ENOUGH_SPACE
+        (60, True),  # UNKNOWN_TABLE (not created yet)
+        (53, False),  # TYPE_MISMATCH
+        (27, False),  # CANNOT_PARSE_INPUT_ASSERTION_FAILED
+        (None, False),  # the store said something without a code
     ],
 )
-def test_which_refusals_keep_a_batch_for_a_retry(message, transient):
+def test_which_refusals_keep_a_batch_for_a_retry(code, transient):
     from otel_llm.storage.errors import QueryError
 
-    assert QueryError(message).transient is transient
+    assert QueryError("refused", code).transient is transient
+
+
+def test_a_remote_store_error_carries_the_code_the_client_read(clickhouse_http):
+    from otel_llm.storage.config import parse_url
+    from otel_llm.storage.errors import QueryError, StoreUnavailable
+    from otel_llm.storage.http_store import HttpStore
+
+    store = HttpStore(parse_url(clickhouse_http.url))
+    try:
+        with pytest.raises(QueryError) as error:
+            store.query("SELECT * FROM no_such_table")
+        assert (error.value.code, "UNKNOWN_TABLE" in str(error.value)) == (60, True)
+        with pytest.raises(StoreUnavailable, match="UNKNOWN_TABLE"):  # not created yet: for a retry
+            store.insert_json(b"")
+    finally:
+        store.close()
+
+
+def test_the_embedded_engine_code_is_read_from_its_message():
+    # chDB's exception has no code attribute; its message starts with the engine's "Code: N.".
+    from otel_llm.storage.chdb_store import _engine_code
+
+    assert _engine_code("Code: 60. DB::Exception: Unknown table expression identifier 'x'. (UNKNOWN_TABLE)") == 60
+    assert _engine_code("the engine said something without a code") is None
 
 
 def test_wrong_credentials_keep_the_rows_for_a_writer_with_the_right_ones(clickhouse_http, caplog):
     # Refused at connect: the rows wait in the server's spool, and the next writer for that server
     # (the app restarted with the password fixed) replays them.
-    from clickhouse_http import WRONG_PASSWORD
+    from tests.clickhouse_http import WRONG_PASSWORD
 
     wrong = open_writer(_as_user(clickhouse_http.url, "default").replace(":secret@", f":{WRONG_PASSWORD}@"))
     wrong.submit([make_row(i, run="wrong-password") for i in range(100)])

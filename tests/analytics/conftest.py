@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import dataset
+from tests.analytics import dataset
 from otel_llm.storage import open_store
 
 

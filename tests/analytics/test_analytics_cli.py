@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from dataset import REQUEST, RESPONSE, ROWS, TRACE_ID
+from tests.analytics.dataset import REQUEST, RESPONSE, ROWS, TRACE_ID
 from otel_llm.cli import main
 
 WINDOW = ["--since", "2026-11-20T10:00", "--until", "2026-11-20T11:00"]

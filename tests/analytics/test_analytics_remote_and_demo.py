@@ -10,7 +10,7 @@ import sys
 from datetime import timedelta
 from decimal import Decimal
 
-import dataset
+from tests.analytics import dataset
 from otel_llm.analytics import report, stats, trace
 from otel_llm.analytics.window import Window
 from otel_llm.storage import open_store

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from dataset import T0
+from tests.analytics.dataset import T0
 from otel_llm.analytics import report
 from otel_llm.analytics.window import Window
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from dataset import T0
+from tests.analytics.dataset import T0
 from otel_llm.analytics import stats
 from otel_llm.analytics.window import Window
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from dataset import T0, call
+from tests.analytics.dataset import T0, call
 from otel_llm.analytics import stats
 from otel_llm.analytics.window import Window
 from otel_llm.storage import open_store, schema

@@ -13,7 +13,7 @@ from otel_llm import LLMTraceExporter, llm_context
 from otel_llm import attributes as attr
 from otel_llm.storage import open_store
 
-from anthropic_support import API_KEY, MODEL, instrumented, standin, sync_client  # noqa: F401 - fixture
+from tests.anthropic_support import API_KEY, MODEL, instrumented, standin, sync_client  # noqa: F401 - fixture
 
 TEN_MB = 10 * 1024 * 1024
 
@@ -65,8 +65,8 @@ def test_openai_stream_through_batch_processor(chdb_url: str) -> None:
 
     from otel_llm import OpenAIInstrumentor
     from otel_llm.standin.openai import openai_standin
-    from openai_fixtures import API_KEY as OPENAI_KEY
-    from openai_fixtures import make_client
+    from tests.openai_fixtures import API_KEY as OPENAI_KEY
+    from tests.openai_fixtures import make_client
 
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(LLMTraceExporter(chdb_url, forward_to=None)))

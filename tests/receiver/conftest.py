@@ -12,7 +12,7 @@ import pytest
 from otel_llm.exporter import LLMTraceExporter
 from otel_llm.receiver import Receiver, ReceiverConfig
 
-from rows import as_dicts
+from tests.rows import as_dicts
 
 TOKEN = "test-token-123"
 AUTH = {"authorization": f"Bearer {TOKEN}"}

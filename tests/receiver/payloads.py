@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporter.spans import OURS
+from tests.exporter.spans import OURS
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource

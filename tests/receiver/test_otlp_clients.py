@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from exporter.spans import ANTHROPIC_SDK, OPENINFERENCE, OPENLLMETRY, OURS
+from tests.exporter.spans import ANTHROPIC_SDK, OPENINFERENCE, OPENLLMETRY, OURS
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter

@@ -7,7 +7,6 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -17,8 +16,8 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.trace import SpanKind
 
 from otel_llm.storage import open_writer
-from receiver.conftest import RowSink, Running, start
-from rows import count_rows
+from tests.receiver.conftest import RowSink, Running, start
+from tests.rows import count_rows, make_row
 
 USAGE = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o"}
 
@@ -122,9 +121,6 @@ def one_line_error(code: int, err: str) -> bool:
 def seeded(tmp_path_factory) -> str:
     url = f"chdb://{tmp_path_factory.mktemp('cli')}/db"
     writer = open_writer(url)
-    sys.path.insert(0, str(Path(__file__).parent.parent))
-    from rows import make_row
-
     writer.submit([make_row(i, run="cli") for i in range(5)])
     assert writer.shutdown(30)
     return url

@@ -15,9 +15,8 @@ from pathlib import Path
 
 from otel_llm import payloads
 from otel_llm.storage import open_store, open_writer, schema
-
-sys.path.insert(0, str(Path(__file__).parent.parent))
-from rows import count_rows, make_row  # noqa: E402
+from tests.children import child_env
+from tests.rows import count_rows, make_row
 
 ROWS = 20_000
 CHUNK = 500
@@ -68,9 +67,7 @@ def test_store_down_under_load_every_row_arrives_once_memory_bounded(clickhouse_
 
 CHILD = textwrap.dedent(
     """
-    import sys
-    sys.path.insert(0, {tests!r})
-    from rows import make_row
+    from tests.rows import make_row
     from otel_llm.storage import open_writer
 
     writer = open_writer({url!r}, batch_rows=100, flush_interval_s=0.05)
@@ -87,8 +84,8 @@ CHILD = textwrap.dedent(
 def test_kill_9_mid_batch_loses_nothing_that_was_spooled(chdb_url, tmp_path):
     """A writer process is SIGKILLed while it spools (the store process ingests meanwhile); every
     row it acknowledged gets in, once, and a half-written spool file is never read as a batch."""
-    script = CHILD.format(tests=str(Path(__file__).parent.parent), url=chdb_url)
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    script = CHILD.format(url=chdb_url)
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=child_env())
     acknowledged = 0
     try:
         for line in child.stdout:

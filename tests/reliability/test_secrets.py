@@ -18,7 +18,7 @@ import otel_llm
 from otel_llm import LLMTraceExporter, redaction
 from otel_llm.storage import open_store, parse_url
 from otel_llm.storage.ownership import OwnerLock
-from rows import as_dicts
+from tests.rows import as_dicts
 
 from .conftest import ANTHROPIC_KEY, OPENAI_KEY, anthropic_client, instrumented, openai_client
 
@@ -167,7 +167,7 @@ def test_no_redaction_configured_costs_nothing(monkeypatch):
 def test_receiver_rows_are_redacted_and_never_keep_credential_headers(monkeypatch):
     """Spans of any producer arriving through ``otel-llm serve`` get the same treatment."""
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    from receiver.conftest import RowSink, Running, start
+    from tests.receiver.conftest import RowSink, Running, start
 
     monkeypatch.setenv(redaction.PATTERNS_ENV, r"cust_tok_[0-9a-f]{16}")
     redaction.set_redactor(None)
