@@ -62,8 +62,8 @@ def to_json(value: Any) -> str:
     """Compact JSON of a payload: SDK models as the fields they were given, unknowns by type name."""
     dump_json = getattr(value, "model_dump_json", None)
     if dump_json is not None:
-        # A response model straight to JSON in pydantic's own serializer: half the time of
-        # model_dump() and our encoder (ChatCompletion: 3.7 against 7.0 us), the same text.
+        # A response model straight to JSON in pydantic's own serializer: about half the time of
+        # model_dump() and our encoder (benchmarks/README.md), the same text.
         try:
             return dump_json(exclude_unset=True, warnings=False)
         except Exception:  # noqa: BLE001 - pydantic v1, or a value pydantic cannot serialize

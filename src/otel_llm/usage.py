@@ -40,8 +40,8 @@ class Usage:
 
 
 # type -> whether its instances are read by key (mappings) rather than by attribute (SDK models).
-# An isinstance check against an ABC costs about a microsecond and these reads run a few dozen
-# times per call; the types an SDK hands out are few, so each is checked once.
+# An isinstance check against an ABC is slow next to a dict lookup and these reads run a few dozen
+# times per call; the types an SDK hands out are few, so each is checked once (benchmarks/README.md).
 _READ_BY_KEY: dict[type, bool] = {dict: True, type(None): False}
 
 

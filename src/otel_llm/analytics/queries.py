@@ -11,21 +11,17 @@ Rules these follow (and the tests hold them to):
   background merge collapses it. Reads use ``FINAL``, which merges copies at read time. All copies
   of a row share its whole sort key (the id is derived from trace + span id, the timestamp is the
   span's), so FINAL is a streaming merge of sorted ranges with memory bounded per part, where
-  ``LIMIT 1 BY id`` / ``argMax ... GROUP BY id`` hash every id of the window.
-  ``benchmarks/analytics_dedupe.py`` (10M rows over 30 days, 1% duplicated, chDB on 2 cores),
-  ``stats --by model``: one day FINAL 0.34 s, LIMIT 1 BY id 0.30 s, argMax 0.87 s; thirty days
-  FINAL 2.2 s, LIMIT 1 BY id 3.7 s, argMax 10.4 s (no dedupe, wrong by the duplicates: 0.56 s).
-  FINAL is on a par on narrow windows and wins, in time and memory, on wide ones.
+  ``LIMIT 1 BY id`` / ``argMax ... GROUP BY id`` hash every id of the window. FINAL is on a par
+  on narrow windows and wins, in time and memory, on wide ones (``benchmarks/analytics_dedupe.py``;
+  figures in benchmarks/README.md).
 - One provider call is counted once even when several spans described it and reached the table
   in different batches (the exporter merges those of one batch: ``otel_llm.exporter.calls``).
   ``CALLS`` reads the window without a row that another row of its trace is nested under (an
   instrumentation's span around the SDK's own span of the same call: the inner one is billed, as
   when a framework span wraps several retried calls), and, of the spans of a trace that carry one
   response id, only the most complete. The sets this takes are of 8-byte hashes, built from scans
-  without FINAL. Its price, ``benchmarks/analytics_dedupe.py`` with 2M rows (each with a parent
-  span and a response id) on the loaded 2-core machine: ``stats --by model`` over one day 45 ms
-  with FINAL alone, 332 ms with ``CALLS``; over 30 days 1.1 s and 3.3 s. (One ``ORDER BY ...
-  LIMIT 1 BY`` per call key took 10 s, a ``GROUP BY`` of the id pairs 24 s.)
+  without FINAL, the cheapest of the ways tried (its price against FINAL alone, and the others':
+  ``benchmarks/analytics_dedupe.py``, figures in benchmarks/README.md).
 - Only ``trace`` reads the payload columns (``request_json``, ``response_json``,
   ``llm_config_json``); the aggregates name the narrow columns they need, never ``*``.
 """

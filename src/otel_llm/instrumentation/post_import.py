@@ -1,7 +1,7 @@
 """Patch a provider SDK when the app imports it, never by importing it ourselves.
 
 ``setup()`` (and ``opentelemetry-instrument``) turn on every installed instrumentor; importing
-each SDK there would load ``anthropic`` into an OpenAI-only app (~40 MiB a process) and vice
+each SDK there would load ``anthropic`` into an OpenAI-only app (tens of MiB a process) and vice
 versa. wrapt's post-import hooks run the patch right after the app's own import of the module
 (or at once when it is already imported).
 """

@@ -7,7 +7,7 @@ reasons, TTFT for streams and the ``llm_context`` of the caller::
     OpenAIInstrumentor().instrument(tracer_provider=..., meter_provider=..., capture_content=True)
 
 ``instrument()`` patches the SDK when the app imports ``openai`` (at once if it already has): an
-app that never uses it does not pay for loading it (~35 MiB a process).
+app that never uses it does not pay for loading it (memory in every process: benchmarks/README.md).
 """
 
 from __future__ import annotations

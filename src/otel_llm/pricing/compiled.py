@@ -1,9 +1,10 @@
 """A ``genai-prices`` model price turned, once, into integers that price a call in microseconds.
 
-``genai_prices.calc_price`` re-derives the same structure on every call (~70 µs).  Here it is done
-once per price: each priced unit (``input_tokens``, ``cache_read_tokens``, ``web_searches``...)
-with its rate as an integer count of ``10**-scale`` USD, its long-context tiers, and the priced
-units below it in the library's unit hierarchy.  A call's cost then follows the library's rule
+``genai_prices.calc_price`` re-derives the same structure on every call (its cost against ours:
+``benchmarks/bench_pricing.py``).  Here it is done once per price: each priced unit
+(``input_tokens``, ``cache_read_tokens``, ``web_searches``...) with its rate as an integer count
+of ``10**-scale`` USD, its long-context tiers, and the priced units below it in the library's
+unit hierarchy.  A call's cost then follows the library's rule
 exactly: each priced unit is billed for its count minus what its priced descendants bill
 (cache reads come out of input, reasoning out of output...), at the tier the call's total input
 reaches; components round half-to-even to nano-USD on their own, the total from the exact sum.

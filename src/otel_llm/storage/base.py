@@ -12,8 +12,8 @@ from otel_llm.storage.schema import TABLE, quote_identifier
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 # Every batch insert: ReplacingMergeTree otherwise collapses duplicate keys inside each inserted
-# block, a sort-and-copy pass over the payload columns that measured ~40% of the embedded insert's
-# CPU. The key ends in the row id, so only a span sent twice in one batch is affected, and
+# block, a sort-and-copy pass over the payload columns that was a large share of the embedded
+# insert's CPU (benchmarks/README.md, bench_store). The key ends in the row id, so only a span sent twice in one batch is affected, and
 # background merges (and FINAL) collapse that like any other duplicate.
 INSERT_SETTINGS = {"optimize_on_insert": 0}
 

@@ -26,7 +26,7 @@ class ChdbStore:
     database = "default"
 
     def __init__(self, path: Path):
-        from chdb import session  # imported here: loading the engine costs ~0.3 s
+        from chdb import session  # imported here: loading the engine takes a noticeable pause
 
         global _ENGINE_PID
         if _ENGINE_PID not in (None, os.getpid()):
@@ -56,8 +56,8 @@ class ChdbStore:
 
         The engine's Python() table function reads the Arrow columns where they lie. The
         ArrowStream input format copied a stream into its input buffer and decoded it there
-        again: a 10 MB payload grew the process by 48-50 MB that way, and 20,000 rows took the
-        engine 360-480 ms against 140-200. Both let the app's threads run meanwhile. Columns are
+        again, several times the payload's memory and about twice the engine's time
+        (benchmarks/README.md, bench_store). Both let the app's threads run meanwhile. Columns are
         matched by name, so a spooled batch written before a column was added still inserts
         (that column gets its default).
         """
@@ -81,7 +81,7 @@ class ChdbStore:
 
     def query_arrow(self, sql: str, parameters: Mapping[str, Any] | None = None) -> bytes:
         """The result as an Arrow file, for :func:`arrow_rows` here or in a reader's process."""
-        # "Arrow" rather than chDB's "ArrowTable": that one imports pandas (~1 s on first use).
+        # "Arrow" rather than chDB's "ArrowTable": that one imports pandas (slow, on first use).
         return self._run(sql, "Arrow", parameters).bytes()
 
     def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:

@@ -88,7 +88,7 @@ class HttpStore:
         # copy of the whole batch) but sends a buffer as it is, the statement in the URL. Not a
         # file-like either: urllib3 reads that in 16 KB blocks, one socket send each, and every
         # send lets go of the GIL, which beside a busy app thread took up to a switch interval to
-        # get back (a 5 MB insert: 0.13 s alone, up to 1.6 s). A buffer goes in one send.
+        # get back (benchmarks/README.md, "Remote inserts"). A buffer goes in one send.
         body = memoryview(payload)
         try:
             self._call(self._client.raw_insert, TABLE, COLUMN_NAMES, body, settings=settings, fmt="ArrowStream")

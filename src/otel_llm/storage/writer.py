@@ -19,8 +19,8 @@ dropped unless the disk refuses.
 
 Why encode in ``submit``: rows are encoded while the caller just built them (hot in the CPU's
 caches), and what waits in the queue is Arrow memory or bytes, which the garbage collector never walks.
-Queued rows made the app's collections walk up to a queue of them (~10 us a row end to end)
-and the writer thread's encoding competed with the exporter for the GIL.
+Queued rows made the app's collections walk up to a queue of them (benchmarks/README.md,
+bench_export) and the writer thread's encoding competed with the exporter for the GIL.
 
 Counts:
 
@@ -321,8 +321,8 @@ def _shutdown_at_exit() -> None:
 
 
 def _new_sink(config: StoreConfig):
-    # Imported here: the remote sink's pyarrow and clickhouse-connect are ~45 MiB a process that
-    # an app's workers on the embedded store never need.
+    # Imported here: the remote sink's pyarrow and clickhouse-connect are tens of MiB a process
+    # (benchmarks/README.md, bench_memory) that an app's workers on the embedded store never need.
     if config.kind == "chdb":
         from otel_llm.storage.embedded import EmbeddedSink
 
