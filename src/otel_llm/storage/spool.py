@@ -127,7 +127,7 @@ class Spool:
     def begin_group(self, items: list[SpoolFile]) -> Group:
         """Write down that ``items`` are about to be inserted at once; the group's token is
         derived from their tokens, so repeating the insert is a no-op for the table."""
-        token = hashlib.blake2b("".join(item.token for item in items).encode(), digest_size=16).hexdigest()
+        token = group_token([item.token for item in items])
         manifest = self.directory / f"{_GROUP_PREFIX}{token}"
         self._write(manifest.name, "\n".join(item.path.name for item in items).encode())
         return Group(manifest, token, items, complete=True)
@@ -213,6 +213,11 @@ class Spool:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def group_token(tokens: list[str]) -> str:
+    """The dedup token of an insert of the files with these tokens, in this order."""
+    return hashlib.blake2b("".join(tokens).encode(), digest_size=16).hexdigest()
 
 
 def spool_or_drop(spool: Spool, payload: Buffer, rows: int, token: str, kind: str = "arrow") -> Outcome:
