@@ -4,6 +4,7 @@
     python benchmarks/bench_receiver.py --breakdown    # CPU per span of each stage, no HTTP
     python benchmarks/bench_receiver.py --distinct-values  # token counts and costs differ per span
     python benchmarks/bench_receiver.py --workers 2 --connections 8   # `otel-llm serve --workers 2`
+    python benchmarks/bench_receiver.py --remote       # into a ClickHouse HTTP endpoint instead
 
 The receiver (HTTP transport, real LLMTraceExporter, storage writer, embedded chDB) runs in this
 process; the load comes from a separate process posting bodies the official OTLP encoder made
@@ -24,6 +25,11 @@ stopped with SIGTERM right after the last answer, has exited, i.e. its graceful 
 every row in the store; CPU is that of the server and its workers from the first timed request
 to their exit, plus the store process's.  The kernel assigns connections to workers by a hash,
 so give several.
+
+``--remote`` stores into a remote store instead: ClickHouse's HTTP interface served on loopback by
+chDB in a child process (the tests' ``clickhouse_http.py``), through clickhouse-connect; the
+store-process CPU is then that server's.  ``--remote-json`` sends JSON as app workers do instead
+of the receiver's Arrow.
 
 ``--breakdown`` runs the same bodies through each stage in turn, in this process, and reports
 CPU microseconds per span: protobuf parse, conversion to ReadableSpans (both the receiver's),
@@ -101,6 +107,8 @@ def main() -> None:
     )
     parser.add_argument("--breakdown", action="store_true", help="CPU per span of each stage, no HTTP")
     parser.add_argument("--workers", type=int, help="run `otel-llm serve --workers N` as a separate process")
+    parser.add_argument("--remote", action="store_true", help="store into ClickHouse's HTTP interface (chDB-served)")
+    parser.add_argument("--remote-json", action="store_true", help="with --remote: JSON rows, as app workers send")
     parser.add_argument(
         "--distinct-values", action="store_true", help="token counts, cost and cost details differ per span"
     )
@@ -126,8 +134,20 @@ def main() -> None:
         bodies_path = Path(tmp) / "bodies.pickle"
         bodies_path.write_bytes(pickle.dumps(bodies))
         url = f"chdb://{Path(tmp) / 'db'}"
+        server = None
+        if args.remote:
+            sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+            from clickhouse_http import ClickHouseHTTP
+
+            os.environ["OTEL_LLM_HOME"] = str(Path(tmp) / "home")  # the remote store's spool
+            server = ClickHouseHTTP(Path(tmp) / "server-data")
+            server.start()
+            url = server.url
+        store_cpu_s = (lambda: _tree_cpu_s(server._proc.pid)) if server else (lambda: _store_cpu_s(url))
         config = ReceiverConfig(http_port=0, grpc_port=None)
         exporter = LLMTraceExporter(writer=_NullWriter(), forward_to=None) if args.null_store else None
+        if args.remote_json:
+            exporter = LLMTraceExporter(writer=open_writer(url), forward_to=None)
         receiver = Receiver(config, exporter or build_exporter(config, url)).start()
         try:
             # Warm the engine, the schema and the code paths outside the timing.
@@ -144,7 +164,7 @@ def main() -> None:
             rounds = []
             for _ in range(args.rounds):
                 cpu_started = time.process_time()
-                store_cpu_started = _store_cpu_s(url)
+                store_cpu_started = store_cpu_s()
                 client = subprocess.run(
                     [sys.executable, "-c", _CLIENT, str(receiver.http_port), str(bodies_path), str(args.connections)],
                     check=True,
@@ -156,7 +176,7 @@ def main() -> None:
                 if not args.null_store:
                     _wait_stored(url, args.spans, since=timing["started"])
                 rounds.append(
-                    (timing, time.time(), time.process_time() - cpu_started, _store_cpu_s(url) - store_cpu_started)
+                    (timing, time.time(), time.process_time() - cpu_started, store_cpu_s() - store_cpu_started)
                 )
             gc_clock.stop()
             health = receiver.health()
@@ -168,6 +188,8 @@ def main() -> None:
             _, counted = store.query("SELECT count() FROM llm_traces FINAL")
             store.close()
             _stop_store_process(url)
+        if server is not None:
+            server.stop()
 
     statuses = sorted({status for timing, *_ in rounds for status in timing["statuses"]})
     print(
@@ -183,7 +205,7 @@ def main() -> None:
     print(f"  answered (200, durable) over OTLP/HTTP:  {median_range(answered, ',.0f')} spans/s")
     print(f"  stored (all counted in llm_traces):      {median_range(stored, ',.0f')} spans/s")
     print(f"  receiver process CPU (all its threads):  {median_range(cpu, ',.1f')} us/span")
-    print(f"  store process CPU (spool -> chDB):       {median_range(store_cpu, ',.1f')} us/span")
+    print(f"  store process CPU (or remote server's):  {median_range(store_cpu, ',.1f')} us/span")
     print(f"  both:                                    {median_range(both, ',.1f')} us/span, "
           f"load average {os.getloadavg()[0]:.1f}")
     total_cpu_s = sum(cpu_s for _, _, cpu_s, _ in rounds)
