@@ -59,10 +59,12 @@ def assert_round_trip(sent: list[dict], got: dict) -> None:
             assert type(value) is type(row[name]), name
 
 
-@pytest.mark.parametrize("remote", [False, True], ids=["chdb", "http"])
-def test_round_trip_every_type(remote, chdb_url, request):
+@pytest.mark.parametrize(
+    "remote, remote_arrow", [(False, False), (True, False), (True, True)], ids=["chdb", "http", "http-arrow"]
+)
+def test_round_trip_every_type(remote, remote_arrow, chdb_url, request):
     url = request.getfixturevalue("clickhouse_http").url if remote else chdb_url
-    writer = open_writer(url)
+    writer = open_writer(url, remote_arrow=remote_arrow)  # Arrow: how the receiver sends its rows
     rows = edge_rows()
     writer.submit(rows)
     assert writer.shutdown(30)
@@ -180,9 +182,10 @@ def test_rows_with_large_payloads_among_small_ones_are_stored_intact(chdb_url):
         assert (back["request_json"], back["response_json"]) == (row["request_json"], row["response_json"])
 
 
-def test_store_down_rows_spooled_then_replayed_once(clickhouse_http):
+@pytest.mark.parametrize("remote_arrow", [False, True], ids=["json", "arrow"])
+def test_store_down_rows_spooled_then_replayed_once(clickhouse_http, remote_arrow):
     url = clickhouse_http.url
-    writer = open_writer(url, batch_rows=100)
+    writer = open_writer(url, batch_rows=100, remote_arrow=remote_arrow)
     before = [make_row(i, run="down") for i in range(150)]
     writer.submit(before)
     assert writer.force_flush(30)

@@ -117,7 +117,9 @@ def build_exporter(config: ReceiverConfig, clickhouse_url: str | None = None) ->
     from otel_llm.exporter import LLMTraceExporter
     from otel_llm.storage import open_writer
 
-    return LLMTraceExporter(writer=open_writer(clickhouse_url), forward_to=forwarder(config))
+    # Arrow for a remote store: half the CPU a row of the JSON that app workers send, and this
+    # process loads pyarrow anyway (the embedded store's writers spool pickled rows either way).
+    return LLMTraceExporter(writer=open_writer(clickhouse_url, remote_arrow=True), forward_to=forwarder(config))
 
 
 def forwarder(config: ReceiverConfig) -> SpanExporter | None:

@@ -11,6 +11,12 @@ is removed once it is an hour old (age, not the writer's pid, decides: processes
 namespaces may share the directory). A batch the store rejects as invalid is moved to
 ``rejected/`` for inspection instead of blocking the queue forever.
 
+Several files of rows may be inserted at once (``drain``): the group is first written down as a
+manifest ``group-<token>`` naming its files, the token derived from theirs, so that a store
+process killed between the insert and the removal of the files repeats exactly that insert,
+which the table then ignores, or, if some of the files are already gone (the insert committed),
+removes the rest.
+
 The spool never takes the last of its disk: below ``OTEL_LLM_SPOOL_MIN_FREE_BYTES`` free (256
 MiB by default) a batch is refused, so that a long outage of the store costs telemetry rows,
 counted and logged, rather than the app's own room to write.
@@ -19,6 +25,7 @@ counted and logged, rather than the app's own room to write.
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import os
 import re
@@ -37,6 +44,7 @@ log = logging.getLogger("otel_llm.storage")
 
 _NAME = re.compile(r"^(\d{20})-(\d+)-([0-9a-f]{32})-(\d+)\.(arrow|rows|json)$")
 _TMP_PREFIX = ".tmp-"
+_GROUP_PREFIX = "group-"
 # No write of one batch takes this long; an older temporary file is a dead writer's.
 ORPHAN_AGE_S = 3600.0
 MIN_FREE_ENV = "OTEL_LLM_SPOOL_MIN_FREE_BYTES"
@@ -54,6 +62,21 @@ class SpoolFile:
     def pid(self) -> int:
         """The process that spooled it."""
         return int(self.path.name.split("-", 2)[1])
+
+    @property
+    def spooled_ns(self) -> int:
+        """When it was spooled (``time.time_ns()``)."""
+        return int(self.path.name[:20])
+
+
+@dataclass(frozen=True)
+class Group:
+    """Files inserted at once under one token (see the module's docstring)."""
+
+    manifest: Path
+    token: str
+    items: list[SpoolFile]
+    complete: bool  # every file is still there: the insert may not have happened
 
 
 @dataclass
@@ -86,7 +109,9 @@ class Spool:
                 f"{free >> 20} MiB free on the spool's disk, and the spool leaves {self._min_free >> 20} MiB to "
                 f"the rest of the machine ({MIN_FREE_ENV}); free some space",
             )
-        name = f"{time.time_ns():020d}-{os.getpid()}-{token}-{rows}.{kind}"
+        self._write(f"{time.time_ns():020d}-{os.getpid()}-{token}-{rows}.{kind}", payload)
+
+    def _write(self, name: str, payload: Buffer) -> None:
         tmp = self.directory / f"{_TMP_PREFIX}{name}"
         try:
             with open(tmp, "wb") as f:
@@ -99,6 +124,41 @@ class Spool:
             raise
         self._sync_directory()
 
+    def begin_group(self, items: list[SpoolFile]) -> Group:
+        """Write down that ``items`` are about to be inserted at once; the group's token is
+        derived from their tokens, so repeating the insert is a no-op for the table."""
+        token = group_token([item.token for item in items])
+        manifest = self.directory / f"{_GROUP_PREFIX}{token}"
+        self._write(manifest.name, "\n".join(item.path.name for item in items).encode())
+        return Group(manifest, token, items, complete=True)
+
+    def unfinished_groups(self) -> list[Group]:
+        """Groups whose insert was begun by a process that did not end them (killed)."""
+        try:
+            names = sorted(name for name in os.listdir(self.directory) if name.startswith(_GROUP_PREFIX))
+        except OSError:
+            return []
+        groups = []
+        for name in names:
+            manifest = self.directory / name
+            try:
+                listed = manifest.read_text().split()
+            except OSError:
+                continue
+            items = [item for item in map(self._item, listed) if item is not None and item.path.exists()]
+            groups.append(Group(manifest, name[len(_GROUP_PREFIX):], items, complete=len(items) == len(listed)))
+        return groups
+
+    @staticmethod
+    def end_group(group: Group) -> None:
+        group.manifest.unlink(missing_ok=True)
+
+    def _item(self, name: str) -> SpoolFile | None:
+        match = _NAME.match(name)
+        if match is None:
+            return None
+        return SpoolFile(self.directory / name, match.group(3), int(match.group(4)), match.group(5))
+
     def pending(self) -> list[SpoolFile]:
         try:
             names = sorted(os.listdir(self.directory))
@@ -106,9 +166,9 @@ class Spool:
             return []
         found = []
         for name in names:
-            match = _NAME.match(name)
-            if match:
-                found.append(SpoolFile(self.directory / name, match.group(3), int(match.group(4)), match.group(5)))
+            item = self._item(name)
+            if item is not None:
+                found.append(item)
             elif name.startswith(_TMP_PREFIX):
                 self._remove_if_orphaned(self.directory / name)
         return found
@@ -153,6 +213,11 @@ class Spool:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def group_token(tokens: list[str]) -> str:
+    """The dedup token of an insert of the files with these tokens, in this order."""
+    return hashlib.blake2b("".join(tokens).encode(), digest_size=16).hexdigest()
 
 
 def spool_or_drop(spool: Spool, payload: Buffer, rows: int, token: str, kind: str = "arrow") -> Outcome:

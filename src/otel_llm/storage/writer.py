@@ -7,8 +7,8 @@
     writer.stats                        # {'written': n, 'spooled': n, 'dropped': n, 'queued': n}
 
 ``submit`` encodes a batch of rows (a BatchSpanProcessor's export, a receiver request) on the
-caller's thread, by the sink's encoding (remote: Arrow record batches; embedded: pickled rows, so
-that an app's workers never load pyarrow, see ``embedded.py``), and appends them to an in-memory queue bounded at
+caller's thread, by the sink's encoding (remote: JSON, or Arrow record batches with
+``remote_arrow``; embedded: pickled rows; so that an app's workers never load pyarrow), and appends them to an in-memory queue bounded at
 ``max_queue_rows``; a small submit (fewer than ``SMALL_SUBMIT_ROWS``) is only staged, and the
 background thread encodes it with what follows. That thread gathers batches of up to
 ``batch_rows`` (or whatever is there every ``flush_interval_s``), and a second one hands each to
@@ -71,8 +71,12 @@ class Writer:
         batch_rows: int | None = None,
         max_queue_rows: int | None = None,
         flush_interval_s: float | None = None,
+        remote_arrow: bool = False,
     ):
         self.config = config
+        # A remote store's rows as Arrow rather than JSON (sinks.RemoteSink): for processes that
+        # load pyarrow anyway, such as the receiver.
+        self._remote_arrow = remote_arrow
         embedded = config.kind == "chdb"
         # The embedded engine runs on our CPU, and per row it costs half as much in batches of
         # 20,000 as in batches of 5,000 (fewer parts to write and merge; benchmarks/bench_store.py).
@@ -91,7 +95,7 @@ class Writer:
         """A new sink, empty queue and counts, and the two threads: at creation, and again in a
         process forked from this one (gunicorn's ``--preload``, multiprocessing's fork), which
         inherits none of the threads."""
-        self._sink = _new_sink(self.config)
+        self._sink = _new_sink(self.config, self._remote_arrow)
         self._queue: collections.deque = collections.deque()  # encoded record batches
         self._queued_rows = 0
         self._staged: list[tuple | dict] = []  # rows of small submits, for the writer thread to encode
@@ -320,7 +324,7 @@ def _shutdown_at_exit() -> None:
         writer.shutdown(EXIT_TIMEOUT_S)
 
 
-def _new_sink(config: StoreConfig):
+def _new_sink(config: StoreConfig, remote_arrow: bool):
     # Imported here: the remote sink's pyarrow and clickhouse-connect are tens of MiB a process
     # (benchmarks/README.md, bench_memory) that an app's workers on the embedded store never need.
     if config.kind == "chdb":
@@ -329,7 +333,7 @@ def _new_sink(config: StoreConfig):
         return EmbeddedSink(config)
     from otel_llm.storage.sinks import RemoteSink
 
-    return RemoteSink(config)
+    return RemoteSink(config, arrow=remote_arrow)
 
 
 def open_writer(url: str | None = None, **options) -> Writer:
