@@ -138,10 +138,9 @@ def forwarder(config: ReceiverConfig) -> SpanExporter | None:
 
 # The receiver allocates dozens of container objects per span, and the storage writer's queue
 # holds up to two batches of rows (40,000 by default, several objects each).  At CPython's
-# default thresholds (700, 10, 10) the cyclic collector kept walking that queue: ~11% of the
-# receiver's CPU time in benchmarks/bench_receiver.py (500+ collections), ~2% at these.  Spans
-# and rows hold no reference cycles (reference counting frees them), so collecting rarely lets
-# little garbage pile up.
+# default thresholds (700, 10, 10) the cyclic collector kept walking that queue (its share of the
+# receiver's CPU: benchmarks/README.md, bench_receiver).  Spans and rows hold no reference cycles
+# (reference counting frees them), so collecting rarely lets little garbage pile up.
 GC_THRESHOLDS = (100_000, 20, 20)
 
 
