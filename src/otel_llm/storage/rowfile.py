@@ -3,9 +3,11 @@
 An app's worker builds rows and appends them to the spool; the store process encodes them as
 Arrow and inserts them. The worker thus never imports pyarrow and numpy (~40 MiB of private
 memory in every worker; ``benchmarks/bench_memory.py``). ``pickle`` is in C and already loaded,
-and rows are tuples (or dicts) of str, bytes, int, float, bool, None, tuples and dicts, plus
-``Decimal``, ``UUID`` and ``datetime`` values. Reading takes only those: a file or message naming
-any other class is refused, so what is found in the spool directory is data, never code.
+and rows are ``Row`` tuples (or dicts) of str, bytes, int, float, bool, None, tuples and dicts,
+plus ``Decimal``, ``UUID`` and ``datetime`` values. Reading takes only those: a file or message
+naming any other class is refused, so what is found in the spool directory is data, never code.
+Files written before rows were ``Row``s hold plain tuples in column order: they are read as
+``Row``s.
 
 A spool file holds several dumps one after the other (one per chunk of rows).
 """
@@ -16,6 +18,8 @@ import io
 import pickle
 from typing import Any
 
+from otel_llm.storage.columns import Row
+
 PROTOCOL = 5
 _ROW_CLASSES = frozenset(
     {
@@ -25,6 +29,7 @@ _ROW_CLASSES = frozenset(
         ("datetime", "date"),
         ("datetime", "timedelta"),
         ("datetime", "timezone"),
+        (Row.__module__, Row.__name__),
     }
 )
 
@@ -53,8 +58,11 @@ def load_rows(data: bytes) -> list:
         chunk = _load(stream)
         if not isinstance(chunk, list):
             raise ValueError(f"not a list of rows: {type(chunk).__name__}")
-        rows.extend(chunk)
+        rows.extend(row if type(row) is not tuple else _new_row(Row, row) for row in chunk)
     return rows
+
+
+_new_row = tuple.__new__
 
 
 def _load(stream: io.BytesIO) -> Any:
