@@ -1,4 +1,4 @@
-"""Spool files keep loading across versions: rows written as plain tuples (before rows were named)
+"""Spool files keep their format: rows are written as plain tuples (as before rows were named) and
 load as ``Row``s, and nothing but row data is read."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ def test_rows_written_as_plain_tuples_load_as_named_rows() -> None:
     row = values.as_row(make_row(1))
     older = pickle.dumps([tuple(row)], rowfile.PROTOCOL)  # what a spool file held before Row
     newer = rowfile.dumps([row])
+    assert newer == older  # the format is unchanged
     loaded = rowfile.load_rows(older + newer)
     assert [type(back) for back in loaded] == [Row, Row]
     assert loaded == [row, row] and loaded[0].request_json == row.request_json

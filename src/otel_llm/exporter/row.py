@@ -223,65 +223,68 @@ def build_row(span: ReadableSpan, attributes: Mapping[str, Any], full_payloads: 
     ttfc = get(attr.RESPONSE_TIME_TO_FIRST_CHUNK)
     is_error, error_type, error_message = _outcome(status, events, get)
     request, response, config, truncated = payload_columns(span, attributes, full_payloads or _EMPTY)
-    return Row(
-        id=_row_id_of(ids),
-        timestamp=start,
-        end_timestamp=end,
-        trace_id=ids_hex[:32],
-        span_id=ids_hex[32:],
-        parent_span_id=f"{parent[1]:016x}" if parent is not None else "",
-        span_name=name,
-        service_name=service_name,
-        organization_id=context_get(attr.ORGANIZATION_ID),
-        project_id=context_get(attr.PROJECT_ID),
-        user_id=context_get(attr.USER_ID),
-        conversation_id=context_get(attr.CONVERSATION_ID),
-        agent_id=context_get(attr.AGENT_ID),
-        agent_tags=tags if type(tags) is tuple else _tags(tags),
-        run_id=context_get(attr.RUN_ID),
-        step_id=context_get(attr.STEP_ID),
-        call_type=context_get(attr.CALL_TYPE),
-        billing_plan_type=context_get(attr.BILLING_PLAN_TYPE),
-        billing_cost_source=context_get(attr.BILLING_COST_SOURCE),
-        customer_id=context_get(attr.BILLING_CUSTOMER_ID),
-        is_byok=byok is True or (type(byok) is str and byok.lower() == "true"),
-        provider=get(attr.PROVIDER_NAME),
-        operation=get(attr.OPERATION_NAME),
-        request_model=get(attr.REQUEST_MODEL),
-        response_model=get(attr.RESPONSE_MODEL),
-        response_id=get(attr.RESPONSE_ID),
-        is_stream=get(attr.REQUEST_STREAM) is True,
-        finish_reason=finish_reasons if type(finish_reasons) is str else finish_reasons[0] if finish_reasons else "",
-        server_address=get(attr.SERVER_ADDRESS),
-        prompt_tokens=input_tokens,
-        completion_tokens=output_tokens,
-        total_tokens=total_tokens,
-        cached_input_tokens=get(attr.USAGE_CACHE_READ_INPUT_TOKENS),
-        cache_write_tokens=get(attr.USAGE_CACHE_CREATION_INPUT_TOKENS),
-        reasoning_tokens=get(attr.USAGE_REASONING_OUTPUT_TOKENS),
-        usage_details=usage_details,
-        cost_usd=cost_usd,
-        cost_details=cost_details,
-        pricing_version=pricing_version,
-        service_tier=get(attr.OPENAI_RESPONSE_SERVICE_TIER) or get(attr.ANTHROPIC_SERVICE_TIER),
-        latency_ms=(end - start) / 1e6,
-        ttft_ms=ttfc * 1000.0 if isinstance(ttfc, (int, float)) else None,
-        is_error=is_error,
-        error_type=error_type,
-        error_message=error_message,
-        http_status_code=get(attr.HTTP_RESPONSE_STATUS_CODE),
-        request_bytes=utf8_len(request),
-        response_bytes=utf8_len(response),
-        payload_truncated=truncated,
-        request_json=request,
-        response_json=response,
-        llm_config_json=config,
-        span_attributes=span_leftover,
-        resource_attributes=resource_leftover,
-    )
+    # Positional, in column order (a comment names each): a call with 54 keywords cost ~4 us a
+    # row, a third of building it; the tests read every column back by name.
+    return _new_row(Row, (
+        _row_id_of(ids),  # id
+        start,  # timestamp
+        end,  # end_timestamp
+        ids_hex[:32],  # trace_id
+        ids_hex[32:],  # span_id
+        f"{parent[1]:016x}" if parent is not None else "",  # parent_span_id
+        name,  # span_name
+        service_name,  # service_name
+        context_get(attr.ORGANIZATION_ID),  # organization_id
+        context_get(attr.PROJECT_ID),  # project_id
+        context_get(attr.USER_ID),  # user_id
+        context_get(attr.CONVERSATION_ID),  # conversation_id
+        context_get(attr.AGENT_ID),  # agent_id
+        tags if type(tags) is tuple else _tags(tags),  # agent_tags
+        context_get(attr.RUN_ID),  # run_id
+        context_get(attr.STEP_ID),  # step_id
+        context_get(attr.CALL_TYPE),  # call_type
+        context_get(attr.BILLING_PLAN_TYPE),  # billing_plan_type
+        context_get(attr.BILLING_COST_SOURCE),  # billing_cost_source
+        context_get(attr.BILLING_CUSTOMER_ID),  # customer_id
+        byok is True or (type(byok) is str and byok.lower() == "true"),  # is_byok
+        get(attr.PROVIDER_NAME),  # provider
+        get(attr.OPERATION_NAME),  # operation
+        get(attr.REQUEST_MODEL),  # request_model
+        get(attr.RESPONSE_MODEL),  # response_model
+        get(attr.RESPONSE_ID),  # response_id
+        get(attr.REQUEST_STREAM) is True,  # is_stream
+        finish_reasons if type(finish_reasons) is str else finish_reasons[0] if finish_reasons else "",  # finish_reason
+        get(attr.SERVER_ADDRESS),  # server_address
+        input_tokens,  # prompt_tokens
+        output_tokens,  # completion_tokens
+        total_tokens,  # total_tokens
+        get(attr.USAGE_CACHE_READ_INPUT_TOKENS),  # cached_input_tokens
+        get(attr.USAGE_CACHE_CREATION_INPUT_TOKENS),  # cache_write_tokens
+        get(attr.USAGE_REASONING_OUTPUT_TOKENS),  # reasoning_tokens
+        usage_details,  # usage_details
+        cost_usd,  # cost_usd
+        cost_details,  # cost_details
+        pricing_version,  # pricing_version
+        get(attr.OPENAI_RESPONSE_SERVICE_TIER) or get(attr.ANTHROPIC_SERVICE_TIER),  # service_tier
+        (end - start) / 1e6,  # latency_ms
+        ttfc * 1000.0 if isinstance(ttfc, (int, float)) else None,  # ttft_ms
+        is_error,  # is_error
+        error_type,  # error_type
+        error_message,  # error_message
+        get(attr.HTTP_RESPONSE_STATUS_CODE),  # http_status_code
+        utf8_len(request),  # request_bytes
+        utf8_len(response),  # response_bytes
+        truncated,  # payload_truncated
+        request,  # request_json
+        response,  # response_json
+        config,  # llm_config_json
+        span_leftover,  # span_attributes
+        resource_leftover,  # resource_attributes
+    ))
 
 
 _EMPTY: dict = {}
+_new_row = tuple.__new__  # a Row from a tuple of its values, without a Python call
 
 
 _NO_ERROR = (False, "", "")

@@ -6,8 +6,8 @@ memory in every worker; ``benchmarks/bench_memory.py``). ``pickle`` is in C and 
 and rows are ``Row`` tuples (or dicts) of str, bytes, int, float, bool, None, tuples and dicts,
 plus ``Decimal``, ``UUID`` and ``datetime`` values. Reading takes only those: a file or message
 naming any other class is refused, so what is found in the spool directory is data, never code.
-Files written before rows were ``Row``s hold plain tuples in column order: they are read as
-``Row``s.
+A ``Row`` is written as a plain tuple in column order: pickling a named tuple takes a Python call
+per row, and files keep the format they had before rows were named. They are read as ``Row``s.
 
 A spool file holds several dumps one after the other (one per chunk of rows).
 """
@@ -29,7 +29,6 @@ _ROW_CLASSES = frozenset(
         ("datetime", "date"),
         ("datetime", "timedelta"),
         ("datetime", "timezone"),
-        (Row.__module__, Row.__name__),
     }
 )
 
@@ -42,6 +41,9 @@ class _DataOnly(pickle.Unpickler):
 
 
 def dumps(value: Any) -> bytes:
+    """``value`` (a message, or a list of rows) pickled; rows as plain tuples."""
+    if type(value) is list and Row in set(map(type, value)):
+        value = [item[:] if type(item) is Row else item for item in value]  # [:] copies to a plain tuple, in C
     return pickle.dumps(value, PROTOCOL)
 
 
