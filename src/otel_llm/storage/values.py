@@ -1,8 +1,9 @@
 """What a value becomes in its column, in pure Python: the coercion rules of ``llm_traces``.
 
-Kept apart from ``codec`` (which builds Arrow arrays) so that processes that only build or
+Kept apart from ``arrow`` (which builds Arrow arrays) so that processes that only build or
 spool rows, such as an app's workers, never import pyarrow or numpy (about 40 MiB of private
-memory a process). ``codec`` applies these rules to a column only when pyarrow refuses it.
+memory a process). ``arrow`` applies these rules to a column only when pyarrow refuses it. The
+rules are made from the column types parsed once (``types``).
 """
 
 from __future__ import annotations
