@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from otel_llm.storage.columns import COLUMNS, COLUMN_TYPES
+from otel_llm.storage.columns import COLUMN_NAMES, COLUMN_TYPES
 from otel_llm.storage.types import ColumnType
 from otel_llm.storage.values import rule
 
@@ -82,8 +82,8 @@ def _column(name: str, typ: ColumnType) -> ArrowColumn:
     return ArrowColumn(name, arrow, typ.default, rule(typ), typ.nullable, _fill(arrow, typ.default, typ.nullable))
 
 
-ARROW_COLUMNS = tuple(_column(name, typ) for (name, _), typ in zip(COLUMNS, COLUMN_TYPES))
-SCHEMA = pa.schema([arrow_field(name, typ) for (name, _), typ in zip(COLUMNS, COLUMN_TYPES)])
+ARROW_COLUMNS = tuple(map(_column, COLUMN_NAMES, COLUMN_TYPES))
+SCHEMA = pa.schema(list(map(arrow_field, COLUMN_NAMES, COLUMN_TYPES)))
 
 
 # What pyarrow raises for a value of the wrong kind or range (UnicodeEncodeError: surrogates).
