@@ -378,7 +378,7 @@ Path("/proc/self/clear_refs").write_text("5")
 base_kb = rss_kb("VmRSS")
 # The exporter's own share: the row and the slim span, before the writer sees anything.
 row = build_row(big, normalize(span_attributes(big)), None)
-slim = Offloader().slim(big, row[0].hex())
+slim = Offloader().slim(big, row.id.hex())
 own_kb = rss_kb("VmHWM")
 del row, slim
 exporter.export([big])

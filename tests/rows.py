@@ -7,8 +7,7 @@ import time
 import uuid
 from decimal import Decimal
 
-from otel_llm.storage import codec
-from otel_llm.storage.columns import COLUMN_NAMES
+from otel_llm.storage import values
 
 
 def make_row(i: int, payload_bytes: int = 2048, run: str = "run") -> dict:
@@ -88,5 +87,5 @@ def count_rows(url: str) -> tuple[int, int]:
 
 
 def as_dicts(rows: list) -> list[dict]:
-    """Rows as the exporter submits them (tuples in column order) -> dicts of the stored values."""
-    return [dict(zip(COLUMN_NAMES, codec.coerce_row(row))) for row in rows]
+    """Rows as the exporter submits them -> dicts of the stored values."""
+    return [values.coerce_row(row)._asdict() for row in rows]

@@ -11,12 +11,12 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from otel_llm.storage import codec
-from otel_llm.storage.columns import COLUMN_NAMES
+from otel_llm.storage import arrow, arrow_maps, codec, values
+from otel_llm.storage.columns import COLUMN_NAMES, Row
 
 from tests.rows import make_row
 
-CLEAN = codec.as_tuple(make_row(1))
+CLEAN = values.as_row(make_row(1))
 
 ODD_VALUES = [
     ("prompt_tokens", "12", 12),
@@ -63,7 +63,7 @@ ODD_VALUES = [
 ]
 
 
-def stored(batch: pa.RecordBatch) -> list[tuple]:
+def stored(batch: pa.RecordBatch) -> list[Row]:
     """The batch's rows as Python values in the shapes coerce_row gives."""
     columns = []
     for name, column in zip(batch.schema.names, batch.columns):
@@ -75,16 +75,15 @@ def stored(batch: pa.RecordBatch) -> list[tuple]:
         elif pa.types.is_list(column.type):
             values = [tuple(value) for value in values]
         columns.append(values)
-    return list(zip(*columns))
+    return [Row(*values) for values in zip(*columns)]
 
 
 @pytest.mark.parametrize(("column", "value", "expected"), ODD_VALUES)
 def test_a_value_is_stored_the_same_alone_and_beside_clean_rows(column: str, value, expected) -> None:
-    index = COLUMN_NAMES.index(column)
-    odd = CLEAN[:index] + (value,) + CLEAN[index + 1 :]
-    assert codec.coerce_row(odd)[index] == expected
+    odd = CLEAN._replace(**{column: value})
+    assert getattr(values.coerce_row(odd), column) == expected
     for rows in ([odd], [CLEAN, odd, CLEAN]):
-        assert stored(codec.record_batch(rows)) == [codec.coerce_row(row) for row in rows], rows
+        assert stored(codec.record_batch(rows)) == [values.coerce_row(row) for row in rows], rows
 
 
 COST_TEXTS = [
@@ -112,47 +111,44 @@ ODD_TEXTS = [("cost_details", value) for column, value, _ in ODD_VALUES if colum
 @pytest.mark.parametrize("many", [False, True], ids=["few texts", "many texts"])
 @pytest.mark.parametrize("column, odd", ODD_TEXTS)
 def test_map_texts_are_stored_the_same_among_texts(column: str, odd, many: bool) -> None:
-    index = COLUMN_NAMES.index(column)
     texts = {"cost_details": (COST_TEXTS, MANY_COST_TEXTS), "usage_details": (USAGE_TEXTS, MANY_USAGE_TEXTS)}
     clean = texts[column][many]
-    rows = [CLEAN[:index] + (value,) + CLEAN[index + 1 :] for value in [*clean, odd, *clean]]
-    assert stored(codec.record_batch(rows)) == [codec.coerce_row(row) for row in rows]
+    rows = [CLEAN._replace(**{column: value}) for value in [*clean, odd, *clean]]
+    assert stored(codec.record_batch(rows)) == [values.coerce_row(row) for row in rows]
 
 
 def test_flat_texts_are_taken_apart_a_column_at_a_time() -> None:
     cost, usage = codec.SCHEMA.field("cost_details").type, codec.SCHEMA.field("usage_details").type
     texts = pa.array([text or "" for text in COST_TEXTS], pa.string())
     # _flat_map_array raises where the value-by-value path would be needed.
-    assert [dict(value) for value in codec._flat_map_array(texts, cost).to_pylist()] == [
+    assert [dict(value) for value in arrow_maps._flat_map_array(texts, cost).to_pylist()] == [
         {"input": Decimal("0.0005"), "output": Decimal("0.003")}, {}, {}, {"cache_read": Decimal("0.00125")}
     ]
     texts = pa.array([text or "" for text in USAGE_TEXTS], pa.string())
-    assert [dict(value) for value in codec._flat_map_array(texts, usage).to_pylist()] == [
+    assert [dict(value) for value in arrow_maps._flat_map_array(texts, usage).to_pylist()] == [
         {"audio_input": 0, "cache_write_5m": 120}, {}, {}, {"web_search_requests": 2}
     ]
     for odd, typ in [('{"input":"1","input":"2"}', cost), *((text, usage) for text in ODD_USAGE_TEXTS if text != '{"":3}')]:
-        with pytest.raises(codec._REFUSED):
-            codec._flat_map_array(pa.array([odd], pa.string()), typ)
+        with pytest.raises(arrow.REFUSED):
+            arrow_maps._flat_map_array(pa.array([odd], pa.string()), typ)
 
 
 def test_a_dict_row_without_an_id_is_stored_with_the_default_one() -> None:
-    [row] = stored(codec.record_batch([codec.as_tuple({"request_json": "{}"})]))
-    assert row[COLUMN_NAMES.index("id")] == bytes(16)
-    assert row[COLUMN_NAMES.index("request_json")] == "{}"
+    [row] = stored(codec.record_batch([values.as_row({"request_json": "{}"})]))
+    assert row.id == bytes(16)
+    assert row.request_json == "{}"
 
 
 def test_clean_values_are_kept_as_they_are() -> None:
     [row] = stored(codec.record_batch([CLEAN]))
     kept = {name: value for name, value, given in zip(COLUMN_NAMES, row, CLEAN) if value != given}
     # Only the UUID (given as uuid.UUID, stored as its bytes) and the list of tags (a tuple) differ.
-    assert kept == {"id": CLEAN[0].bytes, "agent_tags": tuple(CLEAN[COLUMN_NAMES.index("agent_tags")])}
+    assert kept == {"id": CLEAN.id.bytes, "agent_tags": tuple(CLEAN.agent_tags)}
 
 
-def _with_payloads(row: tuple, request: str, response: str = "{}") -> tuple:
-    values = dict(zip(COLUMN_NAMES, row))
-    values.update(request_json=request, response_json=response, request_bytes=len(request.encode("utf-8", "surrogatepass")),
-                  response_bytes=len(response.encode()))
-    return tuple(values.values())
+def _with_payloads(row: Row, request: str, response: str = "{}") -> Row:
+    return row._replace(request_json=request, response_json=response,
+                        request_bytes=len(request.encode("utf-8", "surrogatepass")), response_bytes=len(response.encode()))
 
 
 LARGE = codec.LARGE_TEXT_CHARS
@@ -168,10 +164,9 @@ def test_a_row_with_a_large_payload_is_encoded_alone_and_stored_intact() -> None
     chunks = list(codec.chunks(rows, 3))
     assert [len(chunk) for chunk in chunks] == [1, 1, 1, 1, 1, 1]  # [CLEAN], [large], [CLEAN], [CLEAN], ...
     assert [list(chunk) for chunk in codec.chunks(rows[2:4], 3)] == [rows[2:4]]
-    index = COLUMN_NAMES.index("request_json")
     for chunk in chunks:
-        assert stored(codec.record_batch(chunk)) == [codec.coerce_row(row) for row in chunk]
-    assert codec.coerce_row(rows[-1])[index].endswith('\ufffd"}')
+        assert stored(codec.record_batch(chunk)) == [values.coerce_row(row) for row in chunk]
+    assert values.coerce_row(rows[-1]).request_json.endswith('\ufffd"}')
 
 
 def test_a_large_ascii_payload_is_not_copied_into_its_batch() -> None:

@@ -13,7 +13,7 @@ from tests.rows import make_row
 from otel_llm.cli import main
 from otel_llm.pricing import pricing_version, reload
 from otel_llm.pricing.reprice import reprice
-from otel_llm.storage import codec, open_store
+from otel_llm.storage import open_store, values
 from otel_llm.storage.columns import COLUMN_NAMES
 
 DAY_NS = 86_400 * 10**9
@@ -36,7 +36,7 @@ def rows() -> list[tuple]:
     self_hosted = make_row(3, run="reprice") | {"provider": "self_hosted", "request_model": "llama3", "response_model": "llama3",
                                                  "cost_usd": None, "cost_details": {}}
     old = make_row(4, run="reprice") | {"timestamp": time.time_ns() - 60 * DAY_NS, "cost_usd": None, "cost_details": {}}
-    return [codec.as_tuple(row) for row in (unpriced, stale, self_hosted, old)]
+    return [values.as_row(row) for row in (unpriced, stale, self_hosted, old)]
 
 
 def stored(store) -> dict[str, dict]:

@@ -10,7 +10,7 @@ from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from otel_llm.storage import codec, open_store, open_writer, schema
+from otel_llm.storage import codec, open_store, open_writer, schema, values
 from otel_llm.storage.columns import COLUMN_NAMES, COLUMNS
 from tests.rows import make_row
 
@@ -173,7 +173,7 @@ def test_rows_with_large_payloads_among_small_ones_are_stored_intact(chdb_url):
     for row in rows:
         row["request_bytes"], row["response_bytes"] = (len(row[k].encode()) for k in ("request_json", "response_json"))
     writer = open_writer(chdb_url)
-    writer.submit([codec.as_tuple(row) for row in rows])
+    writer.submit([values.as_row(row) for row in rows])
     assert writer.shutdown(60)
     got = read_rows(chdb_url)
     assert len(got) == 70
@@ -221,7 +221,7 @@ def test_a_remote_insert_streams_its_batch_without_copying_it(clickhouse_http):
 
     row = make_row(1, run="remote-large")
     row["request_json"] = '{"content":"' + "".join(f"{i:08x}" for i in range(1_300_000)) + '"}'  # ~10 MB
-    payload = codec.write_stream([codec.record_batch([codec.as_tuple(row)])], "lz4")
+    payload = codec.write_stream([codec.record_batch([values.as_row(row)])], "lz4")
     store = HttpStore(parse_url(clickhouse_http.url))
     try:
         schema.apply(store)

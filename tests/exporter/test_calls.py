@@ -11,8 +11,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind
 
 from otel_llm.exporter import LLMTraceExporter
-from otel_llm.storage import codec
-from otel_llm.storage.columns import COLUMN_NAMES
+from otel_llm.storage import values
 
 # OpenLLMetry-JS over the Anthropic SDK: its span carries the messages, no response id, raw input.
 OPENLLMETRY = {
@@ -47,7 +46,7 @@ class Sink:
         self.rows: list[dict] = []
 
     def submit(self, rows) -> None:
-        self.rows.extend(dict(zip(COLUMN_NAMES, codec.coerce_row(row))) for row in rows)
+        self.rows.extend(values.coerce_row(row)._asdict() for row in rows)
 
     def force_flush(self, timeout_s=None) -> bool:
         return True

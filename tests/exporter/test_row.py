@@ -233,8 +233,8 @@ def test_row_values_are_not_tracked_by_the_garbage_collector() -> None:
     span = emit(OURS, parent=True)
     gc.collect()  # as for any span that lived through a collection: its tuples are untracked
     row = build_row(span, normalize(span_attributes(span)), None)
-    named = dict(zip(COLUMN_NAMES, row))
-    assert len(row) == len(COLUMN_NAMES) and named["agent_tags"] == ("triage", "beta")
+    named = row._asdict()
+    assert len(row) == len(COLUMN_NAMES) and row.agent_tags == ("triage", "beta")
     assert [column for column, value in named.items() if gc.is_tracked(value)] == []
 
 

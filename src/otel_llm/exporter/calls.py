@@ -15,53 +15,46 @@ Spans of one call that arrive in different batches (other requests, other receiv
 counted once by the analytics queries instead, by the same two rules (``analytics/queries.py``).
 """
 
-from operator import itemgetter
+from operator import attrgetter
 
-from otel_llm.storage.columns import COLUMN_NAMES
+from otel_llm.storage.columns import Row
 
-_I = {name: index for index, name in enumerate(COLUMN_NAMES)}
-_TRACE, _SPAN, _PARENT, _RESPONSE_ID = _I["trace_id"], _I["span_id"], _I["parent_span_id"], _I["response_id"]
-_INPUT, _OUTPUT, _COST = _I["prompt_tokens"], _I["completion_tokens"], _I["cost_usd"]
 # Filled one by one from the other spans of the call when the kept row lacks them (None or empty).
-_FACTS = tuple(
-    _I[name]
-    for name in (
-        "provider",
-        "request_model",
-        "response_model",
-        "response_id",
-        "finish_reason",
-        "server_address",
-        "cached_input_tokens",
-        "cache_write_tokens",
-        "reasoning_tokens",
-        "ttft_ms",
-        "http_status_code",
-    )
+_FACTS = (
+    "provider",
+    "request_model",
+    "response_model",
+    "response_id",
+    "finish_reason",
+    "server_address",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "ttft_ms",
+    "http_status_code",
 )
 # Filled together, or not at all: each set only makes sense whole.
 _GROUPS = (
-    tuple(_I[name] for name in ("prompt_tokens", "completion_tokens", "total_tokens", "usage_details", "cost_usd", "cost_details", "pricing_version")),
-    tuple(_I[name] for name in ("request_json", "request_bytes")),
-    tuple(_I[name] for name in ("response_json", "response_bytes")),
-    (_I["llm_config_json"],),
+    ("prompt_tokens", "completion_tokens", "total_tokens", "usage_details", "cost_usd", "cost_details", "pricing_version"),
+    ("request_json", "request_bytes"),
+    ("response_json", "response_bytes"),
+    ("llm_config_json",),
 )
-_STREAM = _I["is_stream"]
-_span_of, _parent_of, _response_id_of = itemgetter(_SPAN), itemgetter(_PARENT), itemgetter(_RESPONSE_ID)
+_span_of, _parent_of, _response_id_of = attrgetter("span_id"), attrgetter("parent_span_id"), attrgetter("response_id")
 
 
-def completeness(row: tuple) -> int:
+def completeness(row: Row) -> int:
     """How much of a call a row tells (tokens, then cost, cache, model and id, payloads)."""
     return (
-        16 * (row[_INPUT] is not None or row[_OUTPUT] is not None)
-        + 8 * (row[_COST] is not None)
-        + 4 * (row[_I["cached_input_tokens"]] is not None or row[_I["cache_write_tokens"]] is not None)
-        + 2 * bool(row[_RESPONSE_ID])
-        + bool(row[_I["response_model"]])
+        16 * (row.prompt_tokens is not None or row.completion_tokens is not None)
+        + 8 * (row.cost_usd is not None)
+        + 4 * (row.cached_input_tokens is not None or row.cache_write_tokens is not None)
+        + 2 * bool(row.response_id)
+        + bool(row.response_model)
     )
 
 
-def one_row_per_call(rows: list[tuple]) -> list[tuple]:
+def one_row_per_call(rows: list[Row]) -> list[Row]:
     """``rows`` with the spans of each call merged into one row, in their order."""
     if len(rows) < 2:
         return rows
@@ -71,15 +64,15 @@ def one_row_per_call(rows: list[tuple]) -> list[tuple]:
     if not position.keys().isdisjoint(map(_parent_of, rows)):
         for i, parent in enumerate(map(_parent_of, rows)):
             outer = position.get(parent) if parent else None
-            if outer is not None and outer != i and rows[outer][_TRACE] == rows[i][_TRACE]:
+            if outer is not None and outer != i and rows[outer].trace_id == rows[i].trace_id:
                 outer_of[i] = outer
     response_ids = [response_id for response_id in map(_response_id_of, rows) if response_id]
     if not outer_of and len(set(response_ids)) == len(response_ids):
         return rows  # the common case, decided in a few passes in C: nothing to merge
     by_response: dict[tuple, list[int]] = {}
     for i, row in enumerate(rows):
-        if row[_RESPONSE_ID]:
-            by_response.setdefault((row[_TRACE], row[_RESPONSE_ID]), []).append(i)
+        if row.response_id:
+            by_response.setdefault((row.trace_id, row.response_id), []).append(i)
     rows = list(rows)
     inner_of: dict[int, list[int]] = {}
     for inner, outer in outer_of.items():
@@ -93,7 +86,7 @@ def one_row_per_call(rows: list[tuple]) -> list[tuple]:
     for same in by_response.values():
         same = [i for i in same if i not in dropped]
         if len(same) > 1:
-            kept = max(same, key=lambda i: (completeness(rows[i]), rows[i][_SPAN]))
+            kept = max(same, key=lambda i: (completeness(rows[i]), rows[i].span_id))
             others = sorted((rows[i] for i in same if i != kept), key=completeness, reverse=True)
             rows[kept] = _filled(rows[kept], others)
             dropped.update(i for i in same if i != kept)
@@ -108,17 +101,16 @@ def _depth(i: int, outer_of: dict[int, int]) -> int:
     return depth
 
 
-def _filled(kept: tuple, others: list[tuple]) -> tuple:
+def _filled(kept: Row, others: list[Row]) -> Row:
     """``kept`` with what it lacks taken from ``others`` (in their order)."""
-    merged = list(kept)
-    for index in _FACTS:
-        if merged[index] in (None, ""):
-            merged[index] = next((row[index] for row in others if row[index] not in (None, "")), merged[index])
+    merged = kept._asdict()
+    for name in _FACTS:
+        if merged[name] in (None, ""):
+            merged[name] = next((getattr(row, name) for row in others if getattr(row, name) not in (None, "")), merged[name])
     for group in _GROUPS:
         if merged[group[0]] in (None, ""):
-            donor = next((row for row in others if row[group[0]] not in (None, "")), None)
+            donor = next((row for row in others if getattr(row, group[0]) not in (None, "")), None)
             if donor is not None:
-                for index in group:
-                    merged[index] = donor[index]
-    merged[_STREAM] = merged[_STREAM] is True or any(row[_STREAM] is True for row in others)
-    return tuple(merged)
+                merged.update((name, getattr(donor, name)) for name in group)
+    merged["is_stream"] = kept.is_stream is True or any(row.is_stream is True for row in others)
+    return Row(**merged)

@@ -26,14 +26,12 @@ from otel_llm.exporter import calls, sources
 from otel_llm.exporter.offload import Offloader
 from otel_llm.exporter.redacting import RESOURCES, SpanRedaction
 from otel_llm.exporter.row import build_row, span_attributes
-from otel_llm.storage.columns import COLUMN_NAMES
+from otel_llm.storage.columns import Row
 
 logger = logging.getLogger(__name__)
 
 _FROM_ENV: Any = object()
 _running: weakref.WeakSet = weakref.WeakSet()  # exporters not yet shut down
-_ERROR_MESSAGE = COLUMN_NAMES.index("error_message")
-_RESOURCE_ATTRIBUTES = COLUMN_NAMES.index("resource_attributes")
 
 
 class LLMTraceExporter(SpanExporter):
@@ -96,8 +94,8 @@ class LLMTraceExporter(SpanExporter):
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
-    def _rows_and_forward(self, spans: Sequence[ReadableSpan]) -> tuple[list[tuple], list[ReadableSpan]]:
-        built: list[tuple[ReadableSpan, tuple, Mapping[str, Any], SpanRedaction | None]] = []
+    def _rows_and_forward(self, spans: Sequence[ReadableSpan]) -> tuple[list[Row], list[ReadableSpan]]:
+        built: list[tuple[ReadableSpan, Row, Mapping[str, Any], SpanRedaction | None]] = []
         forward: list[ReadableSpan] = []
         forwarding = self._forward is not None
         normalize, full_payloads_of = sources.normalize, payloads.full_payloads
@@ -130,30 +128,28 @@ class LLMTraceExporter(SpanExporter):
         rows = calls.one_row_per_call([row for _, row, _, _ in built])
         if forwarding:
             slim = self._offloader.slim
-            kept = {row[0] for row in rows} if len(rows) < len(built) else None
+            kept = {row.id for row in rows} if len(rows) < len(built) else None
             for span, row, original, redactor in built:
                 try:
                     sent = original if redactor is None else redactor.attributes(original)
                     # A span merged into another's row keeps its payloads: it has no row to refer to.
-                    merged = kept is not None and row[0] not in kept
-                    forward.append(slim(span, str(uuid.UUID(bytes=row[0])), sent, offload=not merged))
+                    merged = kept is not None and row.id not in kept
+                    forward.append(slim(span, str(uuid.UUID(bytes=row.id)), sent, offload=not merged))
                 except Exception:
                     logger.warning("otel-llm could not slim span %r; forwarding it whole", span.name, exc_info=True)
                     forward.append(span)
         self.stats["rows"] += len(rows)
         return rows, forward
 
-    def _redact_rest(self, row: tuple, attributes: Mapping[str, Any], redactor: SpanRedaction) -> tuple:
+    def _redact_rest(self, row: Row, attributes: Mapping[str, Any], redactor: SpanRedaction) -> Row:
         """The row's free text that did not come from ``attributes`` (already redacted): an error
         message from an exception event or the status, and the resource's leftover attributes."""
-        values = list(row)
-        message = values[_ERROR_MESSAGE]
+        message = row.error_message
         if message and message != attributes.get(attr.ERROR_MESSAGE):
-            values[_ERROR_MESSAGE] = redactor.text(message)
-        values[_RESOURCE_ATTRIBUTES] = RESOURCES.leftover(values[_RESOURCE_ATTRIBUTES])
-        return tuple(values)
+            message = redactor.text(message)
+        return row._replace(error_message=message, resource_attributes=RESOURCES.leftover(row.resource_attributes))
 
-    def _submit(self, rows: list[tuple]) -> bool:
+    def _submit(self, rows: list[Row]) -> bool:
         if self._writer is None:
             return False
         try:

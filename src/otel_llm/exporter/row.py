@@ -1,4 +1,4 @@
-"""One LLM span -> one ``llm_traces`` row: a tuple of every column's value in ``COLUMNS`` order.
+"""One LLM span -> one ``llm_traces`` row, a ``Row`` (``storage.columns``).
 
 Hot path: the exporter calls this for every LLM span, so it reads each attribute once by key,
 walks the attribute dict once for the leftovers, parses no JSON (the usage and cost maps' texts
@@ -8,19 +8,17 @@ It does not check or convert values it only passes on: the storage codec
 only a column Arrow refuses. Computed values follow the codec's contract: ``id`` the UUID's 16
 bytes, timestamps int nanoseconds since the epoch, ``None`` for NULL.
 
-A tuple rather than a dict: built in one step, transposed into columns by one ``zip``. Apart
-from the tuple itself, rows hold no object the garbage collector tracks (no ``uuid.UUID``, no
-list): rows queued by the thousand were three tracked objects each, which made the app's
+A named tuple rather than a dict: built in one step, transposed into columns by one ``zip``.
+Apart from the tuple itself, rows hold no object the garbage collector tracks (no ``uuid.UUID``,
+no list): rows queued by the thousand were three tracked objects each, which made the app's
 collections cost the exporter ~10 us a row.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from hashlib import blake2b
-from datetime import datetime, timezone
 from collections import ChainMap
 from typing import Any, Mapping
 
@@ -29,13 +27,10 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from otel_llm import attributes as attr
-from otel_llm.exporter import sources
-from otel_llm.pricing import price_call
+from otel_llm.exporter import sources, span_cost
+from otel_llm.exporter.payload_columns import payload_columns, utf8_len
 from otel_llm.storage import values as coerce
-from otel_llm.storage.columns import COLUMN_NAMES
-from otel_llm.usage import Usage
-
-logger = logging.getLogger(__name__)
+from otel_llm.storage.columns import Row
 
 # Personalizes the row-id hash so our ids cannot coincide with another scheme's over the same ids.
 _ROW_ID_PERSON = b"otel-llm-row"
@@ -60,14 +55,6 @@ _CONTEXT_KEYS = frozenset(key for _, key in _CONTEXT_COLUMNS) | {attr.AGENT_TAGS
 # name are also taken in llm_context's own spelling.
 _RESOURCE_ALIASES = {"otel_llm.agent_id": attr.AGENT_ID, "otel_llm.conversation_id": attr.CONVERSATION_ID}
 _SERVICE_NAME = "service.name"
-
-# Built request JSON when the full body is absent: semconv content attributes under these keys.
-_REQUEST_PARTS = (
-    ("system_instructions", attr.SYSTEM_INSTRUCTIONS),
-    ("input_messages", attr.INPUT_MESSAGES),
-    ("tool_definitions", attr.TOOL_DEFINITIONS),
-)
-_REQUEST_PARAM_PREFIX = "gen_ai.request."
 
 # Request headers that other instrumentations may record (semconv ``http.request.header.<name>``)
 # and that carry credentials: never stored, whether on a span or a resource.
@@ -162,7 +149,7 @@ def span_to_row(span: ReadableSpan, full_payloads: Mapping[str, str] | None = No
     attributes = sources.normalize(span_attributes(span), span.instrumentation_scope)
     if attributes is None:
         return None
-    return dict(zip(COLUMN_NAMES, coerce.coerce_row(build_row(span, attributes, full_payloads))))
+    return coerce.coerce_row(build_row(span, attributes, full_payloads))._asdict()
 
 
 def _span_fields(span: ReadableSpan) -> tuple:
@@ -186,8 +173,8 @@ def _span_fields(span: ReadableSpan) -> tuple:
     return span.name, span.context, span.parent, span.start_time, span.end_time, span.resource, span.status, span.events
 
 
-def build_row(span: ReadableSpan, attributes: Mapping[str, Any], full_payloads: Mapping[str, str] | None) -> tuple:
-    """The row tuple (``COLUMNS`` order) for ``span`` whose attributes were already
+def build_row(span: ReadableSpan, attributes: Mapping[str, Any], full_payloads: Mapping[str, str] | None) -> Row:
+    """The row for ``span`` whose attributes were already
     :func:`sources.normalize`-d.
 
     Values are mostly the attributes as they are: the storage codec checks and coerces them a
@@ -227,109 +214,77 @@ def build_row(span: ReadableSpan, attributes: Mapping[str, Any], full_payloads: 
         cost_details = get(attr.COST_DETAILS)
         pricing_version = get(attr.COST_PRICING_VERSION)
     else:
-        cost_usd, cost_details, pricing_version, unpriced = _priced_here(
-            attributes, input_tokens, output_tokens, _usage_details(usage_details), start
+        cost_usd, cost_details, pricing_version, unpriced = span_cost.priced_here(
+            attributes, input_tokens, output_tokens, span_cost.usage_details(usage_details), start
         )
         if unpriced:
             span_leftover = {**span_leftover, attr.COST_UNPRICED_REASON: unpriced}
 
     ttfc = get(attr.RESPONSE_TIME_TO_FIRST_CHUNK)
     is_error, error_type, error_message = _outcome(status, events, get)
-    request, response, config, truncated = _payloads(span, attributes, full_payloads or _EMPTY)
-    return (
-        _row_id_of(ids),
-        start,
-        end,
-        ids_hex[:32],
-        ids_hex[32:],
-        f"{parent[1]:016x}" if parent is not None else "",
-        name,
-        service_name,
-        context_get(attr.ORGANIZATION_ID),
-        context_get(attr.PROJECT_ID),
-        context_get(attr.USER_ID),
-        context_get(attr.CONVERSATION_ID),
-        context_get(attr.AGENT_ID),
-        tags if type(tags) is tuple else _tags(tags),
-        context_get(attr.RUN_ID),
-        context_get(attr.STEP_ID),
-        context_get(attr.CALL_TYPE),
-        context_get(attr.BILLING_PLAN_TYPE),
-        context_get(attr.BILLING_COST_SOURCE),
-        context_get(attr.BILLING_CUSTOMER_ID),
-        byok is True or (type(byok) is str and byok.lower() == "true"),
-        get(attr.PROVIDER_NAME),
-        get(attr.OPERATION_NAME),
-        get(attr.REQUEST_MODEL),
-        get(attr.RESPONSE_MODEL),
-        get(attr.RESPONSE_ID),
-        get(attr.REQUEST_STREAM) is True,
-        finish_reasons if type(finish_reasons) is str else finish_reasons[0] if finish_reasons else "",
-        get(attr.SERVER_ADDRESS),
-        input_tokens,
-        output_tokens,
-        total_tokens,
-        get(attr.USAGE_CACHE_READ_INPUT_TOKENS),
-        get(attr.USAGE_CACHE_CREATION_INPUT_TOKENS),
-        get(attr.USAGE_REASONING_OUTPUT_TOKENS),
-        usage_details,
-        cost_usd,
-        cost_details,
-        pricing_version,
-        get(attr.OPENAI_RESPONSE_SERVICE_TIER) or get(attr.ANTHROPIC_SERVICE_TIER),
-        (end - start) / 1e6,
-        ttfc * 1000.0 if isinstance(ttfc, (int, float)) else None,
-        is_error,
-        error_type,
-        error_message,
-        get(attr.HTTP_RESPONSE_STATUS_CODE),
-        _utf8_len(request),
-        _utf8_len(response),
-        truncated,
-        request,
-        response,
-        config,
-        span_leftover,
-        resource_leftover,
-    )
+    request, response, config, truncated = payload_columns(span, attributes, full_payloads or _EMPTY)
+    # Positional, in column order (a comment names each): a call with 54 keywords cost ~4 us a
+    # row, a third of building it; the tests read every column back by name.
+    return _new_row(Row, (
+        _row_id_of(ids),  # id
+        start,  # timestamp
+        end,  # end_timestamp
+        ids_hex[:32],  # trace_id
+        ids_hex[32:],  # span_id
+        f"{parent[1]:016x}" if parent is not None else "",  # parent_span_id
+        name,  # span_name
+        service_name,  # service_name
+        context_get(attr.ORGANIZATION_ID),  # organization_id
+        context_get(attr.PROJECT_ID),  # project_id
+        context_get(attr.USER_ID),  # user_id
+        context_get(attr.CONVERSATION_ID),  # conversation_id
+        context_get(attr.AGENT_ID),  # agent_id
+        tags if type(tags) is tuple else _tags(tags),  # agent_tags
+        context_get(attr.RUN_ID),  # run_id
+        context_get(attr.STEP_ID),  # step_id
+        context_get(attr.CALL_TYPE),  # call_type
+        context_get(attr.BILLING_PLAN_TYPE),  # billing_plan_type
+        context_get(attr.BILLING_COST_SOURCE),  # billing_cost_source
+        context_get(attr.BILLING_CUSTOMER_ID),  # customer_id
+        byok is True or (type(byok) is str and byok.lower() == "true"),  # is_byok
+        get(attr.PROVIDER_NAME),  # provider
+        get(attr.OPERATION_NAME),  # operation
+        get(attr.REQUEST_MODEL),  # request_model
+        get(attr.RESPONSE_MODEL),  # response_model
+        get(attr.RESPONSE_ID),  # response_id
+        get(attr.REQUEST_STREAM) is True,  # is_stream
+        finish_reasons if type(finish_reasons) is str else finish_reasons[0] if finish_reasons else "",  # finish_reason
+        get(attr.SERVER_ADDRESS),  # server_address
+        input_tokens,  # prompt_tokens
+        output_tokens,  # completion_tokens
+        total_tokens,  # total_tokens
+        get(attr.USAGE_CACHE_READ_INPUT_TOKENS),  # cached_input_tokens
+        get(attr.USAGE_CACHE_CREATION_INPUT_TOKENS),  # cache_write_tokens
+        get(attr.USAGE_REASONING_OUTPUT_TOKENS),  # reasoning_tokens
+        usage_details,  # usage_details
+        cost_usd,  # cost_usd
+        cost_details,  # cost_details
+        pricing_version,  # pricing_version
+        get(attr.OPENAI_RESPONSE_SERVICE_TIER) or get(attr.ANTHROPIC_SERVICE_TIER),  # service_tier
+        (end - start) / 1e6,  # latency_ms
+        ttfc * 1000.0 if isinstance(ttfc, (int, float)) else None,  # ttft_ms
+        is_error,  # is_error
+        error_type,  # error_type
+        error_message,  # error_message
+        get(attr.HTTP_RESPONSE_STATUS_CODE),  # http_status_code
+        utf8_len(request),  # request_bytes
+        utf8_len(response),  # response_bytes
+        truncated,  # payload_truncated
+        request,  # request_json
+        response,  # response_json
+        config,  # llm_config_json
+        span_leftover,  # span_attributes
+        resource_leftover,  # resource_attributes
+    ))
 
 
 _EMPTY: dict = {}
-
-
-def _priced_here(
-    attributes: Mapping[str, Any],
-    input_tokens: int | None,
-    output_tokens: int | None,
-    usage_details: dict,
-    start_ns: int,
-) -> tuple[str | None, str | dict, str, str]:
-    """(cost, its components, pricing version, why unpriced) for a span of another
-    instrumentation, which carries tokens but no cost: priced as our instrumentors price their
-    calls (``price_call``), at the span's start time and service tier, in the same texts."""
-    if input_tokens is None and output_tokens is None:
-        return None, _EMPTY, "", ""
-    get = attributes.get
-    provider = coerce.text(get(attr.PROVIDER_NAME))
-    usage = Usage(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cache_read_tokens=coerce.count(get(attr.USAGE_CACHE_READ_INPUT_TOKENS)),
-        cache_write_tokens=coerce.count(get(attr.USAGE_CACHE_CREATION_INPUT_TOKENS)),
-        reasoning_tokens=coerce.count(get(attr.USAGE_REASONING_OUTPUT_TOKENS)),
-        details=usage_details,
-    )
-    at = datetime.fromtimestamp(start_ns / 1e9, tz=timezone.utc)
-    request_model, response_model = coerce.text(get(attr.REQUEST_MODEL)), coerce.text(get(attr.RESPONSE_MODEL))
-    tier = coerce.text(get(attr.OPENAI_RESPONSE_SERVICE_TIER) or get(attr.ANTHROPIC_SERVICE_TIER))
-    try:
-        cost = price_call(provider, response_model, request_model, usage, at, tier)
-    except Exception:  # a pricing bug must not cost us the row
-        logger.debug("price_call failed for %s/%s", provider, request_model, exc_info=True)
-        return None, _EMPTY, "", ""
-    if cost.total is None:
-        return None, _EMPTY, cost.pricing_version, cost.unpriced_reason or "unpriced"
-    return cost.usd_text(), cost.details_json(), cost.pricing_version, ""
+_new_row = tuple.__new__  # a Row from a tuple of its values, without a Python call
 
 
 _NO_ERROR = (False, "", "")
@@ -351,70 +306,6 @@ def _outcome(status: Any, events: Any, get: Any) -> tuple[bool, str, str]:
     if is_error and not message:
         message = status.description or ""
     return is_error, error_type, message
-
-
-def _payloads(span: ReadableSpan, attributes: Mapping[str, Any], full: Mapping[str, str]) -> tuple[str, str, str, bool]:
-    """(request JSON, response JSON, config JSON, whether a payload was cut) of the row."""
-    # A value exactly as long as the SDK's attribute length limit was (almost surely) cut by it.
-    # The SDK hands exporters its BoundedAttributes, which knows the limit it applied.
-    limit = getattr(getattr(span, "_attributes", None), "max_value_len", None) or 0
-    # Flags that a producer set on the span say a payload was cut; ``_payload`` adds the ones it sees.
-    cut = (
-        [] if attributes.keys().isdisjoint(_TRUNCATED_FLAGS) else [attributes.get(f) is True for f in _TRUNCATED_FLAGS]
-    )
-
-    request = _payload(attr.REQUEST_JSON, full, attributes, limit, cut)
-    if request is None:
-        parts = [(name, _payload(key, full, attributes, limit, cut)) for name, key in _REQUEST_PARTS]
-        request = _json_object(parts)
-    response = _payload(attr.RESPONSE_JSON, full, attributes, limit, cut)
-    if response is None:
-        response = _json_object([("output_messages", _payload(attr.OUTPUT_MESSAGES, full, attributes, limit, cut))])
-    config = _payload(attr.LLM_CONFIG_JSON, full, attributes, limit, cut)
-    if config is None:
-        config = _config_from_request_attributes(attributes)
-    return request, response, config, any(cut)
-
-
-_TRUNCATED_FLAGS = frozenset(sources.CONTENT_TRUNCATED_FLAGS)
-
-
-def _payload(key: str, full: Mapping[str, str], attributes: Mapping[str, Any], limit: int, cut: list) -> str | None:
-    """The payload attribute ``key`` as text: the untruncated one when stashed, else the span's
-    (noting in ``cut`` when it looks truncated by the SDK's length limit)."""
-    value = full.get(key)
-    if value is not None:
-        return value
-    value = attributes.get(key)
-    if value is None:
-        return None
-    if type(value) is not str:
-        return json.dumps(value, ensure_ascii=False, default=str)
-    if limit and len(value) == limit:
-        cut.append(True)
-    return value
-
-
-def _json_object(parts: list[tuple[str, str | None]]) -> str:
-    """``{"name": <json>, ...}`` from already-serialized values, without re-parsing them."""
-    members = []
-    for name, value in parts:
-        if value is None:
-            continue
-        if not value.startswith(("[", "{")):
-            value = json.dumps(value, ensure_ascii=False)  # plain text where JSON was expected
-        members.append(f'"{name}":{value}')
-    return "{" + ",".join(members) + "}" if members else ""
-
-
-def _config_from_request_attributes(attributes: Mapping[str, Any]) -> str:
-    """Spans without our config attribute: the ``gen_ai.request.*`` parameters they carry."""
-    params = {
-        key[len(_REQUEST_PARAM_PREFIX) :]: value
-        for key, value in attributes.items()
-        if key.startswith(_REQUEST_PARAM_PREFIX) and key != attr.REQUEST_MODEL
-    }
-    return json.dumps(params, ensure_ascii=False, default=str) if params else ""
 
 
 def _leftover(attributes: Mapping[str, Any]) -> dict[str, str]:
@@ -472,16 +363,3 @@ def _tags(value: Any) -> tuple:
     if isinstance(value, str):
         return tuple(tag for tag in value.split(",") if tag)
     return tuple(value)
-
-
-def _usage_details(value: Any) -> dict[str, int]:
-    """Usage details as the column stores them, to price a span that carries no cost."""
-    if type(value) is str:
-        value = coerce.map_from_text(value)  # a foreign span's odd text is an empty map
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): n for k, v in value.items() if (n := coerce.count(v)) is not None}
-
-
-def _utf8_len(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))

@@ -1,4 +1,5 @@
-"""The columns of ``llm_traces`` that writers fill, in table order, with their ClickHouse types.
+"""The columns of ``llm_traces`` that writers fill, in table order, with their ClickHouse types,
+and ``Row``, the type of a row, made from them.
 
 Writers in processes that cannot open the database (the embedded store admits one process at a
 time) still have to encode rows, so the column list lives in code rather than being read from the
@@ -7,6 +8,10 @@ server. ``tests/test_schema.py`` checks it against ``DESCRIBE llm_traces`` so th
 """
 
 from __future__ import annotations
+
+from collections import namedtuple
+
+from otel_llm.storage.types import ColumnType, parse
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "UUID"),
@@ -66,3 +71,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in COLUMNS)
+COLUMN_TYPES: tuple[ColumnType, ...] = tuple(parse(spelling) for _, spelling in COLUMNS)
+
+# A row: every column's value, by name. A tuple underneath, so a batch transposes into columns
+# with one ``zip(*rows)``, in C. Built by keyword (a row's fields are named where they are set);
+# read by attribute, never by position.
+Row = namedtuple("Row", COLUMN_NAMES)

@@ -18,18 +18,17 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from otel_llm.storage.columns import COLUMNS
-from otel_llm.storage.values import MAX_COUNT, MAX_STATUS, RULES, as_tuple, coerce_row
+from otel_llm.storage.columns import COLUMN_TYPES, Row
+from otel_llm.storage.types import ColumnType
+from otel_llm.storage.values import MAX_COUNT, MAX_STATUS, RULES, as_row, coerce_row
 
 FORMAT = "JSONCompactEachRow"
-_UUIDS = tuple(i for i, (_, ch_type) in enumerate(COLUMNS) if ch_type == "UUID")
-_TIMES = tuple(i for i, (_, ch_type) in enumerate(COLUMNS) if ch_type.startswith("DateTime64"))
 _NONE = type(None)
 
 
-def encode(rows: Sequence[tuple | dict]) -> bytes:
+def encode(rows: Sequence[Row | dict]) -> bytes:
     """One line per row, in ``COLUMNS`` order."""
-    tuples = [row if type(row) is tuple else as_tuple(row) for row in rows]
+    tuples = [row if isinstance(row, tuple) else as_row(row) for row in rows]
     columns = [col if fine(col) else list(map(rule, col)) for col, fine, rule in zip(zip(*tuples), _CHECKS, RULES)]
     try:
         return _lines(columns)
@@ -40,10 +39,7 @@ def encode(rows: Sequence[tuple | dict]) -> bytes:
 def _lines(columns: list) -> bytes:
     if not columns:
         return b""
-    for i in _UUIDS:
-        columns[i] = [str(uuid.UUID(bytes=value)) for value in columns[i]]
-    for i in _TIMES:
-        columns[i] = list(map(_seconds, columns[i]))
+    columns = [_AS_TEXT.get(typ.base, _as_is)(column) for typ, column in zip(COLUMN_TYPES, columns)]
     encode_row = _encoder.encode
     return ("\n".join(map(encode_row, zip(*columns))) + "\n").encode()
 
@@ -53,6 +49,16 @@ def _seconds(value: Any) -> str:
     what is not a number is the column's default, the epoch."""
     micros = (int(value) + 500) // 1000 if isinstance(value, (int, float)) and value == value else 0
     return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
+def _as_is(column: Sequence) -> Sequence:
+    return column
+
+
+_AS_TEXT: dict[str, Callable[[Sequence], Sequence]] = {
+    "UUID": lambda column: [str(uuid.UUID(bytes=value)) for value in column],
+    "DateTime64(6, 'UTC')": lambda column: list(map(_seconds, column)),
+}
 
 
 def _decimal(value: Any) -> str:
@@ -99,17 +105,17 @@ def _never(column: Sequence) -> bool:  # decimals, arrays, maps of counts or dec
     return False
 
 
-_CHECKS_BY_TYPE = {
-    "String": _of_types(str),
-    "LowCardinality(String)": _of_types(str),
-    "Bool": _of_types(bool),
-    "Float64": _of_types(float, int),
-    "Nullable(Float64)": _of_types(float, int, _NONE),
-    "UInt64": _counts(MAX_COUNT, nullable=False),
-    "Nullable(UInt64)": _counts(MAX_COUNT, nullable=True),
-    "Nullable(UInt16)": _counts(MAX_STATUS, nullable=True),
-    "DateTime64(6, 'UTC')": _of_types(int),
-    "UUID": _uuids,
-    "Map(LowCardinality(String), String)": _text_map,
-}
-_CHECKS = tuple(_CHECKS_BY_TYPE.get(ch_type, _never) for _, ch_type in COLUMNS)
+def _check(typ: ColumnType) -> Callable[[Sequence], bool]:
+    if typ.base == "Map":
+        return _text_map if typ.item.base == "String" else _never
+    if typ.base in ("UInt64", "UInt16"):
+        return _counts(MAX_COUNT if typ.base == "UInt64" else MAX_STATUS, typ.nullable)
+    if typ.base == "Float64":
+        return _of_types(float, int, _NONE) if typ.nullable else _of_types(float, int)
+    kinds = {"String": (str,), "Bool": (bool,), "DateTime64(6, 'UTC')": (int,)}.get(typ.base)
+    if kinds is not None and not typ.nullable:
+        return _of_types(*kinds)
+    return _uuids if typ.base == "UUID" else _never
+
+
+_CHECKS = tuple(map(_check, COLUMN_TYPES))

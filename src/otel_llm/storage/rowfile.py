@@ -3,9 +3,11 @@
 An app's worker builds rows and appends them to the spool; the store process encodes them as
 Arrow and inserts them. The worker thus never imports pyarrow and numpy (~40 MiB of private
 memory in every worker; ``benchmarks/bench_memory.py``). ``pickle`` is in C and already loaded,
-and rows are tuples (or dicts) of str, bytes, int, float, bool, None, tuples and dicts, plus
-``Decimal``, ``UUID`` and ``datetime`` values. Reading takes only those: a file or message naming
-any other class is refused, so what is found in the spool directory is data, never code.
+and rows are ``Row`` tuples (or dicts) of str, bytes, int, float, bool, None, tuples and dicts,
+plus ``Decimal``, ``UUID`` and ``datetime`` values. Reading takes only those: a file or message
+naming any other class is refused, so what is found in the spool directory is data, never code.
+A ``Row`` is written as a plain tuple in column order: pickling a named tuple takes a Python call
+per row, and files keep the format they had before rows were named. They are read as ``Row``s.
 
 A spool file holds several dumps one after the other (one per chunk of rows).
 """
@@ -15,6 +17,8 @@ from __future__ import annotations
 import io
 import pickle
 from typing import Any
+
+from otel_llm.storage.columns import Row
 
 PROTOCOL = 5
 _ROW_CLASSES = frozenset(
@@ -37,6 +41,9 @@ class _DataOnly(pickle.Unpickler):
 
 
 def dumps(value: Any) -> bytes:
+    """``value`` (a message, or a list of rows) pickled; rows as plain tuples."""
+    if type(value) is list and Row in set(map(type, value)):
+        value = [item[:] if type(item) is Row else item for item in value]  # [:] copies to a plain tuple, in C
     return pickle.dumps(value, PROTOCOL)
 
 
@@ -53,8 +60,11 @@ def load_rows(data: bytes) -> list:
         chunk = _load(stream)
         if not isinstance(chunk, list):
             raise ValueError(f"not a list of rows: {type(chunk).__name__}")
-        rows.extend(chunk)
+        rows.extend(row if type(row) is not tuple else _new_row(Row, row) for row in chunk)
     return rows
+
+
+_new_row = tuple.__new__
 
 
 def _load(stream: io.BytesIO) -> Any:

@@ -1,8 +1,9 @@
 """What a value becomes in its column, in pure Python: the coercion rules of ``llm_traces``.
 
-Kept apart from ``codec`` (which builds Arrow arrays) so that processes that only build or
+Kept apart from ``arrow`` (which builds Arrow arrays) so that processes that only build or
 spool rows, such as an app's workers, never import pyarrow or numpy (about 40 MiB of private
-memory a process). ``codec`` applies these rules to a column only when pyarrow refuses it.
+memory a process). ``arrow`` applies these rules to a column only when pyarrow refuses it. The
+rules are made from the column types parsed once (``types``).
 """
 
 from __future__ import annotations
@@ -14,14 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from otel_llm.storage.columns import COLUMN_NAMES, COLUMNS
-
-
-def _unwrap(ch_type: str, wrapper: str) -> str | None:
-    prefix = wrapper + "("
-    return ch_type[len(prefix) : -1] if ch_type.startswith(prefix) else None
-
-
+from otel_llm.storage.columns import COLUMN_NAMES, COLUMN_TYPES, Row
+from otel_llm.storage.types import ZERO_UUID, ColumnType
 
 # Surrogate code points: a Python str may hold them (json.loads('"\\ud800"'), surrogateescape-
 # decoded names), UTF-8 cannot.
@@ -95,7 +90,6 @@ def _timestamp(value: Any) -> Any:
     return 0 if value is None else value
 
 
-_ZERO_UUID = bytes(16)  # ClickHouse's default UUID
 
 
 def _uuid(value: Any) -> bytes:
@@ -106,7 +100,7 @@ def _uuid(value: Any) -> bytes:
     try:
         return uuid.UUID(str(value)).bytes
     except ValueError:
-        return _ZERO_UUID
+        return ZERO_UUID
 
 
 def map_from_text(value: str) -> Mapping:
@@ -130,18 +124,14 @@ def map_from_text(value: str) -> Mapping:
     return {str(k): v for k, v in parsed.items()} if isinstance(parsed, dict) else {}
 
 
-def _rule(ch_type: str) -> Callable[[Any], Any]:
+def rule(typ: ColumnType) -> Callable[[Any], Any]:
     """The value-by-value coercion of a column type (its NULL-free default for ``None``)."""
-    nullable = _unwrap(ch_type, "Nullable")
-    inner = nullable or _unwrap(ch_type, "LowCardinality") or ch_type
-    element = _unwrap(inner, "Array")
-    if element is not None:
-        item = _rule(element)
+    if typ.base == "Array":
+        item = rule(typ.item)
         return lambda value: () if not value else (text(value),) if isinstance(value, str) else tuple(map(item, value))
-    entries = _unwrap(inner, "Map")
-    if entries is not None:
-        key_type, item_type = entries.split(", ", 1)
-        key, item = _rule(key_type), _rule(f"Nullable({item_type})")
+    if typ.base == "Map":
+        # Entries whose value cannot be stored are left out, not stored as the default.
+        key, item = rule(typ.key), _SCALAR_RULES[typ.item.base]
 
         def entries_rule(value: Any) -> dict:
             if isinstance(value, str):
@@ -151,42 +141,33 @@ def _rule(ch_type: str) -> Callable[[Any], Any]:
             return {key(k): v for k, v in zip(value, map(item, value.values())) if v is not None}
 
         return entries_rule
-    scalar = {
-        "String": text,
-        "UInt64": count,
-        "UInt16": _status,
-        "Decimal(18, 9)": usd,
-        "Float64": _float,
-        "Bool": _bool,
-        "DateTime64(6, 'UTC')": _timestamp,
-        "UUID": _uuid,
-    }[inner]
-    if nullable is not None or scalar is _bool or scalar is text:
+    scalar = _SCALAR_RULES[typ.base]
+    if typ.nullable or scalar is _bool or scalar is text:
         return scalar
-    default = {"UInt64": 0, "UInt16": 0, "Float64": 0.0}.get(inner)
+    default = {"UInt64": 0, "UInt16": 0, "Float64": 0.0}.get(typ.base)
     return lambda value: default if (coerced := scalar(value)) is None else coerced
 
 
-def _default(ch_type: str):
-    if ch_type.startswith("Nullable("):
-        return None
-    if ch_type.startswith("Map("):
-        return {}
-    if ch_type.startswith("Array("):
-        return ()
-    inner = _unwrap(ch_type, "LowCardinality") or ch_type
-    return {"String": "", "Bool": False, "UUID": _ZERO_UUID}.get(inner, 0)
+_SCALAR_RULES: dict[str, Callable[[Any], Any]] = {
+    "String": text,
+    "UInt64": count,
+    "UInt16": _status,
+    "Decimal(18, 9)": usd,
+    "Float64": _float,
+    "Bool": _bool,
+    "DateTime64(6, 'UTC')": _timestamp,
+    "UUID": _uuid,
+}
+_DEFAULTS = tuple(typ.default for typ in COLUMN_TYPES)
+RULES = tuple(map(rule, COLUMN_TYPES))
+_new_row = tuple.__new__
 
 
-_DEFAULTS = tuple(_default(ch_type) for _, ch_type in COLUMNS)
-RULES = tuple(_rule(ch_type) for _, ch_type in COLUMNS)
+def coerce_row(row: Sequence[Any]) -> Row:
+    """A row's values as the batch stores them (what the fast path gives too)."""
+    return _new_row(Row, [coerce(value) for coerce, value in zip(RULES, row)])
 
 
-def coerce_row(row: Sequence[Any]) -> tuple:
-    """A row tuple's values as the batch stores them (what the fast path gives too)."""
-    return tuple(rule(value) for rule, value in zip(RULES, row))
-
-
-def as_tuple(row: dict) -> tuple:
-    """A dict row (missing keys: the column's default) as a row tuple."""
-    return tuple(map(row.get, COLUMN_NAMES, _DEFAULTS))
+def as_row(row: Mapping[str, Any]) -> Row:
+    """A dict row (missing keys: the column's default) as a ``Row``."""
+    return _new_row(Row, map(row.get, COLUMN_NAMES, _DEFAULTS))

@@ -1,7 +1,7 @@
 """``Writer``: what the exporter hands rows to. Never blocks the caller on ClickHouse.
 
     writer = open_writer()              # OTEL_LLM_CLICKHOUSE_URL, or the embedded default
-    writer.submit(rows)                 # row tuples in column order, or dicts (see otel_llm.storage.values)
+    writer.submit(rows)                 # Rows (otel_llm.storage.columns), or dicts (see otel_llm.storage.values)
     writer.force_flush(timeout_s)       # True once every row so far is in the store or the spool
     writer.shutdown(timeout_s)          # flush, ingest what it can, stop the thread
     writer.stats                        # {'written': n, 'spooled': n, 'dropped': n, 'queued': n}
