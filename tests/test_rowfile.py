@@ -10,7 +10,7 @@ import pytest
 from otel_llm.storage import rowfile, values
 from otel_llm.storage.columns import Row
 
-from rows import make_row
+from tests.rows import make_row
 
 
 def test_rows_written_as_plain_tuples_load_as_named_rows() -> None:
