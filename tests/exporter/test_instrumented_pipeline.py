@@ -22,7 +22,7 @@ def test_instrumented_call_with_ten_megabyte_prompt(standin, chdb_url: str) -> N
     # A span attribute length limit far below the prompt: the row must still get all of it.
     provider = TracerProvider(span_limits=SpanLimits(max_attribute_length=8192))
     forwarded = InMemorySpanExporter()
-    exporter = LLMTraceExporter(chdb_url, forward_to=forwarded)  # enables the stash first
+    exporter = LLMTraceExporter(chdb_url, forward_to=forwarded)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     prompt = "standin:cached " + "p" * TEN_MB
     with instrumented(tracer_provider=provider, capture_content=True):

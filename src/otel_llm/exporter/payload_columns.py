@@ -51,7 +51,7 @@ _TRUNCATED_FLAGS = frozenset(sources.CONTENT_TRUNCATED_FLAGS)
 
 
 def _payload(key: str, full: Mapping[str, str], attributes: Mapping[str, Any], limit: int, cut: list) -> str | None:
-    """The payload attribute ``key`` as text: the untruncated one when stashed, else the span's
+    """The payload attribute ``key`` as text: the untruncated one kept with the span, else the span's
     (noting in ``cut`` when it looks truncated by the SDK's length limit)."""
     value = full.get(key)
     if value is not None:
