@@ -79,20 +79,10 @@ class SyncStreamProxy(_StreamProxy):
     def __iter__(self) -> Iterator[Any]:
         # Like the SDK's own ``__iter__``, a new generator over the one underlying iterator: a loop
         # left with ``break`` can be followed by another loop or ``next()`` that carry on from there.
-        call = self._self_call
-        on_chunk = self._self_handler.on_chunk
-        first = True
+        accept = self._self_accept
         try:
             for chunk in self.__wrapped__:
-                if first:
-                    first = False
-                    call.first_chunk()  # a no-op when an earlier loop or next() saw the first chunk
-                try:
-                    show = on_chunk(chunk)
-                except Exception as error:  # noqa: BLE001 - the caller still gets the chunk
-                    report("stream.on_chunk", error)
-                    show = True
-                if show:
+                if accept(chunk):
                     yield chunk
         except GeneratorExit:
             raise  # the caller left the loop, not the stream: it ends on close, exit or collection
@@ -135,20 +125,10 @@ class SyncStreamProxy(_StreamProxy):
 class AsyncStreamProxy(_StreamProxy):
     async def __aiter__(self) -> AsyncIterator[Any]:
         # As SyncStreamProxy.__iter__: one async generator over the SDK's own ``__aiter__``.
-        call = self._self_call
-        on_chunk = self._self_handler.on_chunk
-        first = True
+        accept = self._self_accept
         try:
             async for chunk in self.__wrapped__:
-                if first:
-                    first = False
-                    call.first_chunk()
-                try:
-                    show = on_chunk(chunk)
-                except Exception as error:  # noqa: BLE001 - the caller still gets the chunk
-                    report("stream.on_chunk", error)
-                    show = True
-                if show:
+                if accept(chunk):
                     yield chunk
         except GeneratorExit:
             raise
