@@ -39,19 +39,45 @@ class Usage:
         return (self.input_tokens or 0) + (self.output_tokens or 0)
 
 
-# type -> whether its instances are read by key (mappings) rather than by attribute (SDK models).
-# An isinstance check against an ABC is slow next to a dict lookup and these reads run a few dozen
-# times per call; the types an SDK hands out are few, so each is checked once (benchmarks/README.md).
-_READ_BY_KEY: dict[type, bool] = {dict: True, type(None): False}
+# type -> how its instances are read: by key (mappings), as a pydantic model (SDK types), or by
+# attribute. An isinstance check against an ABC is slow next to a dict lookup and these reads run a
+# few dozen times per call; the types an SDK hands out are few, so each is checked once
+# (benchmarks/README.md).
+_BY_KEY, _MODEL, _BY_ATTRIBUTE = 0, 1, 2
+_READ_AS: dict[type, int] = {dict: _BY_KEY, type(None): _BY_ATTRIBUTE}
+_ABSENT = object()
+_ON_CLASS: dict[tuple[type, str], bool] = {}  # (model type, name) -> the class has it (a property)
+
+
+def _read_as(kind: type) -> int:
+    if issubclass(kind, Mapping):
+        return _BY_KEY
+    return _MODEL if hasattr(kind, "__pydantic_fields__") else _BY_ATTRIBUTE
 
 
 def get(obj: Any, key: str) -> Any:
     """``obj[key]`` of a mapping, ``obj.key`` of anything else; None when absent (or obj is None)."""
     kind = type(obj)
-    by_key = _READ_BY_KEY.get(kind)
-    if by_key is None:
-        by_key = _READ_BY_KEY[kind] = isinstance(obj, Mapping)
-    return obj.get(key) if by_key else getattr(obj, key, None)
+    read_as = _READ_AS.get(kind)
+    if read_as is None:
+        read_as = _READ_AS[kind] = _read_as(kind)
+    if read_as == _BY_KEY:
+        return obj.get(key)
+    if read_as == _MODEL:
+        # A field a pydantic model lacks makes getattr raise inside pydantic's __getattr__, ~30x a
+        # hit; providers' extra fields (DeepSeek's cache counts) are in __pydantic_extra__.
+        value = obj.__dict__.get(key, _ABSENT)
+        if value is not _ABSENT:
+            return value
+        extra = obj.__pydantic_extra__
+        if extra and key in extra:
+            return extra[key]
+        on_class = _ON_CLASS.get((kind, key))
+        if on_class is None:  # a property or method is read as usual below
+            on_class = _ON_CLASS[(kind, key)] = hasattr(kind, key)
+        if not on_class:
+            return None
+    return getattr(obj, key, None)
 
 
 def _int(value: Any) -> int | None:
