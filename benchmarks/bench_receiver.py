@@ -67,6 +67,7 @@ from otel_llm.storage.config import parse_url  # noqa: E402
 from otel_llm.storage.spool import Spool  # noqa: E402
 from otel_llm.storage.codec import encode, record_batch, write_stream  # noqa: E402
 from otel_llm.storage.writer import ENCODE_ROWS  # noqa: E402
+from tests.children import store_pids  # noqa: E402
 
 _CLIENT = """
 import http.client, json, pickle, sys, threading, time
@@ -300,23 +301,9 @@ def _tree_cpu_s(pid: int) -> float:
     return total
 
 
-def _store_pids(url: str) -> list[int]:
-    """Pids of the store processes (``storage/service.py``) of ``url``."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"otel_llm.storage.service" in cmdline and url.encode() in cmdline:
-                pids.append(int(entry))
-    return pids
-
-
 def _store_cpu_s(url: str) -> float:
     """CPU seconds so far of the store process of ``url`` (0 if none runs)."""
-    return sum(_tree_cpu_s(pid) for pid in _store_pids(url))
+    return sum(_tree_cpu_s(pid) for pid in store_pids(url))
 
 
 def _wait_stored(url: str, rows: int, since: float = 0.0, timeout_s: float = 600.0) -> None:
@@ -343,9 +330,9 @@ def _wait_stored(url: str, rows: int, since: float = 0.0, timeout_s: float = 600
 
 def _stop_store_process(url: str) -> None:
     """Stop the detached store process before its data directory is removed."""
-    for pid in _store_pids(url):
+    for pid in store_pids(url):
         os.kill(pid, signal.SIGTERM)
-    while _store_pids(url):
+    while store_pids(url):
         time.sleep(0.05)
 
 

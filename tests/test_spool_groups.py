@@ -12,7 +12,7 @@ from otel_llm.storage import codec, open_store, rowfile, schema
 from otel_llm.storage.config import parse_url
 from otel_llm.storage.spool import Spool, group_token
 from tests.rows import make_row
-from tests.test_store_process import _store_processes
+from tests.children import store_pids
 
 ROWS_A_FILE = 3
 
@@ -30,9 +30,9 @@ def _query(url: str, sql: str) -> list:
 
 
 def _stop_store_process(url: str) -> None:
-    for pid in _store_processes(url):
+    for pid in store_pids(url):
         os.kill(pid, signal.SIGTERM)
-    while _store_processes(url):
+    while store_pids(url):
         time.sleep(0.05)
 
 

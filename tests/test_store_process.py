@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.app_worker import maps_chdb
+from tests.children import store_pids
 from otel_llm.standin.openai import openai_standin
 from otel_llm.storage import open_store, open_writer
 from otel_llm.storage.config import parse_url
@@ -22,21 +23,6 @@ from tests.rows import count_rows, make_row
 WORKER = str(Path(__file__).with_name("app_worker.py"))
 WORKERS = 4
 CALLS = 40
-
-
-def _store_processes(url: str) -> list[int]:
-    """Pids of live store processes for ``url``."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"otel_llm.storage.service" in cmdline and url.encode() in cmdline:
-            pids.append(int(entry))
-    return pids
 
 
 def _cli(url: str, sql: str) -> subprocess.CompletedProcess:
@@ -75,8 +61,8 @@ def test_four_instrumented_workers_and_a_cli_query_load_chdb_in_one_process(tmp_
             # Every process alive: only the store process maps the engine.
             assert [r["chdb"] for r in reports] == [False] * WORKERS
             assert [r["modules"] for r in reports] == [[]] * WORKERS  # no anthropic, pyarrow, numpy
-            store_pids = _store_processes(url)
-            assert len(store_pids) == 1 and maps_chdb(store_pids[0])
+            pids = store_pids(url)
+            assert len(pids) == 1 and maps_chdb(pids[0])
         finally:
             for worker in workers:
                 worker.stdin.close()  # a worker reads end-of-file as its cue to go on, and to exit
@@ -95,7 +81,7 @@ def test_a_killed_store_process_is_replaced_and_nothing_is_lost(chdb_url, monkey
         writer.submit([make_row(i, run="kill") for i in range(100)])
         assert writer.force_flush(30)
         assert count_rows(chdb_url) == (100, 100)
-        [pid] = _store_processes(chdb_url)
+        [pid] = store_pids(chdb_url)
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while store_process_running(parse_url(chdb_url)) and time.monotonic() < deadline:
@@ -105,7 +91,7 @@ def test_a_killed_store_process_is_replaced_and_nothing_is_lost(chdb_url, monkey
     finally:
         assert writer.shutdown(30)
     assert count_rows(chdb_url) == (200, 200)
-    assert len(_store_processes(chdb_url)) == 1
+    assert len(store_pids(chdb_url)) == 1
 
 
 def test_the_store_process_exits_when_idle(chdb_url, monkeypatch):
@@ -113,13 +99,13 @@ def test_the_store_process_exits_when_idle(chdb_url, monkeypatch):
     store = open_store(chdb_url)
     try:
         store.command("SELECT 1")
-        assert len(_store_processes(chdb_url)) == 1
+        assert len(store_pids(chdb_url)) == 1
     finally:
         store.close()
     deadline = time.monotonic() + 30
-    while _store_processes(chdb_url) and time.monotonic() < deadline:
+    while store_pids(chdb_url) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _store_processes(chdb_url)
+    assert not store_pids(chdb_url)
     assert not store_process_running(parse_url(chdb_url))
 
 
