@@ -1,4 +1,4 @@
-"""Spans of one batch that describe one provider call become one row (``otel_llm.exporter.calls``)."""
+"""Spans of one batch that describe one provider call become one row (``otel_llm.storage.calls``)."""
 
 from __future__ import annotations
 

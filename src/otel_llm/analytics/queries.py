@@ -15,7 +15,7 @@ Rules these follow (and the tests hold them to):
   on narrow windows and wins, in time and memory, on wide ones (``benchmarks/analytics_dedupe.py``;
   figures in benchmarks/README.md).
 - One provider call is counted once even when several spans described it and reached the table
-  in different batches (the exporter merges those of one batch: ``otel_llm.exporter.calls``).
+  in different batches (the exporter merges those of one batch: ``otel_llm.storage.calls``).
   ``CALLS`` reads the window without a row that another row of its trace is nested under (an
   instrumentation's span around the SDK's own span of the same call: the inner one is billed, as
   when a framework span wraps several retried calls), and, of the spans of a trace that carry one
@@ -41,7 +41,7 @@ WINDOW = (
 )
 
 # How much of a call a row tells; the exporter ranks the spans of one batch the same way
-# (otel_llm.exporter.calls.completeness).
+# (otel_llm.storage.calls.completeness).
 COMPLETENESS = (
     "16 * (prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL) + 8 * (cost_usd IS NOT NULL)"
     " + 4 * (cached_input_tokens IS NOT NULL OR cache_write_tokens IS NOT NULL)"

@@ -22,7 +22,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_llm import attributes as attr
 from otel_llm import payloads, redaction
-from otel_llm.exporter import calls, sources
+from otel_llm.exporter import sources
+from otel_llm.storage import calls
 from otel_llm.exporter.offload import Offloader
 from otel_llm.exporter.redacting import RESOURCES, SpanRedaction
 from otel_llm.exporter.row import build_row, span_attributes

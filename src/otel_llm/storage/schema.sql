@@ -84,7 +84,10 @@ CREATE TABLE IF NOT EXISTS {database}.{table} {on_cluster}
     INDEX idx_agent_id agent_id TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_run_id run_id TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_step_id step_id TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_customer_id customer_id TYPE bloom_filter(0.01) GRANULARITY 1
+    INDEX idx_customer_id customer_id TYPE bloom_filter(0.01) GRANULARITY 1,
+    -- The rows of the latest inserts, which the writer reconciles with the rest of their calls
+    -- (otel_llm.storage.reconcile): their parts are the only ones it reads.
+    INDEX idx_inserted_at inserted_at TYPE minmax GRANULARITY 1
 )
 ENGINE = {engine}
 -- Monthly partitions: TTL drops whole parts, and time-window queries prune partitions.

@@ -75,6 +75,7 @@ class StoreProcess:
     def __init__(self, config: StoreConfig, spool: Spool, create_schema: bool):
         from otel_llm.storage import schema
         from otel_llm.storage.chdb_store import ChdbStore
+        from otel_llm.storage.reconcile import Reconciler
 
         self.config = config
         self.spool = spool
@@ -92,6 +93,7 @@ class StoreProcess:
         self._closing = False
         self._last_activity = time.monotonic()
         self._state = threading.Lock()
+        self._reconciler = Reconciler(config.database)
 
     def run(self, idle_s: float) -> None:
         from otel_llm.storage.embedded import socket_address, socket_path
@@ -162,7 +164,10 @@ class StoreProcess:
             if not self._schema_ready:
                 schema.apply(self.store)
                 self._schema_ready = True
-            drain(self.spool, self.store, whole_groups=whole_groups)
+            began = time.monotonic()
+            written, _ = drain(self.spool, self.store, whole_groups=whole_groups)
+            if written:
+                self._reconciler.after_insert(self.store, began)
         except StoreUnavailable as exc:  # refusing inserts for now (a full disk): the files wait
             if not self._refusing:
                 log.warning("the store refuses inserts for now; batches wait in %s: %s", self.spool.directory, exc)
@@ -224,7 +229,9 @@ class StoreProcess:
                     self.store.command(request["sql"], request.get("parameters"))
                     return {}
                 if op == "insert":
+                    began = time.monotonic()
                     self.store.insert_arrow(request["payload"], request.get("token"))
+                    self._reconciler.after_insert(self.store, began)
                     return {}
             return {"error": "QueryError", "message": f"unknown request {op!r}"}
         except StorageError as exc:

@@ -1,0 +1,202 @@
+"""One row per provider call in the table, when the spans of a call were inserted apart.
+
+The exporter merges the spans of one call that share a batch (``calls.one_row_per_call``). Spans
+of one call exported in different OTLP requests (a ``SimpleSpanProcessor``, a batch cut between
+an instrumentation's span and the SDK's own span inside it), or received by different ``serve``
+workers, reach the table in different inserts. After each insert, whoever inserted looks at the
+rows inserted since (``inserted_at``, which a minmax index makes cheap to find), finds the traces
+where two of those rows, or one of them and an older row, describe one call (by the same two
+rules: nesting and a shared response id), and applies the same merge in the table:
+
+- the kept row, filled with what it lacked from the others, is written again by the server
+  (``INSERT ... SELECT``, each column from the row it comes from: payloads never leave the
+  database) when anything was filled;
+- the rows it replaces, and the kept row's older copy, are deleted (lightweight ``DELETE``, with
+  ``inserted_at`` before this pass, so the new copy and rows inserted meanwhile stay).
+
+Every step can be repeated: a pass interrupted by a crash leaves rows that the next pass over the
+same inserts (the store process's first pass covers the last hour) merges the same way, and two
+writers reconciling the same call at once write the same row. Analytics still count a call once
+by the same rules (``analytics/queries.CALLS``) for tables where a pass could not run (a user
+without the ``ALTER DELETE`` grant, rows inserted by older versions).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from otel_llm.storage.base import Store
+from otel_llm.storage.calls import one_row_per_call
+from otel_llm.storage.columns import COLUMN_NAMES, Row
+from otel_llm.storage.errors import StorageError, StoreUnavailable
+from otel_llm.storage.schema import TABLE, quote_identifier
+
+log = logging.getLogger("otel_llm.storage")
+
+# How far apart in time two spans of one call may start: a wrapper that retried a call for a
+# while starts well before the call it finally made.
+SLACK = timedelta(hours=1)
+# Added to the time since an insert began, for the clock between our measure and the server's.
+MARGIN_MS = 5_000
+# A pass over this many traces at most: what a burst leaves is taken by the next pass.
+MAX_TRACES = 1_000
+ACCESS_DENIED = 497
+
+_PAYLOADS = ("request_json", "response_json", "llm_config_json")
+# Sort key conditions first: the key starts with toStartOfHour(timestamp) (see analytics/queries).
+_WINDOW = (
+    "toStartOfHour(timestamp) >= toStartOfHour({lo:DateTime64(6, 'UTC')}) "
+    "AND toStartOfHour(timestamp) <= toStartOfHour({hi:DateTime64(6, 'UTC')}) "
+    "AND timestamp >= {lo:DateTime64(6, 'UTC')} AND timestamp <= {hi:DateTime64(6, 'UTC')}"
+)
+_FRESH = "inserted_at >= now64(3) - toIntervalMillisecond({fresh_ms:UInt64})"
+_SOURCE = f"{{db:Identifier}}.{TABLE}"
+_FRESH_SPAN = f"SELECT min(timestamp), max(timestamp), count() FROM {_SOURCE} WHERE {_FRESH}"
+# Traces of the fresh rows where some row is another's parent, or two spans carry one response id.
+_TWINNED_TRACES = f"""
+SELECT trace_id FROM {_SOURCE}
+WHERE {_WINDOW} AND trace_id IN (SELECT trace_id FROM {_SOURCE} WHERE {_FRESH} AND {_WINDOW})
+GROUP BY trace_id
+HAVING hasAny(groupArrayIf(parent_span_id, parent_span_id != ''), groupArray(span_id))
+    OR uniqExactIf(span_id, response_id != '') > uniqExactIf(response_id, response_id != '')
+LIMIT {MAX_TRACES}
+"""
+# Those traces' rows with payloads as hashes: enough to merge, without moving payloads.
+_SELECTED = ", ".join(
+    f"if({name} = '', '', hex(cityHash64({name}))) AS {name}" if name in _PAYLOADS
+    else "toString(id) AS id" if name == "id" else name
+    for name in COLUMN_NAMES
+)
+_ROWS = f"SELECT {_SELECTED} FROM {_SOURCE} FINAL WHERE {_WINDOW} AND trace_id IN {{traces:Array(String)}}"
+
+
+def reconcile(store: Store, database: str, fresh_ms: float) -> int:
+    """Merge the calls of the rows inserted in the last ``fresh_ms`` milliseconds (plus a margin)
+    with their other spans in the table. Returns how many rows fewer the table holds."""
+    fresh = {"db": database, "fresh_ms": int(fresh_ms) + MARGIN_MS}
+    _, [(first, last, count)] = store.query(_FRESH_SPAN, fresh)
+    if not count:
+        return 0
+    window = {"lo": _text(first - SLACK), "hi": _text(last + SLACK)}
+    _, found = store.query(_TWINNED_TRACES, {**fresh, **window})
+    if not found:
+        return 0
+    names, rows = store.query(_ROWS, {**window, "db": database, "traces": [trace for (trace,) in found]})
+    rewritten, removed = _plan([Row(**dict(zip(names, row))) for row in rows])
+    if not removed:
+        return 0
+    # Copies inserted before this instant go: the rewritten rows are inserted after it.
+    _, [(mark,)] = store.query("SELECT now64(3)")
+    if rewritten:
+        store.command(_rewrite_sql(quote_identifier(database, "database"), rewritten), window)
+    store.command(
+        f"DELETE FROM {_data_table(store, database)} WHERE {_WINDOW} "
+        "AND id IN {ids:Array(UUID)} AND inserted_at < {mark:DateTime64(3, 'UTC')}",
+        {**window, "ids": sorted(removed), "mark": _text(mark)},
+    )
+    return len(removed) - len(rewritten)
+
+
+def _plan(rows: list[Row]) -> tuple[list[dict[str, str]], set[str]]:
+    """What to write: for each kept row that takes something from others, each column's source
+    row id; and the ids whose current copies go (the replaced rows, the rewritten rows' own)."""
+    by_trace: dict[str, list[Row]] = {}
+    for row in rows:
+        by_trace.setdefault(row.trace_id, []).append(row)
+    rewritten, removed = [], set()
+    for spans in by_trace.values():
+        merged = one_row_per_call(spans)
+        kept_ids = {row.id for row in merged}
+        removed.update(row.id for row in spans if row.id not in kept_ids)
+        for row in merged:
+            own = next(span for span in spans if span.id == row.id)
+            if row == own:
+                continue
+            # Each column from a row holding its merged value (equal values are interchangeable),
+            # the kept row's own first.
+            donors = [own] + [span for span in spans if span.id != row.id]
+            rewritten.append({
+                name: next((span.id for span in donors if getattr(span, name) == value), own.id)
+                for name, value in zip(COLUMN_NAMES, row)
+            })
+            removed.add(row.id)
+    return rewritten, removed
+
+
+def _rewrite_sql(db: str, rewritten: list[dict[str, str]]) -> str:
+    """One ``INSERT ... SELECT`` of every merged row, each column from its source row (ids
+    spelled out: they are UUIDs the table gave, checked again here)."""
+    selects = []
+    for sources in rewritten:
+        columns = ", ".join(f"anyIf({name}, id = {_uuid(source)})" for name, source in sources.items())
+        ids = sorted(set(sources.values()))
+        selects.append(
+            f"SELECT {columns} FROM {db}.{TABLE} FINAL WHERE {_WINDOW} AND id IN ({', '.join(map(_uuid, ids))}) "
+            # Not when a source is gone (another writer's pass merged this call meanwhile): an
+            # aggregate over no rows would be a row of defaults.
+            f"HAVING uniqExact(id) = {len(ids)}"
+        )
+    return f"INSERT INTO {db}.{TABLE} ({', '.join(COLUMN_NAMES)}) " + " UNION ALL ".join(selects)
+
+
+def _text(moment: datetime) -> str:
+    """A time as a parameter's text, which both stores read (chDB takes no zone suffix)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _uuid(text: str) -> str:
+    return f"toUUID('{uuid.UUID(text)}')"
+
+
+_DISTRIBUTED = re.compile(r"^Distributed\('?(\w+)'?,\s*'?(\w+)'?,\s*'?(\w+)'?")
+
+
+def _data_table(store: Store, database: str) -> str:
+    """Where the rows are: ``llm_traces``, or on a cluster the local tables under it, on every node."""
+    _, found = store.query(
+        "SELECT engine_full FROM system.tables WHERE database = {database:String} AND name = {table:String}",
+        {"database": database, "table": TABLE},
+    )
+    match = _DISTRIBUTED.match(found[0][0]) if found else None
+    db = quote_identifier(database, "database")
+    if match is None:
+        return f"{db}.{TABLE}"
+    cluster, _, local = match.groups()
+    return f"{db}.{quote_identifier(local, 'table')} ON CLUSTER {quote_identifier(cluster, 'cluster')}"
+
+
+class Reconciler:
+    """A writer's passes: one after each insert, one over the last hour's inserts first (what a
+    crash may have left). A store that refuses them (a user without the ``ALTER DELETE`` grant,
+    an engine without lightweight deletes) is told about once; inserts go on regardless."""
+
+    CATCH_UP_MS = 3_600_000
+
+    def __init__(self, database: str):
+        self._database = database
+        self._caught_up = False
+        self._failing = False
+
+    def after_insert(self, store: Store, began: float) -> None:
+        """Reconcile what was inserted since ``began`` (``time.monotonic()``)."""
+        fresh_ms = self.CATCH_UP_MS if not self._caught_up else (time.monotonic() - began) * 1000
+        try:
+            removed = reconcile(store, self._database, fresh_ms)
+        except StoreUnavailable:
+            return  # down: the rows are in, and the next pass after an insert covers them
+        except Exception as exc:  # never the inserts': they are in, whatever this pass does
+            if not self._failing:
+                grant = " Grant the writer ALTER DELETE on llm_traces." if getattr(exc, "code", None) == ACCESS_DENIED else ""
+                log.warning(
+                    "otel-llm: cannot merge the rows of calls that several spans described (%s); totals "
+                    "still count each call once, but the table keeps a row for each span.%s", exc, grant,
+                )
+            self._failing = True
+            return
+        self._caught_up, self._failing = True, False
+        if removed:
+            log.debug("merged the spans of %d calls inserted apart", removed)
