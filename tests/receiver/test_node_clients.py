@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,9 +28,9 @@ from otel_llm.analytics.window import Window
 from otel_llm.standin.anthropic import handle as anthropic_handle
 from otel_llm.standin.openai import handle as openai_handle
 from otel_llm.standin.server import JSONResponse, Request, StandinServer
-from otel_llm.storage import open_store, schema
+from otel_llm.storage import open_store, open_writer
 
-from .conftest import TOKEN, Running
+from .conftest import TOKEN, Running, start
 
 NODE_DIR = Path(__file__).parent / "node"
 NPM_TIMEOUT_S = 600
@@ -208,23 +209,23 @@ def test_vercel_ai_sdk(node_clients: str, running: Running, stubs, instrumentati
     check_rows(running, recorders, report["calls"], {})
 
 
-def test_spans_of_one_call_in_separate_requests_are_billed_once(node_clients: str, running: Running, stubs, tmp_path) -> None:
-    """OpenLLMetry-JS's span and the Anthropic SDK's own span of each call, each in a request of its own."""
+def test_spans_of_one_call_in_separate_requests_are_one_row(node_clients: str, stubs, chdb_url: str) -> None:
+    """OpenLLMetry-JS's span and the Anthropic SDK's own span of each call, each in a request of its
+    own, into a real store: the table holds one row per call (read without FINAL), each the call's
+    answer, and the totals agree."""
     servers, recorders = stubs
     began = datetime.now(timezone.utc)
-    calls = run_client(node_clients, running, servers, "openllmetry", "grpc", batch=1)["calls"]
-    rows = running.sink.rows
-    anthropic = [call for call in calls if call["provider"] == "anthropic"]
-    assert len(rows) == len(calls) + len(anthropic)  # nothing to merge within a request: both stored
-    store = open_store(f"chdb://{tmp_path}/db")
+    receiver = start(open_writer(chdb_url))
     try:
-        schema.apply(store)
-        for row in rows:  # one batch each, as the receiver wrote them
-            store.insert(list(row), [list(row.values())])
+        calls = run_client(node_clients, Running(receiver, None), servers, "openllmetry", "grpc", batch=1)["calls"]
+    finally:
+        receiver.stop()
+    store = open_store(chdb_url)
+    try:
+        names, rows = store.query("SELECT * EXCEPT (request_json, response_json, llm_config_json) FROM llm_traces")
         total = stats.compute(store, Window(began - timedelta(minutes=1), datetime.now(timezone.utc) + timedelta(minutes=1))).total
     finally:
         store.close()
+    table = SimpleNamespace(sink=SimpleNamespace(rows=[dict(zip(names, row)) for row in rows]))
+    check_rows(table, recorders, calls, GAPS["openllmetry"])
     assert total["calls"] == len(calls)
-    expected = [expected_tokens(c["provider"], recorders[c["provider"]].answers[c["id"]]["usage"]) for c in anthropic]
-    openai_input = sum(row["prompt_tokens"] or 0 for row in rows if row["provider"] == "openai")
-    assert total["input_tokens"] == openai_input + sum(prompt for prompt, *_ in expected)

@@ -25,6 +25,7 @@ from otel_llm.storage.config import StoreConfig
 from otel_llm.storage.drain import drain
 from otel_llm.storage.errors import QueryError, StoreUnavailable
 from otel_llm.storage.ownership import OwnerLock
+from otel_llm.storage.reconcile import Reconciler
 from otel_llm.storage.spool import Outcome, Spool, spool_or_drop
 
 log = logging.getLogger("otel_llm.storage")
@@ -45,6 +46,8 @@ class RemoteSink:
         self._down_until = 0.0
         self._down = False  # in an outage (logged once when it starts, once when it ends)
         self._backoff = self.FIRST_BACKOFF_S
+        self._reconciler = Reconciler(config.database)
+        self._unreconciled_since: float | None = None  # when the first insert not reconciled yet began
 
     def chunks(self, rows: Sequence[tuple | dict], size: int):
         if self._arrow:
@@ -75,7 +78,8 @@ class RemoteSink:
     def deliver(self, chunks: list, rows: int, token: str) -> Outcome:
         """Insert ``chunks`` (which it empties) with retries, or spool them."""
         payload = self._payload(chunks)
-        if time.monotonic() >= self._down_until:
+        began = time.monotonic()
+        if began >= self._down_until:
             delay = self.FIRST_BACKOFF_S
             for attempt in range(self.RETRIES):
                 try:
@@ -84,6 +88,8 @@ class RemoteSink:
                     else:
                         self._connected().insert_json(payload, token)
                     self._mark_up()
+                    if self._unreconciled_since is None:
+                        self._unreconciled_since = began
                     return Outcome(written=rows)
                 except StoreUnavailable as exc:  # down, or refusing for now (errors.refusal)
                     if attempt == self.RETRIES - 1:
@@ -110,13 +116,25 @@ class RemoteSink:
         self._replay_lock.forget_inherited()
 
     def maintain(self, deadline: float | None = None) -> Outcome:
+        """Replay the spool when the server is back; then reconcile what was inserted (after the
+        writer counted the batch: a request waiting for its rows to be in does not wait for this)."""
+        outcome = self._replay(deadline)
+        if self._unreconciled_since is not None and self._store is not None:
+            self._reconciler.after_insert(self._store, self._unreconciled_since)
+            self._unreconciled_since = None
+        return outcome
+
+    def _replay(self, deadline: float | None) -> Outcome:
         if time.monotonic() < self._down_until or not self.spool.has_pending():
             return Outcome()
         if not self._replay_lock.try_acquire():
             return Outcome()  # another process is replaying
         try:
+            began = time.monotonic()
             written, rejected = drain(self.spool, self._connected(), deadline)
             self._mark_up()
+            if written and self._unreconciled_since is None:
+                self._unreconciled_since = began
             return Outcome(written=written, dropped=rejected)
         except StoreUnavailable as exc:
             self._mark_down(exc)
