@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from otel_llm.exporter import LLMTraceExporter
 from otel_llm.storage import open_store, open_writer, values
 from otel_llm.storage.columns import COLUMN_NAMES
-from otel_llm.storage.reconcile import Reconciler
+from otel_llm.storage.reconcile import Reconciler, delete_target
 
 from tests.exporter.test_calls import OPENLLMETRY, SDK, Sink, _span
 
@@ -172,3 +172,10 @@ def test_first_pass_merges_what_a_crash_left(clickhouse_http) -> None:
         assert in_the_table(store) == expected
     finally:
         store.close()
+
+
+def test_on_a_cluster_rows_are_deleted_from_the_local_tables() -> None:
+    # engine_full as ClickHouse reports the Distributed table init-db --cluster creates.
+    engine = "Distributed('prod_cluster', 'obs', 'llm_traces_local', cityHash64(trace_id))"
+    assert delete_target("obs", engine) == "`obs`.`llm_traces_local` ON CLUSTER `prod_cluster`"
+    assert delete_target("obs", "ReplacingMergeTree(inserted_at) PARTITION BY ...") == "`obs`.llm_traces"

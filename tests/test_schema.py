@@ -16,7 +16,7 @@ def test_init_db_twice_on_chdb(chdb_url, capsys):
     assert "nothing to do" in capsys.readouterr().out
     store = open_store(chdb_url)
     try:
-        assert store.query("SELECT version FROM schema_migrations ORDER BY version")[1] == [(1,), (2,), (3,)]
+        assert store.query("SELECT version FROM schema_migrations ORDER BY version")[1] == [(1,), (2,), (3,), (4,)]
         assert store.query("SELECT count() FROM llm_traces")[1] == [(0,)]
     finally:
         store.close()
@@ -29,17 +29,20 @@ def test_a_store_made_at_version_1_is_migrated_and_inserts_compact_parts(chdb_ur
         store.command(layout.migrations_table_ddl())
         for statement in migrations(layout)[0].statements:
             store.command(statement)
-        # A table as version 1 made it, before service_tier existed.
+        # A table as version 1 made it, before service_tier and the inserted_at index existed.
         store.command("ALTER TABLE llm_traces DROP COLUMN service_tier")
+        store.command("ALTER TABLE llm_traces DROP INDEX idx_inserted_at")
         store.command("INSERT INTO schema_migrations (version, name) VALUES (1, 'create llm_traces')")
         assert apply(store) == [
             "applied migration 2: 0002_compact_inserted_parts",
             "applied migration 3: 0003_service_tier",
+            "applied migration 4: 0004_inserted_at_index",
         ]
         columns = [name for name, _ in store.query("SELECT name, type FROM system.columns WHERE table = 'llm_traces'")[1]]
         assert columns[columns.index("pricing_version") + 1] == "service_tier"
         _, [(ddl,)] = store.query("SHOW CREATE TABLE llm_traces")
         assert "min_bytes_for_wide_part = 268435456" in ddl
+        assert "INDEX idx_inserted_at inserted_at TYPE minmax GRANULARITY 1" in ddl
         store.command("INSERT INTO llm_traces (id, provider) VALUES (generateUUIDv4(), 'openai')")
         assert store.query("SELECT part_type FROM system.parts WHERE table = 'llm_traces' AND active")[1] == [("Compact",)]
     finally:
@@ -127,6 +130,9 @@ def test_cluster_ddl():
     ) in statements
     # Table settings belong to the shards' tables, not to the Distributed one.
     assert any("ALTER TABLE `obs`.llm_traces_local ON CLUSTER `prod_cluster` MODIFY SETTING" in s for s in statements)
+    # Indexes belong to the shards' tables.
+    assert "ALTER TABLE `obs`.llm_traces_local ON CLUSTER `prod_cluster` ADD INDEX IF NOT EXISTS idx_inserted_at" in text
+    assert "ALTER TABLE `obs`.llm_traces ON CLUSTER `prod_cluster` ADD INDEX" not in text
     # A new column goes to the shards' tables and to the Distributed one over them.
     for table in ("llm_traces_local", "llm_traces"):
         assert (

@@ -90,7 +90,10 @@ CREATE TABLE IF NOT EXISTS `otel`.llm_traces
     INDEX idx_agent_id agent_id TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_run_id run_id TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_step_id step_id TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_customer_id customer_id TYPE bloom_filter(0.01) GRANULARITY 1
+    INDEX idx_customer_id customer_id TYPE bloom_filter(0.01) GRANULARITY 1,
+    -- The rows of the latest inserts, which the writer reconciles with the rest of their calls
+    -- (otel_llm.storage.reconcile): their parts are the only ones it reads.
+    INDEX idx_inserted_at inserted_at TYPE minmax GRANULARITY 1
 )
 ENGINE = ReplacingMergeTree(inserted_at)
 -- Monthly partitions: TTL drops whole parts, and time-window queries prune partitions.
@@ -121,3 +124,12 @@ ALTER TABLE `otel`.llm_traces  MODIFY SETTING min_bytes_for_wide_part = 26843545
 ALTER TABLE `otel`.llm_traces  ADD COLUMN IF NOT EXISTS service_tier LowCardinality(String) AFTER pricing_version;
 
 ALTER TABLE `otel`.llm_traces  ADD COLUMN IF NOT EXISTS service_tier LowCardinality(String) AFTER pricing_version;
+
+-- A minmax index on inserted_at: after each insert the writer reads the rows inserted since, to
+-- merge the spans of one call that arrived apart (otel_llm.storage.reconcile). With the index it
+-- reads only the parts of the latest inserts. Fresh installs get it from schema.sql, which makes
+-- the first statement a no-op. The second builds it for the parts written before (once, in the
+-- background). On a cluster both alter the local tables (the Distributed table has no indexes).
+ALTER TABLE `otel`.llm_traces  ADD INDEX IF NOT EXISTS idx_inserted_at inserted_at TYPE minmax GRANULARITY 1;
+
+ALTER TABLE `otel`.llm_traces  MATERIALIZE INDEX idx_inserted_at;

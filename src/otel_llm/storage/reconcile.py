@@ -156,13 +156,18 @@ _DISTRIBUTED = re.compile(r"^Distributed\('?(\w+)'?,\s*'?(\w+)'?,\s*'?(\w+)'?")
 
 
 def _data_table(store: Store, database: str) -> str:
-    """Where the rows are: ``llm_traces``, or on a cluster the local tables under it, on every node."""
     _, found = store.query(
         "SELECT engine_full FROM system.tables WHERE database = {database:String} AND name = {table:String}",
         {"database": database, "table": TABLE},
     )
-    match = _DISTRIBUTED.match(found[0][0]) if found else None
+    return delete_target(database, found[0][0] if found else "")
+
+
+def delete_target(database: str, engine_full: str) -> str:
+    """Where rows are deleted: ``llm_traces``, or, when it is a ``Distributed`` table (a cluster),
+    the local tables under it, on every node."""
     db = quote_identifier(database, "database")
+    match = _DISTRIBUTED.match(engine_full)
     if match is None:
         return f"{db}.{TABLE}"
     cluster, _, local = match.groups()
