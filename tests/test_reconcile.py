@@ -166,9 +166,11 @@ def test_first_pass_merges_what_a_crash_left(clickhouse_http) -> None:
             store.insert(COLUMN_NAMES, [row])
         assert len(in_the_table(store)) == 2
         reconciler = Reconciler("default")
-        reconciler.after_insert(store, time.monotonic())
+        reconciler.inserted(time.monotonic())
+        reconciler.run(store)
         assert in_the_table(store) == expected
-        reconciler.after_insert(store, time.monotonic() - 60)
+        reconciler.inserted(time.monotonic() - 60)
+        reconciler.run(store)
         assert in_the_table(store) == expected
     finally:
         store.close()

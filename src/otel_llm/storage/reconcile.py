@@ -38,8 +38,9 @@ from otel_llm.storage.schema import TABLE, quote_identifier
 log = logging.getLogger("otel_llm.storage")
 
 # How far apart in time two spans of one call may start: a wrapper that retried a call for a
-# while starts well before the call it finally made.
-SLACK = timedelta(hours=1)
+# while starts well before the call it finally made. A pass reads the rows this close to the new
+# ones (the sort key and the parts' time ranges keep the rest unread).
+SLACK = timedelta(minutes=15)
 # Added to the time since an insert began, for the clock between our measure and the server's.
 MARGIN_MS = 5_000
 # A pass over this many traces at most: what a burst leaves is taken by the next pass.
@@ -175,24 +176,41 @@ def delete_target(database: str, engine_full: str) -> str:
 
 
 class Reconciler:
-    """A writer's passes: one after each insert, one over the last hour's inserts first (what a
-    crash may have left). A store that refuses them (a user without the ``ALTER DELETE`` grant,
-    an engine without lightweight deletes) is told about once; inserts go on regardless."""
+    """A writer's passes over what it inserted: at most one a second (a burst of inserts shares
+    one), the first over the last hour's inserts (what a crash may have left). A store that
+    refuses them (a user without the ``ALTER DELETE`` grant) is told about once; inserts go on
+    regardless."""
 
     CATCH_UP_MS = 3_600_000
+    INTERVAL_S = 1.0
 
     def __init__(self, database: str):
         self._database = database
         self._caught_up = False
         self._failing = False
+        self._pending_since: float | None = None  # when the first insert not reconciled yet began
+        self._last_pass = 0.0
 
-    def after_insert(self, store: Store, began: float) -> None:
-        """Reconcile what was inserted since ``began`` (``time.monotonic()``)."""
-        fresh_ms = self.CATCH_UP_MS if not self._caught_up else (time.monotonic() - began) * 1000
+    def inserted(self, began: float) -> None:
+        """Note an insert that began at ``began`` (``time.monotonic()``)."""
+        if self._pending_since is None:
+            self._pending_since = began
+
+    @property
+    def due(self) -> bool:
+        return self._pending_since is not None and time.monotonic() - self._last_pass >= self.INTERVAL_S
+
+    def run(self, store: Store) -> None:
+        """Reconcile what was inserted since the first insert not reconciled yet, if any."""
+        if self._pending_since is None:
+            return
+        now = time.monotonic()
+        fresh_ms = self.CATCH_UP_MS if not self._caught_up else (now - self._pending_since) * 1000
+        self._last_pass = now
         try:
             removed = reconcile(store, self._database, fresh_ms)
         except StoreUnavailable:
-            return  # down: the rows are in, and the next pass after an insert covers them
+            return  # down: the rows are in, and the next pass covers them
         except Exception as exc:  # never the inserts': they are in, whatever this pass does
             if not self._failing:
                 grant = " Grant the writer ALTER DELETE on llm_traces." if getattr(exc, "code", None) == ACCESS_DENIED else ""
@@ -201,7 +219,8 @@ class Reconciler:
                     "still count each call once, but the table keeps a row for each span.%s", exc, grant,
                 )
             self._failing = True
+            self._pending_since = None
             return
-        self._caught_up, self._failing = True, False
+        self._caught_up, self._failing, self._pending_since = True, False, None
         if removed:
-            log.debug("merged the spans of %d calls inserted apart", removed)
+            log.debug("merged the spans of calls inserted apart: %d rows fewer", removed)

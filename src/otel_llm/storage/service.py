@@ -120,6 +120,9 @@ class StoreProcess:
                     with self._engine:
                         self._ingest(whole_groups=due == "groups")
                     self._touch()
+                if self._reconciler.due:
+                    with self._engine:
+                        self._reconciler.run(self.store)
                 with self._state:
                     idle = not self._clients and time.monotonic() - self._last_activity >= idle_s
                     if idle and not self.spool.has_pending():
@@ -167,7 +170,7 @@ class StoreProcess:
             began = time.monotonic()
             written, _ = drain(self.spool, self.store, whole_groups=whole_groups)
             if written:
-                self._reconciler.after_insert(self.store, began)
+                self._reconciler.inserted(began)
         except StoreUnavailable as exc:  # refusing inserts for now (a full disk): the files wait
             if not self._refusing:
                 log.warning("the store refuses inserts for now; batches wait in %s: %s", self.spool.directory, exc)
@@ -224,14 +227,14 @@ class StoreProcess:
                 if op == "query":
                     if self.spool.has_pending():  # so that results include every row written so far
                         self._ingest()
+                    self._reconciler.run(self.store)  # and one row for each call
                     return {"result": self.store.query_arrow(request["sql"], request.get("parameters"))}
                 if op == "command":
                     self.store.command(request["sql"], request.get("parameters"))
                     return {}
                 if op == "insert":
-                    began = time.monotonic()
+                    self._reconciler.inserted(time.monotonic())
                     self.store.insert_arrow(request["payload"], request.get("token"))
-                    self._reconciler.after_insert(self.store, began)
                     return {}
             return {"error": "QueryError", "message": f"unknown request {op!r}"}
         except StorageError as exc:

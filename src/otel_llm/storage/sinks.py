@@ -47,7 +47,6 @@ class RemoteSink:
         self._down = False  # in an outage (logged once when it starts, once when it ends)
         self._backoff = self.FIRST_BACKOFF_S
         self._reconciler = Reconciler(config.database)
-        self._unreconciled_since: float | None = None  # when the first insert not reconciled yet began
 
     def chunks(self, rows: Sequence[tuple | dict], size: int):
         if self._arrow:
@@ -88,8 +87,7 @@ class RemoteSink:
                     else:
                         self._connected().insert_json(payload, token)
                     self._mark_up()
-                    if self._unreconciled_since is None:
-                        self._unreconciled_since = began
+                    self._reconciler.inserted(began)
                     return Outcome(written=rows)
                 except StoreUnavailable as exc:  # down, or refusing for now (errors.refusal)
                     if attempt == self.RETRIES - 1:
@@ -119,9 +117,8 @@ class RemoteSink:
         """Replay the spool when the server is back; then reconcile what was inserted (after the
         writer counted the batch: a request waiting for its rows to be in does not wait for this)."""
         outcome = self._replay(deadline)
-        if self._unreconciled_since is not None and self._store is not None:
-            self._reconciler.after_insert(self._store, self._unreconciled_since)
-            self._unreconciled_since = None
+        if self._reconciler.due and self._store is not None:
+            self._reconciler.run(self._store)
         return outcome
 
     def _replay(self, deadline: float | None) -> Outcome:
@@ -133,8 +130,8 @@ class RemoteSink:
             began = time.monotonic()
             written, rejected = drain(self.spool, self._connected(), deadline)
             self._mark_up()
-            if written and self._unreconciled_since is None:
-                self._unreconciled_since = began
+            if written:
+                self._reconciler.inserted(began)
             return Outcome(written=written, dropped=rejected)
         except StoreUnavailable as exc:
             self._mark_down(exc)
@@ -146,6 +143,7 @@ class RemoteSink:
         self._down_until = 0.0  # one last try regardless of backoff
         outcome = self.maintain(time.monotonic() + timeout_s)
         if self._store is not None:
+            self._reconciler.run(self._store)  # what the last inserts left, now
             self._store.close()
         return outcome
 
