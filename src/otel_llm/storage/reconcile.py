@@ -177,19 +177,21 @@ def delete_target(database: str, engine_full: str) -> str:
 
 class Reconciler:
     """A writer's passes over what it inserted: at most one a second (a burst of inserts shares
-    one), the first over the last hour's inserts (what a crash may have left). A store that
+    one), and never more than a tenth of the time, so that a pass over a large table cannot slow
+    the inserts; the first over the last hour's inserts (what a crash may have left). A store that
     refuses them (a user without the ``ALTER DELETE`` grant) is told about once; inserts go on
     regardless."""
 
     CATCH_UP_MS = 3_600_000
     INTERVAL_S = 1.0
+    SHARE = 0.1
 
     def __init__(self, database: str):
         self._database = database
         self._caught_up = False
         self._failing = False
         self._pending_since: float | None = None  # when the first insert not reconciled yet began
-        self._last_pass = 0.0
+        self._next_pass = 0.0
 
     def inserted(self, began: float) -> None:
         """Note an insert that began at ``began`` (``time.monotonic()``)."""
@@ -198,7 +200,7 @@ class Reconciler:
 
     @property
     def due(self) -> bool:
-        return self._pending_since is not None and time.monotonic() - self._last_pass >= self.INTERVAL_S
+        return self._pending_since is not None and time.monotonic() >= self._next_pass
 
     def run(self, store: Store) -> None:
         """Reconcile what was inserted since the first insert not reconciled yet, if any."""
@@ -206,10 +208,10 @@ class Reconciler:
             return
         now = time.monotonic()
         fresh_ms = self.CATCH_UP_MS if not self._caught_up else (now - self._pending_since) * 1000
-        self._last_pass = now
         try:
             removed = reconcile(store, self._database, fresh_ms)
         except StoreUnavailable:
+            self._next_pass = now + self.INTERVAL_S
             return  # down: the rows are in, and the next pass covers them
         except Exception as exc:  # never the inserts': they are in, whatever this pass does
             if not self._failing:
@@ -222,5 +224,7 @@ class Reconciler:
             self._pending_since = None
             return
         self._caught_up, self._failing, self._pending_since = True, False, None
+        took = time.monotonic() - now
+        self._next_pass = now + max(self.INTERVAL_S, took / self.SHARE)
         if removed:
             log.debug("merged the spans of calls inserted apart: %d rows fewer", removed)
