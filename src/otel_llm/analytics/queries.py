@@ -15,7 +15,8 @@ Rules these follow (and the tests hold them to):
   on narrow windows and wins, in time and memory, on wide ones (``benchmarks/analytics_dedupe.py``;
   figures in benchmarks/README.md).
 - One provider call is counted once even when several spans described it and reached the table
-  in different batches (the exporter merges those of one batch: ``otel_llm.storage.calls``).
+  in different batches (the exporter merges those of one batch, ``otel_llm.storage.calls``, and
+  writers merge those inserted apart soon after, ``otel_llm.storage.reconcile``).
   ``CALLS`` reads the window without a row that another row of its trace is nested under (an
   instrumentation's span around the SDK's own span of the same call: the inner one is billed, as
   when a framework span wraps several retried calls), and, of the spans of a trace that carry one

@@ -12,7 +12,8 @@ one trace,
   complete stays, filled from the others.
 
 Spans of one call that arrive in different batches (other requests, other receiver workers) are
-counted once by the analytics queries instead, by the same two rules (``analytics/queries.py``).
+merged in the table after their inserts, by these same rules (``reconcile.py``), and counted once
+by the analytics queries meanwhile (``analytics/queries.py``).
 """
 
 from operator import attrgetter
