@@ -89,6 +89,7 @@ class StoreProcess:
             except StorageError as exc:  # tried again before the first ingest
                 log.error("cannot create the schema in %s: %s", config.url, exc)
         self._refusing = False
+        self._unprepared = ""  # why the schema could not be made ready, last time
         self._clients = 0
         self._closing = False
         self._last_activity = time.monotonic()
@@ -167,21 +168,23 @@ class StoreProcess:
             if not self._schema_ready:
                 schema.apply(self.store)
                 self._schema_ready = True
-            began = time.monotonic()
-            written, _ = drain(self.spool, self.store, whole_groups=whole_groups)
-            if written:
-                self._reconciler.inserted(began)
+            # Before: a drain that stops half-way (the store refusing) still inserted some groups.
+            self._reconciler.inserted(time.monotonic())
+            drain(self.spool, self.store, whole_groups=whole_groups)
         except StoreUnavailable as exc:  # refusing inserts for now (a full disk): the files wait
             if not self._refusing:
                 log.warning("the store refuses inserts for now; batches wait in %s: %s", self.spool.directory, exc)
             self._refusing = True
             return
         except StorageError as exc:
-            log.error("cannot prepare %s for the spooled rows: %s", self.config.url, exc)
+            if str(exc) != self._unprepared:  # tried again at every poll: said once
+                log.error("cannot prepare %s for the spooled rows: %s", self.config.url, exc)
+            self._unprepared = str(exc)
             return
         if self._refusing:
             log.warning("the store accepts inserts again; the spooled batches are in")
         self._refusing = False
+        self._unprepared = ""
 
     def _accept(self, server: socket.socket) -> None:
         while True:

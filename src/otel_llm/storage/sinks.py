@@ -127,11 +127,9 @@ class RemoteSink:
         if not self._replay_lock.try_acquire():
             return Outcome()  # another process is replaying
         try:
-            began = time.monotonic()
+            self._reconciler.inserted(time.monotonic())  # before: a drain may stop half-way
             written, rejected = drain(self.spool, self._connected(), deadline)
             self._mark_up()
-            if written:
-                self._reconciler.inserted(began)
             return Outcome(written=written, dropped=rejected)
         except StoreUnavailable as exc:
             self._mark_down(exc)
