@@ -199,6 +199,11 @@ class Reconciler:
             self._pending_since = began
 
     @property
+    def waited_s(self) -> float:
+        """How long the oldest insert not reconciled yet has waited (0 when none)."""
+        return 0.0 if self._pending_since is None else time.monotonic() - self._pending_since
+
+    @property
     def due(self) -> bool:
         return self._pending_since is not None and time.monotonic() >= self._next_pass
 
