@@ -154,7 +154,7 @@ class EmbeddedSink:
             self._start_store_process()
         return outcome
 
-    def maintain(self, deadline: float | None = None) -> Outcome:
+    def maintain(self, deadline: float | None = None, busy: bool = False) -> Outcome:
         # At the writer's start (see ensure_store_process); then, a store process killed (kill -9)
         # after we spooled: the next one ingests what it left.
         if not self._started or self.spool.has_pending():

@@ -185,6 +185,7 @@ class Reconciler:
     CATCH_UP_MS = 3_600_000
     INTERVAL_S = 1.0
     SHARE = 0.1
+    WAIT_S = 10.0
 
     def __init__(self, database: str):
         self._database = database
@@ -198,14 +199,13 @@ class Reconciler:
         if self._pending_since is None:
             self._pending_since = began
 
-    @property
-    def waited_s(self) -> float:
-        """How long the oldest insert not reconciled yet has waited (0 when none)."""
-        return 0.0 if self._pending_since is None else time.monotonic() - self._pending_since
-
-    @property
-    def due(self) -> bool:
-        return self._pending_since is not None and time.monotonic() >= self._next_pass
+    def due(self, busy: bool = False) -> bool:
+        """Whether to run a pass now; ``busy``: the writer has inserts waiting, which come first
+        (a pass then waits WAIT_S at most: a busy writer's stream is merged in larger passes)."""
+        if self._pending_since is None:
+            return False
+        now = time.monotonic()
+        return now >= self._next_pass and (not busy or now - self._pending_since >= self.WAIT_S)
 
     def run(self, store: Store) -> None:
         """Reconcile what was inserted since the first insert not reconciled yet, if any."""

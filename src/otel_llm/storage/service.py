@@ -44,9 +44,6 @@ POLL_S = 0.1
 # last file of a burst (an app's exit) waits QUIET_S.
 QUIET_S = 0.2
 MAX_WAIT_S = 1.0
-# How long merging the spans of one call inserted apart (reconcile.py) may wait for the spool to
-# empty: a busy receiver's stream is merged in passes this far apart, each over more rows.
-RECONCILE_WAIT_S = 10.0
 
 
 def main(argv: list[str]) -> int:
@@ -124,10 +121,7 @@ class StoreProcess:
                     with self._engine:
                         self._ingest(whole_groups=due == "groups")
                     self._touch()
-                # Ingesting comes first: a pass waits for an empty spool, RECONCILE_WAIT_S at most.
-                if self._reconciler.due and (
-                    self._reconciler.waited_s >= RECONCILE_WAIT_S or not self.spool.has_pending()
-                ):
+                if self._reconciler.due(busy=self.spool.has_pending()):
                     with self._engine:
                         self._reconciler.run(self.store)
                 with self._state:

@@ -113,11 +113,12 @@ class RemoteSink:
     def forget_inherited(self) -> None:
         self._replay_lock.forget_inherited()
 
-    def maintain(self, deadline: float | None = None) -> Outcome:
+    def maintain(self, deadline: float | None = None, busy: bool = False) -> Outcome:
         """Replay the spool when the server is back; then reconcile what was inserted (after the
-        writer counted the batch: a request waiting for its rows to be in does not wait for this)."""
+        writer counted the batch, so a request waiting for its rows does not wait for this; and
+        while ``busy``, the writer having more rows to insert, only now and then)."""
         outcome = self._replay(deadline)
-        if self._reconciler.due and self._store is not None:
+        if self._store is not None and self._reconciler.due(busy):
             self._reconciler.run(self._store)
         return outcome
 

@@ -274,7 +274,9 @@ class Writer:
                     self._count(self._sink.deliver(batches, rows, _token()), handled=rows)
                     del batches
                     rows = 0
-                self._count(self._sink.maintain())
+                with self._cond:
+                    busy = self._handled < self._submitted  # more rows on their way to the sink
+                self._count(self._sink.maintain(busy=busy))
             except Exception:  # keep the thread alive whatever a batch does; count it as lost
                 log.exception("otel-llm: writer failed on a batch of %d rows", rows)
                 self._count(Outcome(dropped=rows), handled=rows)
