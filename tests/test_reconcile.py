@@ -17,8 +17,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_llm.exporter import LLMTraceExporter
-from otel_llm.storage import open_store, open_writer, values
+from otel_llm.storage import open_store, open_writer, schema, values
 from otel_llm.storage.columns import COLUMN_NAMES
+from otel_llm.storage import reconcile
 from otel_llm.storage.reconcile import Reconciler, delete_target
 
 from tests.exporter.test_calls import OPENLLMETRY, SDK, Sink, _span
@@ -159,8 +160,6 @@ def test_first_pass_merges_what_a_crash_left(clickhouse_http) -> None:
     rows = [values.as_row(row) for span in spans for row in exported([span])]
     store = open_store(clickhouse_http.url)
     try:
-        from otel_llm.storage import schema
-
         schema.apply(store)
         for row in rows:
             store.insert(COLUMN_NAMES, [row])
@@ -181,3 +180,19 @@ def test_on_a_cluster_rows_are_deleted_from_the_local_tables() -> None:
     engine = "Distributed('prod_cluster', 'obs', 'llm_traces_local', cityHash64(trace_id))"
     assert delete_target("obs", engine) == "`obs`.`llm_traces_local` ON CLUSTER `prod_cluster`"
     assert delete_target("obs", "ReplacingMergeTree(inserted_at) PARTITION BY ...") == "`obs`.llm_traces"
+
+
+def test_a_pass_merges_more_calls_than_one_round_takes(clickhouse_http, monkeypatch) -> None:
+    monkeypatch.setattr(reconcile, "MAX_TRACES", 2)
+    spans = [span for _ in range(5) for span in finished_spans(nested)]
+    store = open_store(clickhouse_http.url)
+    try:
+        schema.apply(store)
+        store.insert(COLUMN_NAMES, [values.as_row(row) for span in spans for row in exported([span])])
+        assert len(in_the_table(store)) == 10
+        reconciler = Reconciler("default")
+        reconciler.inserted(time.monotonic())
+        reconciler.run(store)
+        assert in_the_table(store) == in_one_batch(spans)
+    finally:
+        store.close()

@@ -43,8 +43,10 @@ log = logging.getLogger("otel_llm.storage")
 SLACK = timedelta(minutes=15)
 # Added to the time since an insert began, for the clock between our measure and the server's.
 MARGIN_MS = 5_000
-# A pass over this many traces at most: what a burst leaves is taken by the next pass.
+# Traces merged at a time, and rounds of them a pass makes at most (a round's traces no longer
+# qualify for the next; one that cannot be merged, say a span its own parent, stays in the list).
 MAX_TRACES = 1_000
+MAX_ROUNDS = 10
 ACCESS_DENIED = 497
 
 _PAYLOADS = ("request_json", "response_json", "llm_config_json")
@@ -83,10 +85,19 @@ def reconcile(store: Store, database: str, fresh_ms: float) -> int:
     if not count:
         return 0
     window = {"lo": _text(first - SLACK), "hi": _text(last + SLACK)}
-    _, found = store.query(_TWINNED_TRACES, {**fresh, **window})
-    if not found:
-        return 0
-    names, rows = store.query(_ROWS, {**window, "db": database, "traces": [trace for (trace,) in found]})
+    fewer = 0
+    for _ in range(MAX_ROUNDS):
+        _, found = store.query(_TWINNED_TRACES, {**fresh, **window})
+        if found:
+            fewer += _merge(store, database, window, [trace for (trace,) in found])
+        if len(found) < MAX_TRACES:
+            break
+    return fewer
+
+
+def _merge(store: Store, database: str, window: dict[str, str], traces: list[str]) -> int:
+    """Merge the calls of ``traces``; returns how many rows fewer the table holds."""
+    names, rows = store.query(_ROWS, {**window, "db": database, "traces": traces})
     rewritten, removed = _plan([Row(**dict(zip(names, row))) for row in rows])
     if not removed:
         return 0
