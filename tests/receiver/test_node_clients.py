@@ -139,6 +139,9 @@ def expected_tokens(provider: str, usage: dict) -> tuple:
     if provider == "anthropic":
         read, write = usage.get("cache_read_input_tokens", 0), usage.get("cache_creation_input_tokens", 0)
         return usage["input_tokens"] + read + write, usage["output_tokens"], read, write
+    if "input_tokens" in usage:  # the Responses API
+        details = usage.get("input_tokens_details") or {}
+        return usage["input_tokens"], usage["output_tokens"], details.get("cached_tokens"), None
     details = usage.get("prompt_tokens_details") or {}
     return usage["prompt_tokens"], usage["completion_tokens"], details.get("cached_tokens"), None
 

@@ -126,6 +126,8 @@ async function aiSdkCalls(version) {
   const calls = [];
   const models = [
     ["openai", openai.chat("gpt-4o-mini"), "hello [cached]"],
+    // openai(model) is the Responses API, what a new user of the AI SDK gets.
+    ["openai", openai("gpt-4o-mini"), "responses hello [cached]"],
     ["anthropic", anthropic("claude-haiku-4-5"), "hello standin:cached"],
   ];
   for (const [name, model, prompt] of models) {
