@@ -7,12 +7,15 @@ Node.js producers are also run for real in tests/receiver/test_node_clients.py.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from otel_llm import attributes as attr
 from otel_llm.exporter.sources import normalize, producer_of
+
+from tests.exporter.test_calls import export_one_batch
 
 ANTHROPIC_USAGE = {
     "gen_ai.provider.name": "anthropic",
@@ -194,3 +197,30 @@ def test_openllmetry_workflow_and_task_spans_are_no_rows() -> None:
            "gen_ai.usage.cache_read_input_tokens": 900, "gen_ai.usage.cache_creation_input_tokens": 100}
     out = normalize(old, scope("opentelemetry.instrumentation.anthropic", "0.30.0"))
     assert (out[attr.PROVIDER_NAME], out[attr.USAGE_INPUT_TOKENS]) == ("anthropic", 1010)
+
+
+@pytest.mark.parametrize(
+    "name, version",
+    [("opentelemetry.instrumentation.openai_v2", "2.1b0"), ("@traceloop/instrumentation-openai", "0.27.0"), ("some.genai.producer", None)],
+)
+def test_deprecated_service_tier_name_is_read(name: str, version: str | None) -> None:
+    """``gen_ai.openai.response.service_tier``: what OTel's openai-v2 writes by default and
+    OpenLLMetry-JS always, before ``openai.response.service_tier``; the call is priced at it."""
+    span = {"gen_ai.provider.name": "openai", "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-5.4-mini",
+            "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 100,
+            "gen_ai.openai.response.service_tier": "flex"}
+    assert normalize(span, scope(name, version))[attr.OPENAI_RESPONSE_SERVICE_TIER] == "flex"
+
+
+def test_deprecated_service_tier_prices_the_row_at_that_tier() -> None:
+    attributes = {"gen_ai.system": "openai", "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-5.4-mini",
+                  "gen_ai.response.model": "gpt-5.4-mini", "gen_ai.usage.input_tokens": 1000,
+                  "gen_ai.usage.output_tokens": 100, "gen_ai.openai.response.service_tier": "flex"}
+
+    def spans(provider):
+        with provider.get_tracer("opentelemetry.instrumentation.openai_v2", "2.1b0").start_as_current_span("chat gpt-5.4-mini", attributes=attributes):
+            pass
+
+    [row] = export_one_batch(spans)
+    # gpt-5.4-mini on flex: 1000 x $0.375 / M + 100 x $2.25 / M
+    assert (row["service_tier"], row["cost_usd"]) == ("flex", Decimal("0.000600000"))

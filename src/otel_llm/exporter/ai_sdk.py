@@ -12,7 +12,7 @@ import json
 from typing import Any, Mapping
 
 from otel_llm import attributes as attr
-from otel_llm.exporter.foreign import AI_OPERATION_ID, TOTAL_TOKENS, json_object
+from otel_llm.exporter.foreign import AI_OPERATION_ID, DEPRECATED_SERVICE_TIER, TOTAL_TOKENS, json_object
 
 # ai.<function>.do<Call> spans are the provider calls; ai.<function> spans wrap them (and sum them).
 _AI_CALLS = {".doGenerate": "chat", ".doStream": "chat", ".doEmbed": "embeddings", ".doRerank": "rerank"}
@@ -115,12 +115,16 @@ def ai_sdk_provider(name: str) -> str:
 
 
 def from_genai_semconv(attributes: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """Semconv spans; the extras ``@ai-sdk/otel``'s OpenTelemetry integration (AI SDK 7) adds."""
+    """Semconv spans (under the current name of the deprecated service tier); the extras
+    ``@ai-sdk/otel``'s OpenTelemetry integration (AI SDK 7) adds."""
     if attr.OPERATION_NAME not in attributes:
         return None
-    if _AI_GENAI_TTFT_S not in attributes and _AI_PROVIDER_METADATA not in attributes:
+    if _AI_GENAI_TTFT_S not in attributes and _AI_PROVIDER_METADATA not in attributes and DEPRECATED_SERVICE_TIER not in attributes:
         return attributes
     out = dict(attributes)
+    tier = out.pop(DEPRECATED_SERVICE_TIER, None)
+    if tier is not None:
+        out.setdefault(attr.OPENAI_RESPONSE_SERVICE_TIER, tier)
     ttft = out.pop(_AI_GENAI_TTFT_S, None)
     if isinstance(ttft, (int, float)):
         # Only streamed calls have a first chunk.

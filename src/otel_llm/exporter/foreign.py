@@ -25,6 +25,9 @@ FOREIGN_PAYLOAD_ATTRIBUTES = ("input.value", "output.value", "ai.prompt.messages
 
 # --- Anthropic SDK (Python ``anthropic/lib/_tracing``, TypeScript ``internal/tracing.js``) -------
 _ANTHROPIC_CACHE_WRITE = attr.USAGE_CACHE_WRITE_INPUT_TOKENS_ANTHROPIC
+# The semantic conventions' name before openai.response.service_tier (OTel's openai-v2
+# instrumentation writes it unless told to use the latest names, OpenLLMetry-JS always).
+DEPRECATED_SERVICE_TIER = "gen_ai.openai.response.service_tier"
 _ANTHROPIC_STOP_REASON = "anthropic.message.stop_reason"
 _ANTHROPIC_WRITE_5M = "anthropic.usage.cache_creation.ephemeral_5m_input_tokens"
 _ANTHROPIC_WRITE_1H = "anthropic.usage.cache_creation.ephemeral_1h_input_tokens"
@@ -47,6 +50,7 @@ _OLLM_RENAMES = {
     "llm.usage.reasoning_tokens": attr.USAGE_REASONING_OUTPUT_TOKENS,
     "gen_ai.usage.total_tokens": TOTAL_TOKENS,
     "llm.is_streaming": attr.REQUEST_STREAM,
+    DEPRECATED_SERVICE_TIER: attr.OPENAI_RESPONSE_SERVICE_TIER,
 }
 _OLLM_OPERATIONS = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings", "rerank": "rerank"}
 
