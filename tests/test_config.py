@@ -100,3 +100,23 @@ def test_clickhouse_settings_in_the_query_string():
 def test_bad_settings_in_the_query_string_are_config_errors(query, reason):
     with pytest.raises(ConfigError, match=reason):
         parse_url(f"http://h:8123/db?{query}")
+
+
+@pytest.mark.parametrize(
+    "url, encoding",
+    [
+        ("https://u:p@abc.clickhouse.cloud:8443/otel", "lz4"),  # remote: compressed by default
+        ("http://127.0.0.1:8123/otel", ""),  # loopback: nothing to save on the wire
+        ("http://localhost:8123/otel?compress=lz4", "lz4"),
+        ("http://ch.internal:8123/otel?compress=none&async_insert=1", ""),
+    ],
+)
+def test_insert_compression(url, encoding):
+    config = parse_url(url)
+    assert config.insert_encoding == encoding
+    assert "compress" not in dict(config.settings)  # ours, not a ClickHouse setting
+
+
+def test_bad_compression_is_a_config_error():
+    with pytest.raises(ConfigError, match="compress='gzip'"):
+        parse_url("http://ch.internal:8123/otel?compress=gzip")

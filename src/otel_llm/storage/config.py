@@ -7,6 +7,8 @@ Accepted forms::
     http://user:password@host:port/database       ClickHouse HTTP interface (clickhouse-connect)
     https://user:password@host:port/database      same over TLS (ClickHouse Cloud: port 8443)
     ...?setting=value&setting=value               any ClickHouse settings, sent with every statement
+    ...?compress=lz4 | ?compress=none             insert bodies LZ4-compressed or not (default:
+                                                  compressed, except to a loopback host)
 
 ``?async_insert=1``: the server buffers inserts from many writers into fewer parts; otel-llm then
 also sends ``wait_for_async_insert=1`` (a batch is acknowledged, and taken off the spool, only
@@ -52,6 +54,7 @@ class StoreConfig:
     password: str = ""
     database: str = "default"
     settings: tuple[tuple[str, str], ...] = ()  # ClickHouse settings from the URL's query string
+    insert_encoding: str = ""  # "lz4": insert bodies compressed (as clickhouse-connect's own inserts)
 
     @property
     def spool_dir(self) -> Path:
@@ -105,6 +108,9 @@ def parse_url(url: str | None = None) -> StoreConfig:
         if "/" in database:
             raise bad("the path must be a single database name")
         settings = _settings(parts.query, bad)
+        encoding = dict(settings).get("compress", "auto" if not _loopback(parts.hostname) else "none")
+        if encoding not in ("lz4", "none", "auto"):
+            raise bad(f"compress={encoding!r}: expected lz4 or none")
         return StoreConfig(
             kind="http",
             url=_mask(url),
@@ -114,9 +120,15 @@ def parse_url(url: str | None = None) -> StoreConfig:
             username=unquote(parts.username or "default"),
             password=unquote(parts.password or ""),
             database=database,
-            settings=settings,
+            settings=tuple(pair for pair in settings if pair[0] != "compress"),
+            insert_encoding="" if encoding == "none" else "lz4",
         )
     raise bad(f"unknown scheme {scheme!r}")
+
+
+def _loopback(host: str) -> bool:
+    """A server on this machine: nothing to save on the wire, only CPU to spend compressing."""
+    return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
