@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_llm.exporter import LLMTraceExporter
-from otel_llm.storage import open_store, open_writer, schema, values
+from otel_llm.storage import calls, open_store, open_writer, schema, values
 from otel_llm.storage.columns import COLUMN_NAMES
 from otel_llm.storage import reconcile
 from otel_llm.storage.reconcile import Reconciler, delete_target
@@ -196,3 +196,29 @@ def test_a_pass_merges_more_calls_than_one_round_takes(clickhouse_http, monkeypa
         assert in_the_table(store) == in_one_batch(spans)
     finally:
         store.close()
+
+
+def test_a_pass_cut_off_after_its_rewrite_is_finished_by_the_next(clickhouse_http) -> None:
+    """The kept row took its provider from the other span, so its rewritten copy has another sort
+    key than its first copy, and FINAL keeps both until the pass's delete. A writer killed before
+    that delete leaves the first copy, the rewritten one and the replaced row: the next pass leaves
+    the rewritten one only."""
+    inner_span, outer_span, _ = finished_spans(nested)  # in the order they ended
+    [inner], [outer] = ([values.as_row(row) for row in exported([span])] for span in (inner_span, outer_span))
+    assert (outer.span_id, inner.parent_span_id) == (inner.parent_span_id, outer.span_id)
+    first = inner._replace(provider="")
+    [merged] = calls.one_row_per_call([outer, first])
+    assert (merged.id, merged.provider) == (inner.id, "anthropic")
+    store = open_store(clickhouse_http.url)
+    try:
+        schema.apply(store)
+        store.insert(COLUMN_NAMES, [outer, first])
+        time.sleep(0.01)  # the rewritten copy is newer
+        store.insert(COLUMN_NAMES, [merged])
+        reconciler = Reconciler("default")
+        reconciler.inserted(time.monotonic())
+        reconciler.run(store)
+        names, rows = store.query("SELECT span_id, provider, request_json != '' FROM llm_traces")  # no FINAL
+    finally:
+        store.close()
+    assert rows == [(inner.span_id, "anthropic", True)]

@@ -27,6 +27,7 @@ import logging
 import re
 import time
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from otel_llm.storage.base import Store
@@ -74,7 +75,10 @@ _SELECTED = ", ".join(
     else "toString(id) AS id" if name == "id" else name
     for name in COLUMN_NAMES
 )
-_ROWS = f"SELECT {_SELECTED} FROM {_SOURCE} FINAL WHERE {_WINDOW} AND trace_id IN {{traces:Array(String)}}"
+_ROWS = (
+    f"SELECT {_SELECTED}, inserted_at FROM {_SOURCE} FINAL WHERE {_WINDOW} AND trace_id IN {{traces:Array(String)}} "
+    "ORDER BY inserted_at"
+)
 
 
 def reconcile(store: Store, database: str, fresh_ms: float) -> int:
@@ -97,10 +101,26 @@ def reconcile(store: Store, database: str, fresh_ms: float) -> int:
 
 def _merge(store: Store, database: str, window: dict[str, str], traces: list[str]) -> int:
     """Merge the calls of ``traces``; returns how many rows fewer the table holds."""
-    names, rows = store.query(_ROWS, {**window, "db": database, "traces": traces})
-    rewritten, removed = _plan([Row(**dict(zip(names, row))) for row in rows])
+    _, fetched = store.query(_ROWS, {**window, "db": database, "traces": traces})
+    # A row rewritten with a filled provider or model has a new sort key, so FINAL keeps its older
+    # copy too until the pass's delete; a pass cut off in between leaves both. The newest copy of
+    # an id is the row (oldest first: the last one read wins), the older ones go.
+    rows: dict[str, Row] = {}
+    newest: dict[str, datetime] = {}
+    for *values, inserted_at in fetched:
+        rows[values[0]], newest[values[0]] = Row(*values), inserted_at
+    copies = Counter(values[0] for values in fetched)
+    # First, so that a rewrite below reads each source's newest copy.
+    for row_id in (row_id for row_id, count in copies.items() if count > 1):
+        store.command(
+            f"DELETE FROM {_data_table(store, database)} WHERE {_WINDOW} "
+            "AND id = {id:UUID} AND inserted_at < {newest:DateTime64(3, 'UTC')}",
+            {**window, "id": row_id, "newest": _text(newest[row_id])},
+        )
+    stale = len(fetched) - len(rows)
+    rewritten, removed = _plan(list(rows.values()))
     if not removed:
-        return 0
+        return stale
     # Copies inserted before this instant go: the rewritten rows are inserted after it.
     _, [(mark,)] = store.query("SELECT now64(3)")
     if rewritten:
@@ -110,7 +130,7 @@ def _merge(store: Store, database: str, window: dict[str, str], traces: list[str
         "AND id IN {ids:Array(UUID)} AND inserted_at < {mark:DateTime64(3, 'UTC')}",
         {**window, "ids": sorted(removed), "mark": _text(mark)},
     )
-    return len(removed) - len(rewritten)
+    return stale + len(removed) - len(rewritten)
 
 
 def _plan(rows: list[Row]) -> tuple[list[dict[str, str]], set[str]]:
