@@ -9,13 +9,17 @@ user's own ``SELECT count()`` sees.
 
 from __future__ import annotations
 
+import logging
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from otel_llm.analytics import stats
+from otel_llm.analytics.window import Window
 from otel_llm.exporter import LLMTraceExporter
 from otel_llm.storage import calls, open_store, open_writer, schema, values
 from otel_llm.storage.columns import COLUMN_NAMES
@@ -222,3 +226,23 @@ def test_a_pass_cut_off_after_its_rewrite_is_finished_by_the_next(clickhouse_htt
     finally:
         store.close()
     assert rows == [(inner.span_id, "anthropic", True)]
+
+
+def test_a_store_refusing_deletes_keeps_a_row_per_span_and_counts_the_call_once(clickhouse_http, caplog) -> None:
+    """A server where the writer may not delete (here lightweight deletes are switched off by a
+    setting in the URL, as a missing ALTER DELETE grant refuses them): the pass is refused and
+    said once, the rows stay, and the totals still count the call once."""
+    url = clickhouse_http.url + "?enable_lightweight_delete=0"
+    spans = [span for _ in range(2) for span in finished_spans(nested)]  # two calls, two spans each
+    began = datetime.now(timezone.utc)
+    with caplog.at_level(logging.WARNING, logger="otel_llm.storage"):
+        export_apart(url, spans, lambda: None)
+    refused = [r for r in caplog.records if "cannot merge the rows of calls" in r.getMessage()]
+    assert len(refused) == 1 and "Lightweight delete" in refused[0].getMessage()
+    store = open_store(url)
+    try:
+        assert len(in_the_table(store)) == 4
+        window = Window(began - timedelta(minutes=1), datetime.now(timezone.utc) + timedelta(minutes=1))
+        assert stats.compute(store, window).total["calls"] == 2
+    finally:
+        store.close()
