@@ -18,7 +18,7 @@ from opentelemetry.semconv._incubating.attributes import openai_attributes as op
 from otel_llm import attributes as attr
 from otel_llm.instrumentation.call import Outcome
 from otel_llm.pricing.providers import provider_of_url
-from otel_llm.usage import from_openai_chat, from_openai_embeddings, from_openai_responses, get
+from otel_llm.usage import fields, from_openai_chat, from_openai_embeddings, from_openai_responses, get
 
 CHAT = gen_ai.GenAiOperationNameValues.CHAT.value
 EMBEDDINGS = gen_ai.GenAiOperationNameValues.EMBEDDINGS.value
@@ -164,9 +164,10 @@ def embeddings_request_attributes(request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def response_attributes(response: Any) -> dict[str, Any]:
+    read = fields(response)
     values: dict[str, Any] = {}
-    _put_string(values, openai_attr.OPENAI_RESPONSE_SERVICE_TIER, get(response, "service_tier"))
-    _put_string(values, openai_attr.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, get(response, "system_fingerprint"))
+    _put_string(values, openai_attr.OPENAI_RESPONSE_SERVICE_TIER, read.get("service_tier"))
+    _put_string(values, openai_attr.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, read.get("system_fingerprint"))
     return values
 
 
@@ -179,14 +180,14 @@ def with_service_tier(usage: Any, response: Any) -> Any:
 
 
 def chat_outcome(response: Any) -> Outcome:
-    choices = get(response, "choices") or []
-    reasons = [reason for choice in choices if (reason := get(choice, "finish_reason"))]
-    usage = get(response, "usage")
+    read = fields(response)
+    reasons = [reason for choice in read.get("choices") or [] if (reason := get(choice, "finish_reason"))]
+    usage = read.get("usage")
     return Outcome(
         response=response,
         usage=with_service_tier(from_openai_chat(usage), response) if usage is not None else None,
-        response_model=get(response, "model"),
-        response_id=get(response, "id"),
+        response_model=read.get("model"),
+        response_id=read.get("id"),
         finish_reasons=reasons,
         attributes=response_attributes(response),
     )
@@ -258,19 +259,20 @@ def _tool_call_part(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
 def chat_output_messages(response: Any) -> list[dict[str, Any]]:
     messages = []
     for choice in get(response, "choices") or []:
-        message = get(choice, "message")
+        read_choice = fields(choice)
+        message = fields(read_choice.get("message"))
         parts: list[dict[str, Any]] = []
-        content = get(message, "content")
+        content = message.get("content")
         if content:
             parts.append({"type": "text", "content": content})
-        refusal = get(message, "refusal")
+        refusal = message.get("refusal")
         if refusal:
             parts.append({"type": "refusal", "content": refusal})
-        for call in get(message, "tool_calls") or []:
+        for call in message.get("tool_calls") or []:
             function = get(call, "function")
             parts.append(_tool_call_part(get(call, "id"), get(function, "name"), get(function, "arguments")))
         messages.append(
-            {"role": get(message, "role") or "assistant", "parts": parts, "finish_reason": get(choice, "finish_reason")}
+            {"role": message.get("role") or "assistant", "parts": parts, "finish_reason": read_choice.get("finish_reason")}
         )
     return messages
 
