@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from openai import NotGiven, Omit
+from openai import AsyncOpenAI, NotGiven, Omit, OpenAI
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.semconv._incubating.attributes import openai_attributes as openai_attr
 
@@ -38,6 +38,22 @@ def given(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 # --- where the call goes ----------------------------------------------------------------------
 
 
+# openai 3.x's ``base_url`` property (which ``_base_url`` reads) runs an import statement on every
+# read, ~14k instructions, more than the rest of a call's endpoint lookup.  The SDK's own client
+# classes return their ``_configured_base_url`` attribute from it; a class that overrides the
+# property (the module-level client reads ``openai.base_url``) is read through it.
+_SDK_BASE_URL_PROPERTIES = tuple(p for p in (vars(OpenAI).get("base_url"), vars(AsyncOpenAI).get("base_url")) if p)
+
+
+def base_url_of(client: Any) -> Any:
+    """``client``'s base URL (an ``httpx`` URL), or None."""
+    if getattr(type(client), "base_url", None) in _SDK_BASE_URL_PROPERTIES:
+        url = vars(client).get("_configured_base_url")
+        if url is not None:
+            return url
+    return getattr(client, "_base_url", None) or getattr(client, "base_url", None)
+
+
 def provider_of(client: Any, host: str | None) -> str:
     """Who serves ``client``'s calls (``gen_ai.provider.name``): its platform runtime (Bedrock,
     Vertex), an Azure client, else its base URL (see ``pricing/providers.py``); the ``openai``
@@ -48,7 +64,7 @@ def provider_of(client: Any, host: str | None) -> str:
     # AzureOpenAI subclasses carry an ``_azure_endpoint`` (a custom domain may not look Azure's).
     if hasattr(client, "_azure_endpoint"):
         return gen_ai.GenAiProviderNameValues.AZURE_AI_OPENAI.value
-    url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
+    url = base_url_of(client)
     by_url = provider_of_url(str(url)) if url is not None and host else None
     return by_url or gen_ai.GenAiProviderNameValues.OPENAI.value
 
@@ -61,9 +77,7 @@ def accepts_stream_options(client: Any) -> bool:
 
 
 def server_of(client: Any) -> tuple[str | None, int | None]:
-    # openai 3.x's ``base_url`` property runs an import statement on every read; the attribute
-    # behind it holds the same URL.
-    url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
+    url = base_url_of(client)
     host = getattr(url, "host", None)
     if not host:
         return None, None

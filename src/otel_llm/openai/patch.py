@@ -157,7 +157,7 @@ _ENDPOINTS: dict[int, tuple[Any, Any, Any, tuple[str | None, int | None, str, bo
 
 def _endpoint_of(client: Any) -> tuple[str | None, int | None, str, bool]:
     """(server address, port, provider name, accepts stream_options) of ``client``."""
-    url = getattr(client, "_base_url", None)
+    url = extract.base_url_of(client)
     api_version = getattr(client, "_api_version", None)
     cached = _ENDPOINTS.get(id(client))
     if cached is not None and cached[0] is type(client) and cached[1] is url and cached[2] == api_version:

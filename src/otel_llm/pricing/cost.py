@@ -60,7 +60,7 @@ class Cost(NamedTuple):
     def details_json(self) -> str:
         """The components as the span attribute and the row carry them (``otel_llm.cost.details``):
         a flat JSON object; names are usage keys, values fixed-point texts, nothing to escape."""
-        return "{" + ",".join(f'"{name}":"{usd_text(n)}"' for name, n in self.components.items()) + "}"
+        return "{" + ",".join([f'"{name}":"{usd_text(n)}"' for name, n in self.components.items()]) + "}"
 
 
 def usd(nanos: int) -> Decimal:
@@ -69,9 +69,12 @@ def usd(nanos: int) -> Decimal:
 
 def usd_text(nanos: int) -> str:
     """Nano-USD as USD in fixed point with nine places, as ``format(Decimal, "f")`` writes them
-    (never "2.00E-7"), without building the Decimal."""
-    whole, fraction = divmod(nanos, 1_000_000_000)
-    return f"{whole}.{fraction:09d}"
+    (never "2.00E-7"), without building the Decimal: the digits, at least ten, with the point
+    before the last nine (half the cost of ``divmod`` and a ``:09d`` format; a few run per call)."""
+    if nanos < 0:
+        return "-" + usd_text(-nanos)
+    digits = str(nanos).zfill(10)
+    return f"{digits[:-9]}.{digits[-9:]}"
 
 
 def price_call(
@@ -188,7 +191,10 @@ def _iterations(details: dict[str, int]) -> dict[tuple[str, str | None], Usage]:
 
 
 def _has_iterations(details: dict[str, int]) -> bool:
-    return any(name.startswith(_ITERATION_KINDS) for name in details)
+    for name in details:  # a loop, not any() over a generator: it runs on most calls
+        if name.startswith(_ITERATION_KINDS):
+            return True
+    return False
 
 
 def usage_counts(usage: Usage) -> dict[str, int]:
