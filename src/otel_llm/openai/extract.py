@@ -27,12 +27,13 @@ _DEFAULT_PORTS = {"https": 443, "http": 80}
 _AZURE_STREAM_OPTIONS_SINCE = "2024-09-01"
 
 
+_PLACEHOLDERS = (Omit, NotGiven)
+
+
 def given(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The keyword arguments the caller actually gave: SDK helpers forward ``omit`` (and
     ``extra_body=None``) for the rest."""
-    return {
-        k: v for k, v in kwargs.items() if not isinstance(v, (Omit, NotGiven)) and not (v is None and k == "extra_body")
-    }
+    return {k: v for k, v in kwargs.items() if not isinstance(v, _PLACEHOLDERS) and not (v is None and k == "extra_body")}
 
 
 # --- where the call goes ----------------------------------------------------------------------
