@@ -198,7 +198,9 @@ def propagation() -> frozenset[str]:
 
 def current_attributes(ctx: Context | None = None) -> dict[str, Any]:
     """Span attributes for the active llm_context (and, when accepted, incoming baggage)."""
-    values = otel_context.get_value(_VALUES_KEY, ctx)
+    if ctx is None:
+        ctx = otel_context.get_current()  # once, for both reads below
+    values = ctx.get(_VALUES_KEY)
     # Baggage first: without entries of ours (the common case) the setting does not matter, and
     # reading the environment costs more than the rest of this function.
     entries = baggage.get_all(ctx)

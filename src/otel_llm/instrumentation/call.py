@@ -297,14 +297,8 @@ def _add_usage_attributes(values: dict[str, Any], usage: Usage) -> None:
         values[attr.USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_write_tokens
     if usage.reasoning_tokens is not None:
         values[attr.USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
-    if usage.details:
-        values[attr.USAGE_DETAILS] = _json_object([f'"{k}":{n}' for k, n in usage.details.items()])
-
-
-def _json_object(members: list[str]) -> str:
-    """A flat JSON object from its ``"key":value`` members, without json.dumps' encoder setup.
-
-    Only for our own maps: keys are identifiers from usage.py / the price table's rate names,
-    values numbers or fixed-point strings, so nothing needs escaping.
-    """
-    return "{" + ",".join(members) + "}"
+    details = usage.details
+    if details:
+        # A flat JSON object without json.dumps' encoder setup: keys are usage.py's identifiers,
+        # values numbers, nothing to escape.
+        values[attr.USAGE_DETAILS] = "{" + ",".join([f'"{k}":{n}' for k, n in details.items()]) + "}"

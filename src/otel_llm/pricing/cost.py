@@ -38,6 +38,17 @@ _DETAIL_KEYS = {
 
 
 _PRICED_DETAILS = frozenset(_DETAIL_KEYS)
+# Usage.details keys that are neither priced nor billed iterations (see usage.py): when a call's
+# details are all known, one set operation says it has no iterations.
+_KNOWN_DETAILS = _PRICED_DETAILS | {
+    "accepted_prediction",
+    "rejected_prediction",
+    "cache_hit",
+    "cache_miss",
+    "cache_write_30m",
+    "cache_write_12h",
+    "web_fetch_requests",
+}
 
 
 class Cost(NamedTuple):
@@ -93,7 +104,7 @@ def price_call(
         return Cost(None, {}, "", None, _NO_DATA)
     cost = _price(provider, response_model, request_model, usage, at, service_tier)
     details = usage.details
-    if cost.total is not None and details and not _PRICED_DETAILS.issuperset(details) and _has_iterations(details):
+    if cost.total is not None and details and not _KNOWN_DETAILS.issuperset(details) and _has_iterations(details):
         return _with_iterations(cost, provider, response_model, request_model, usage.details, at, service_tier)
     return cost
 
