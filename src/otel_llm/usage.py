@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -32,6 +33,10 @@ class Usage:
     reasoning_tokens: int | None = None
     details: dict[str, int] = field(default_factory=dict)
     service_tier: str | None = None
+    speed: str | None = None  # Anthropic's inference speed: "fast" is priced at its own rates
+    # What the provider says it charged, nano-USD by component (OpenRouter's usage.cost): the cost
+    # then, rather than a price list's.
+    charged: dict[str, int] | None = None
 
     @property
     def total_tokens(self) -> int | None:
@@ -170,7 +175,28 @@ def from_openai_chat(usage: Any) -> Usage:
         cache_write_tokens=_int(prompt_details.get("cache_write_tokens")),
         reasoning_tokens=_int(completion_details.get("reasoning_tokens")),
         details=details,
+        charged=_charged(counts) if counts.get("cost") is not None else None,
     )
+
+
+def _charged(counts: Any) -> dict[str, int] | None:
+    """OpenRouter's ``usage.cost``: USD (its credits) charged for the call; with the user's own
+    provider key (``is_byok``) that is OpenRouter's fee, the provider's own charge being
+    ``cost_details.upstream_inference_cost``. Both in nano-USD; None when not a sane amount."""
+    charged = _nanos(counts.get("cost"))
+    if charged is None:
+        return None
+    if counts.get("is_byok") is True:
+        upstream = _nanos(fields(counts.get("cost_details")).get("upstream_inference_cost"))
+        if upstream is not None:
+            return {"charged": charged, "upstream_charged": upstream}
+    return {"charged": charged}
+
+
+def _nanos(usd: Any) -> int | None:
+    if isinstance(usd, bool) or not isinstance(usd, (int, float)) or not 0 <= usd < 1e6:
+        return None  # NaN fails the range check too
+    return int(Decimal(repr(usd)).scaleb(9).to_integral_value(ROUND_HALF_EVEN))
 
 
 def from_openai_responses(usage: Any) -> Usage:
@@ -191,6 +217,7 @@ def from_openai_responses(usage: Any) -> Usage:
         cache_write_tokens=_int(input_details.get("cache_write_tokens")),
         reasoning_tokens=_int(output_details.get("reasoning_tokens")),
         details=details,
+        charged=_charged(counts) if counts.get("cost") is not None else None,
     )
 
 
@@ -224,6 +251,7 @@ def from_anthropic(usage: Any) -> Usage:
         reasoning_tokens=_int(get(counts.get("output_tokens_details"), "thinking_tokens")),
         details=details,
         service_tier=_text(counts.get("service_tier")),
+        speed=_text(counts.get("speed")),
     )
 
 
@@ -280,6 +308,7 @@ def merge_anthropic_stream(start: Any, delta: Any) -> Usage:
             "server_tool_use",
             "output_tokens_details",
             "service_tier",
+            "speed",
             "iterations",
         ):
             value = get(source, key)

@@ -103,5 +103,9 @@ def message_outcome(message: Any) -> Outcome:
 
 
 def service_tier_attributes(usage: Any) -> dict[str, str] | None:
-    """The span attribute naming the tier the response was served (and is priced) at."""
-    return {attr.ANTHROPIC_SERVICE_TIER: usage.service_tier} if usage.service_tier else None
+    """The span attributes naming the tier the response was served (and is priced) at, and its
+    speed when that is not the standard one."""
+    tier = {attr.ANTHROPIC_SERVICE_TIER: usage.service_tier} if usage.service_tier else None
+    if usage.speed and usage.speed != "standard":
+        return {**(tier or {}), attr.ANTHROPIC_SPEED: usage.speed}
+    return tier

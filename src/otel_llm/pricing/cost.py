@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Context, Decimal
-from typing import NamedTuple
+from typing import NamedTuple, Union
 
 from ..usage import Usage
 
@@ -49,6 +49,11 @@ _KNOWN_DETAILS = _PRICED_DETAILS | {
     "cache_write_12h",
     "web_fetch_requests",
 }
+
+
+# A response's service tier, or (tier, "fast") for a call at Anthropic's fast speed: how the price
+# data's variants are chosen, and part of the key a settled price is remembered under.
+Tier = Union[str, None, tuple]
 
 
 class Cost(NamedTuple):
@@ -100,12 +105,15 @@ def price_call(
     snapshot), else by the model asked for; at the price in force at ``at`` (None: now) and at
     the response's ``service_tier``; with the billed iterations its usage lists (Anthropic
     compactions and advisor calls, see usage.py) as components ``compaction_*`` / ``advisor_*``."""
+    if usage.charged is not None:  # what was charged is the cost; no price list knows better
+        return Cost(sum(usage.charged.values()), usage.charged, f"charged by {provider or 'the provider'}", None, None)
     if catalog is None:
         return Cost(None, {}, "", None, _NO_DATA)
-    cost = _price(provider, response_model, request_model, usage, at, service_tier)
+    tier = service_tier if usage.speed != "fast" else (service_tier, "fast")
+    cost = _price(provider, response_model, request_model, usage, at, tier)
     details = usage.details
     if cost.total is not None and details and not _KNOWN_DETAILS.issuperset(details) and _has_iterations(details):
-        return _with_iterations(cost, provider, response_model, request_model, usage.details, at, service_tier)
+        return _with_iterations(cost, provider, response_model, request_model, usage.details, at, tier)
     return cost
 
 
@@ -115,7 +123,7 @@ def _price(
     request_model: str | None,
     usage: Usage,
     at: datetime | None,
-    service_tier: str | None,
+    service_tier: Tier,
 ) -> Cost:
     prices = catalog.current()
     if at is None:  # the common case: a price already settled for this call's key
@@ -166,7 +174,7 @@ def _with_iterations(
     request_model: str | None,
     details: dict[str, int],
     at: datetime | None,
-    service_tier: str | None,
+    service_tier: Tier,
 ) -> Cost:
     total, components = cost.total or 0, dict(cost.components)
     for (kind, model), usage in _iterations(details).items():
@@ -233,13 +241,15 @@ def usage_counts(usage: Usage) -> dict[str, int]:
     return counts
 
 
-def _context(service_tier: str | None) -> dict[str, str] | None:
-    """The price data's request context for a response's service tier.
+def _context(tier: Tier) -> dict[str, str] | None:
+    """The price data's request context for a response's service tier, and its speed when fast.
 
     OpenAI: ``default``, ``flex``, ``priority``, ``scale``...; Anthropic: ``standard`` (the
-    default price), ``priority``, ``batch`` (the batch discount)."""
-    if not service_tier or service_tier in ("standard", "auto"):
-        return None
+    default price), ``priority``, ``batch`` (the batch discount), and ``speed: fast``."""
+    service_tier, speed = tier if isinstance(tier, tuple) else (tier, None)
+    context = {"speed": speed} if speed else {}
     if service_tier == "batch":
-        return {"processing": "batch"}
-    return {"service_tier": service_tier}
+        context["processing"] = "batch"
+    elif service_tier and service_tier not in ("standard", "auto"):
+        context["service_tier"] = service_tier
+    return context or None
