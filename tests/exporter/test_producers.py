@@ -194,3 +194,10 @@ def test_openllmetry_workflow_and_task_spans_are_no_rows() -> None:
            "gen_ai.usage.cache_read_input_tokens": 900, "gen_ai.usage.cache_creation_input_tokens": 100}
     out = normalize(old, scope("opentelemetry.instrumentation.anthropic", "0.30.0"))
     assert (out[attr.PROVIDER_NAME], out[attr.USAGE_INPUT_TOKENS]) == ("anthropic", 1010)
+
+
+def test_vercel_ai_sdk_anthropic_fast_mode_from_the_provider_metadata() -> None:
+    metadata = json.dumps({"anthropic": {"usage": {"input_tokens": 10, "speed": "fast"}}})
+    for span, in_scope in ((AI_SDK_6_DO_GENERATE, scope("ai")), ({**ANTHROPIC_USAGE, "gen_ai.usage.input_tokens": 1010}, scope("gen_ai"))):
+        out = normalize({**span, "ai.response.providerMetadata": metadata}, in_scope)
+        assert out[attr.ANTHROPIC_SPEED] == "fast"
