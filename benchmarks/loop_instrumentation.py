@@ -26,6 +26,8 @@ work::
         --in-place "openai chat" --calls 100 --once; done
 
 One of the three per process: instrumentors patch the SDK's classes for everything in it.
+``--no-processor`` uses a ``TracerProvider`` without any span processor instead (the span's cost
+alone, without the processor's queue).
 """
 
 from __future__ import annotations
@@ -46,10 +48,14 @@ BARE_ATTRIBUTES = {f"bench.attribute.{i}": f"value {i}" if i % 2 else i for i in
 IN_PLACE = ("bare", "ours", "span")
 
 
-def counting_provider() -> Any:
-    """A TracerProvider whose BatchSpanProcessor exports to an exporter that only says yes."""
+def counting_provider(processor: bool = True) -> Any:
+    """A TracerProvider whose BatchSpanProcessor exports to an exporter that only says yes
+    (without ``processor``: with no span processor at all)."""
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    if not processor:
+        return TracerProvider()
 
     class CountingExporter(SpanExporter):
         def export(self, spans: Any) -> SpanExportResult:
@@ -60,7 +66,7 @@ def counting_provider() -> Any:
     return provider
 
 
-def loops() -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
+def loops(processor: bool = True) -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
     import anthropic
     import openai
     from anthropic.types import Message
@@ -69,9 +75,10 @@ def loops() -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
 
     from otel_llm.anthropic import patch as anthropic_patch
     from otel_llm.instrumentation.telemetry import Telemetry
+    from otel_llm.instrumentation.wrapping import sync_wrapper
     from otel_llm.openai import patch as openai_patch
 
-    provider = counting_provider()
+    provider = counting_provider(processor)
     telemetry = Telemetry.create("bench", tracer_provider=provider, capture_content=True)
     tracer = provider.get_tracer("bench")
 
@@ -79,6 +86,10 @@ def loops() -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
     completions = openai.OpenAI(api_key="sk-bench", base_url="https://api.openai.com/v1").chat.completions
     message = Message.model_validate(json.loads(bench._anthropic_bodies()[0]))
     anthropic_client = anthropic.Anthropic(api_key="sk-ant-bench")
+    # The instrumentors' wrappers, called as wrapt calls them, around SDK methods that return
+    # the parsed response at once.
+    openai_wrapper = sync_wrapper(openai_patch._starter(telemetry, openai_patch.CHAT), "bench")
+    anthropic_wrapper = sync_wrapper(anthropic_patch._starter(telemetry, sync=True), "bench")
 
     class Options:  # what SyncAPIClient.request receives for messages.create
         method = "post"
@@ -95,22 +106,21 @@ def loops() -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
 
     def openai_chat() -> None:
         kwargs = {"model": bench.OPENAI_MODEL, "messages": bench.MESSAGES, "temperature": 0.2, "max_tokens": 64}
-        openai_patch._Started(telemetry, openai_patch.CHAT, completions, kwargs).result(completion)
+        openai_wrapper(lambda **_: completion, completions, (), kwargs)
 
     def anthropic_messages() -> None:
-        call = anthropic_patch._start_call(telemetry, anthropic_client, (None, Options()), {})
-        anthropic_patch._observe(call, message, telemetry, True)
+        anthropic_wrapper(lambda *_, **__: message, anthropic_client, (Message, Options()), {})
 
     return {"bare": bare, "openai": openai_chat, "anthropic": anthropic_messages}, provider.shutdown
 
 
-def in_place(scenario: str, which: str) -> Callable[[], Any]:
+def in_place(scenario: str, which: str, processor: bool = True) -> Callable[[], Any]:
     from opentelemetry import trace
 
     import otel_llm
 
     os.environ.update(bench.WORKER_ENV)
-    provider = counting_provider()
+    provider = counting_provider(processor)
     calls = bench._scenarios(("openai", "anthropic"))
     if scenario not in calls:
         raise SystemExit(f"unknown scenario {scenario!r}: choose from {', '.join(map(repr, calls))}")
@@ -137,13 +147,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7, help="loops timed per function (median taken)")
     parser.add_argument("--once", action="store_true", help="run one loop twice inside functools.reduce, print nothing")
     parser.add_argument("--in-place", metavar="SCENARIO", help="whole SDK calls: bare, ours or span (see above)")
+    parser.add_argument("--no-processor", action="store_true", help="a TracerProvider without span processors")
     args = parser.parse_args()
     if args.in_place:
         if len(args.which) != 1 or args.which[0] not in IN_PLACE:
             parser.error(f"--in-place takes one of {', '.join(IN_PLACE)} per process")
-        functions, shutdown = {args.which[0]: in_place(args.in_place, args.which[0])}, lambda: None
+        functions = {args.which[0]: in_place(args.in_place, args.which[0], not args.no_processor)}
+        shutdown: Callable[[], None] = lambda: None
     else:
-        functions, shutdown = loops()
+        functions, shutdown = loops(not args.no_processor)
     unknown = set(args.which) - set(functions)
     if unknown:
         parser.error(f"unknown loop(s) {sorted(unknown)}: choose from {sorted(functions)}")

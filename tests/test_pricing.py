@@ -342,3 +342,64 @@ def test_prices_update_offline_fails_cleanly_and_keeps_the_prices(monkeypatch, c
     assert main(["prices", "update"]) == 1
     assert "could not fetch" in capsys.readouterr().err
     assert price_call("openai", "gpt-4o", None, Usage(input_tokens=1_000_000, output_tokens=0)).usd == D("2.5")
+
+
+def test_anthropic_fast_mode_is_priced_at_its_own_rates(instrumented):
+    usage = {"input_tokens": 1_000, "output_tokens": 100, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
+    claude("claude-opus-5", {**usage, "speed": "fast"})
+    provider, cost, a = recorded(instrumented)
+    # claude-opus-5 fast mode: 1000 x $10 = 0.01; 100 x $50 = 0.005 (standard: $5 / $25)
+    assert (provider, cost, a[attr.ANTHROPIC_SPEED]) == ("anthropic", D("0.015"), "fast")
+    claude("claude-opus-5", {**usage, "speed": "standard"})
+    provider, cost, a = recorded(instrumented)
+    assert cost == D("0.0075") and attr.ANTHROPIC_SPEED not in a
+
+
+@pytest.mark.parametrize(
+    "usage, expected, components",
+    [
+        # what OpenRouter charged (its credits are USD), whatever a price list says
+        ({"cost": 0.00021, "is_byok": False, "cost_details": {"upstream_inference_cost": None}},
+         D("0.00021"), {"charged": "0.000210000"}),
+        # the user's own key: OpenRouter's fee, plus what the provider charged that key
+        ({"cost": 0.0000105, "is_byok": True, "cost_details": {"upstream_inference_cost": 0.00021}},
+         D("0.0002205"), {"charged": "0.000010500", "upstream_charged": "0.000210000"}),
+    ],
+)
+def test_openrouter_charge_is_the_cost(instrumented, usage, expected, components):
+    chat("https://openrouter.ai/api/v1", "openai/gpt-4o-mini",
+         {"prompt_tokens": 1_000, "completion_tokens": 100, "total_tokens": 1_100, **usage})
+    provider, cost, a = recorded(instrumented)
+    assert (provider, cost) == ("openrouter", expected)
+    assert json.loads(a[attr.COST_DETAILS]) == components
+    assert a[attr.COST_PRICING_VERSION] == "charged by openrouter"
+
+
+def test_a_charge_that_is_not_an_amount_is_priced_from_the_list(instrumented):
+    chat("https://openrouter.ai/api/v1", "openai/gpt-4o-mini",
+         {"prompt_tokens": 1_000_000, "completion_tokens": 0, "total_tokens": 1_000_000, "cost": "0.2"})
+    provider, cost, a = recorded(instrumented)
+    assert cost is not None and a[attr.COST_PRICING_VERSION].startswith("genai-prices")
+
+
+def test_openrouter_charge_in_a_stream_is_the_cost(instrumented):
+    chunks = [
+        {"id": "gen-1", "object": "chat.completion.chunk", "created": 1, "model": "openai/gpt-4o-mini",
+         "choices": [{"index": 0, "delta": {"role": "assistant", "content": "ok"}, "finish_reason": None}]},
+        {"id": "gen-1", "object": "chat.completion.chunk", "created": 1, "model": "openai/gpt-4o-mini",
+         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        # OpenRouter's last chunk: usage, with what it charged
+        {"id": "gen-1", "object": "chat.completion.chunk", "created": 1, "model": "openai/gpt-4o-mini", "choices": [],
+         "usage": {"prompt_tokens": 1_000, "completion_tokens": 100, "total_tokens": 1_100, "cost": 0.00021}},
+    ]
+    body = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(
+        200, content=body.encode(), headers={"content-type": "text/event-stream"}))
+    client = openai.OpenAI(base_url="https://openrouter.ai/api/v1", api_key="sk-test", max_retries=0,
+                           http_client=openai.DefaultHttpxClient(transport=transport))
+    with client:
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in client.chat.completions.create(
+            model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True) if chunk.choices)
+    assert text == "ok"
+    provider, cost, _ = recorded(instrumented)
+    assert (provider, cost) == ("openrouter", D("0.00021"))

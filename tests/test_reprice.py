@@ -93,3 +93,27 @@ def test_reprice_command_on_a_server(clickhouse_http, capsys):
         check_repriced(store)
     finally:
         store.close()
+
+
+def test_reprice_keeps_what_was_charged_and_prices_fast_mode_at_its_rates(clickhouse_http):
+    charged = make_row(5, run="reprice") | {"provider": "openrouter", "request_model": "openai/gpt-4o-mini",
+                                             "response_model": "openai/gpt-4o-mini", "cost_usd": Decimal("0.00021"),
+                                             "cost_details": {"charged": Decimal("0.00021")},
+                                             "pricing_version": "charged by openrouter"}
+    fast = make_row(6, run="reprice") | {"provider": "anthropic", "request_model": "claude-opus-5",
+                                          "response_model": "claude-opus-5", "prompt_tokens": 1_000, "completion_tokens": 100,
+                                          "cached_input_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": None,
+                                          "usage_details": {}, "cost_usd": None, "cost_details": {},
+                                          "span_attributes": {"anthropic.usage.speed": "fast"}}
+    assert main(["init-db", "--url", clickhouse_http.url]) == 0
+    store = open_store(clickhouse_http.url)
+    try:
+        store.insert(COLUMN_NAMES, [values.as_row(charged), values.as_row(fast)])
+        result = reprice(store, datetime.now(timezone.utc) - timedelta(days=1))
+        assert (result.scanned, result.updated) == (1, 1)  # the charged row is not even read
+        after = stored(store)
+    finally:
+        store.close()
+    assert after[str(charged["id"])]["cost_usd"] == Decimal("0.00021")
+    # claude-opus-5 fast mode: 1000 x $10 = 0.01; 100 x $50 = 0.005
+    assert after[str(fast["id"])]["cost_usd"] == Decimal("0.015")

@@ -59,6 +59,7 @@ COST_UNPRICED_REASON = "otel_llm.cost.unpriced_reason"
 # none, so it is named after the usage field that reports it.
 OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
 ANTHROPIC_SERVICE_TIER = "anthropic.usage.service_tier"
+ANTHROPIC_SPEED = "anthropic.usage.speed"  # "fast": priced at the model's fast-mode rates
 
 # --- otel-llm: who the call belongs to (set from llm_context / baggage) ---------------------
 ORGANIZATION_ID = "otel_llm.organization_id"

@@ -198,10 +198,14 @@ def propagation() -> frozenset[str]:
 
 def current_attributes(ctx: Context | None = None) -> dict[str, Any]:
     """Span attributes for the active llm_context (and, when accepted, incoming baggage)."""
-    values = otel_context.get_value(_VALUES_KEY, ctx)
-    if "accept" not in propagation():
-        return dict(values) if values else {}
+    if ctx is None:
+        ctx = otel_context.get_current()  # once, for both reads below
+    values = ctx.get(_VALUES_KEY)
+    # Baggage first: without entries of ours (the common case) the setting does not matter, and
+    # reading the environment costs more than the rest of this function.
     entries = baggage.get_all(ctx)
+    if not entries or _ATTRIBUTE_KEYS.isdisjoint(entries) or "accept" not in propagation():
+        return dict(values) if values else {}
     found = {key: _from_baggage(key, text) for key, text in entries.items() if key in _ATTRIBUTE_KEYS}
     if values:
         found.update(values)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from types import MappingProxyType
 from typing import Any
 
 
@@ -31,6 +33,10 @@ class Usage:
     reasoning_tokens: int | None = None
     details: dict[str, int] = field(default_factory=dict)
     service_tier: str | None = None
+    speed: str | None = None  # Anthropic's inference speed: "fast" is priced at its own rates
+    # What the provider says it charged, nano-USD by component (OpenRouter's usage.cost): the cost
+    # then, rather than a price list's.
+    charged: dict[str, int] | None = None
 
     @property
     def total_tokens(self) -> int | None:
@@ -80,7 +86,40 @@ def get(obj: Any, key: str) -> Any:
     return getattr(obj, key, None)
 
 
+class _Attributes:
+    """:func:`fields` of an object that is neither a mapping nor a pydantic model."""
+
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self._obj = obj
+
+    def get(self, key: str) -> Any:
+        return getattr(self._obj, key, None)
+
+
+_NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
+
+
+def fields(obj: Any) -> Any:
+    """``obj``'s fields, for reading several of them: ``fields(obj).get(key)`` is
+    ``get(obj, key)`` for a mapping or a plain object, and for a pydantic model its field or extra
+    (not a property) at the cost of a dict lookup instead of a call of :func:`get` each."""
+    kind = type(obj)
+    read_as = _READ_AS.get(kind)
+    if read_as is None:
+        read_as = _READ_AS[kind] = _read_as(kind)
+    if read_as == _BY_KEY:
+        return obj
+    if read_as == _MODEL:
+        extra = obj.__pydantic_extra__
+        return {**extra, **obj.__dict__} if extra else obj.__dict__
+    return _NO_FIELDS if obj is None else _Attributes(obj)
+
+
 def _int(value: Any) -> int | None:
+    if type(value) is int:  # the common case, at once
+        return value
     # bool is an int subclass; a provider never means True as a token count.
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -89,60 +128,96 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def _put(details: dict[str, int], key: str, value: Any) -> None:
-    number = _int(value)
-    if number is not None:
-        details[key] = number
+def _put_counts(details: dict[str, int], source: Any, names: tuple[tuple[str, str], ...]) -> None:
+    """``details[name] = source[key]`` for each (key, name) whose value is a token count;
+    ``source`` is what :func:`fields` returns."""
+    for key, name in names:
+        value = source.get(key)
+        if value is not None:
+            number = _int(value)
+            if number is not None:
+                details[name] = number
+
+
+# (usage field, Usage.details key) of the counts each provider reports beside the main ones.
+_CHAT_PROMPT_DETAILS = (("audio_tokens", "audio_input"), ("image_tokens", "image_input"))
+_CHAT_COMPLETION_DETAILS = (
+    ("audio_tokens", "audio_output"),
+    ("image_tokens", "image_output"),
+    ("accepted_prediction_tokens", "accepted_prediction"),
+    ("rejected_prediction_tokens", "rejected_prediction"),
+)
+# DeepSeek (OpenAI-compatible): cache hits and misses at the top level of usage.
+_DEEPSEEK_CACHE = (("prompt_cache_hit_tokens", "cache_hit"), ("prompt_cache_miss_tokens", "cache_miss"))
+_RESPONSES_WRITE_TTLS = (("ttl_30m_tokens", "cache_write_30m"), ("ttl_12h_tokens", "cache_write_12h"))
+_RESPONSES_INPUT_DETAILS = (("audio_tokens", "audio_input"), ("image_tokens", "image_input"))
+_RESPONSES_OUTPUT_DETAILS = (("image_tokens", "image_output"),)
+_ANTHROPIC_WRITE_TTLS = (("ephemeral_5m_input_tokens", "cache_write_5m"), ("ephemeral_1h_input_tokens", "cache_write_1h"))
+_ANTHROPIC_SERVER_TOOLS = (("web_search_requests", "web_search_requests"), ("web_fetch_requests", "web_fetch_requests"))
 
 
 def from_openai_chat(usage: Any) -> Usage:
     """Chat Completions ``usage`` (``prompt_tokens`` already includes cached tokens)."""
     if usage is None:
         return Usage()
-    prompt_details = get(usage, "prompt_tokens_details")
-    completion_details = get(usage, "completion_tokens_details")
+    counts = fields(usage)
+    prompt_details = fields(counts.get("prompt_tokens_details"))
+    completion_details = fields(counts.get("completion_tokens_details"))
     details: dict[str, int] = {}
-    _put(details, "audio_input", get(prompt_details, "audio_tokens"))
-    _put(details, "image_input", get(prompt_details, "image_tokens"))
-    _put(details, "audio_output", get(completion_details, "audio_tokens"))
-    _put(details, "image_output", get(completion_details, "image_tokens"))
-    _put(details, "accepted_prediction", get(completion_details, "accepted_prediction_tokens"))
-    _put(details, "rejected_prediction", get(completion_details, "rejected_prediction_tokens"))
-    # DeepSeek (OpenAI-compatible): cache hits and misses at the top level of usage.
-    cache_hit = _int(get(usage, "prompt_cache_hit_tokens"))
-    _put(details, "cache_hit", cache_hit)
-    _put(details, "cache_miss", get(usage, "prompt_cache_miss_tokens"))
-    cache_read = _int(get(prompt_details, "cached_tokens"))
+    _put_counts(details, prompt_details, _CHAT_PROMPT_DETAILS)
+    _put_counts(details, completion_details, _CHAT_COMPLETION_DETAILS)
+    _put_counts(details, counts, _DEEPSEEK_CACHE)
+    cache_read = _int(prompt_details.get("cached_tokens"))
     return Usage(
-        input_tokens=_int(get(usage, "prompt_tokens")),
-        output_tokens=_int(get(usage, "completion_tokens")),
-        cache_read_tokens=cache_read if cache_read is not None else cache_hit,
-        cache_write_tokens=_int(get(prompt_details, "cache_write_tokens")),
-        reasoning_tokens=_int(get(completion_details, "reasoning_tokens")),
+        input_tokens=_int(counts.get("prompt_tokens")),
+        output_tokens=_int(counts.get("completion_tokens")),
+        cache_read_tokens=cache_read if cache_read is not None else details.get("cache_hit"),
+        cache_write_tokens=_int(prompt_details.get("cache_write_tokens")),
+        reasoning_tokens=_int(completion_details.get("reasoning_tokens")),
         details=details,
+        charged=_charged(counts) if counts.get("cost") is not None else None,
     )
+
+
+def _charged(counts: Any) -> dict[str, int] | None:
+    """OpenRouter's ``usage.cost``: USD (its credits) charged for the call; with the user's own
+    provider key (``is_byok``) that is OpenRouter's fee, the provider's own charge being
+    ``cost_details.upstream_inference_cost``. Both in nano-USD; None when not a sane amount."""
+    charged = _nanos(counts.get("cost"))
+    if charged is None:
+        return None
+    if counts.get("is_byok") is True:
+        upstream = _nanos(fields(counts.get("cost_details")).get("upstream_inference_cost"))
+        if upstream is not None:
+            return {"charged": charged, "upstream_charged": upstream}
+    return {"charged": charged}
+
+
+def _nanos(usd: Any) -> int | None:
+    if isinstance(usd, bool) or not isinstance(usd, (int, float)) or not 0 <= usd < 1e6:
+        return None  # NaN fails the range check too
+    return int(Decimal(repr(usd)).scaleb(9).to_integral_value(ROUND_HALF_EVEN))
 
 
 def from_openai_responses(usage: Any) -> Usage:
     """Responses API ``usage`` (``input_tokens`` already includes cached tokens)."""
     if usage is None:
         return Usage()
-    input_details = get(usage, "input_tokens_details")
-    output_details = get(usage, "output_tokens_details")
+    counts = fields(usage)
+    input_details = fields(counts.get("input_tokens_details"))
+    output_details = fields(counts.get("output_tokens_details"))
     details: dict[str, int] = {}
-    write_ttls = get(input_details, "cache_write_tokens_details")
-    _put(details, "cache_write_30m", get(write_ttls, "ttl_30m_tokens"))
-    _put(details, "cache_write_12h", get(write_ttls, "ttl_12h_tokens"))
-    _put(details, "audio_input", get(input_details, "audio_tokens"))
-    _put(details, "image_input", get(input_details, "image_tokens"))
-    _put(details, "image_output", get(output_details, "image_tokens"))
+    _put_counts(details, fields(input_details.get("cache_write_tokens_details")), _RESPONSES_WRITE_TTLS)
+    _put_counts(details, input_details, _RESPONSES_INPUT_DETAILS)
+    _put_counts(details, output_details, _RESPONSES_OUTPUT_DETAILS)
     return Usage(
-        input_tokens=_int(get(usage, "input_tokens")),
-        output_tokens=_int(get(usage, "output_tokens")),
-        cache_read_tokens=_int(get(input_details, "cached_tokens")),
-        cache_write_tokens=_int(get(input_details, "cache_write_tokens")),
-        reasoning_tokens=_int(get(output_details, "reasoning_tokens")),
+        input_tokens=_int(counts.get("input_tokens")),
+        output_tokens=_int(counts.get("output_tokens")),
+        cache_read_tokens=_int(input_details.get("cached_tokens")),
+        cache_write_tokens=_int(input_details.get("cache_write_tokens")),
+        reasoning_tokens=_int(output_details.get("reasoning_tokens")),
         details=details,
+        charged=_charged(counts) if counts.get("cost") is not None else None,
     )
 
 
@@ -157,28 +232,26 @@ def from_anthropic(usage: Any) -> Usage:
     """Anthropic ``usage``; its ``input_tokens`` EXCLUDES cache reads and writes, so add them."""
     if usage is None:
         return Usage()
-    uncached = _int(get(usage, "input_tokens"))
-    cache_read = _int(get(usage, "cache_read_input_tokens"))
-    cache_write = _int(get(usage, "cache_creation_input_tokens"))
+    counts = fields(usage)
+    uncached = _int(counts.get("input_tokens"))
+    cache_read = _int(counts.get("cache_read_input_tokens"))
+    cache_write = _int(counts.get("cache_creation_input_tokens"))
     details: dict[str, int] = {}
-    ttl_split = get(usage, "cache_creation")
-    _put(details, "cache_write_5m", get(ttl_split, "ephemeral_5m_input_tokens"))
-    _put(details, "cache_write_1h", get(ttl_split, "ephemeral_1h_input_tokens"))
-    server_tools = get(usage, "server_tool_use")
-    _put(details, "web_search_requests", get(server_tools, "web_search_requests"))
-    _put(details, "web_fetch_requests", get(server_tools, "web_fetch_requests"))
-    _put_billed_iterations(details, get(usage, "iterations"))
+    _put_counts(details, fields(counts.get("cache_creation")), _ANTHROPIC_WRITE_TTLS)
+    _put_counts(details, fields(counts.get("server_tool_use")), _ANTHROPIC_SERVER_TOOLS)
+    _put_billed_iterations(details, counts.get("iterations"))
     if cache_write is None and details.keys() & {"cache_write_5m", "cache_write_1h"}:
         cache_write = details.get("cache_write_5m", 0) + details.get("cache_write_1h", 0)
     parts = [n for n in (uncached, cache_read, cache_write) if n is not None]
     return Usage(
         input_tokens=sum(parts) if uncached is not None else None,
-        output_tokens=_int(get(usage, "output_tokens")),
+        output_tokens=_int(counts.get("output_tokens")),
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
-        reasoning_tokens=_int(get(get(usage, "output_tokens_details"), "thinking_tokens")),
+        reasoning_tokens=_int(get(counts.get("output_tokens_details"), "thinking_tokens")),
         details=details,
-        service_tier=_text(get(usage, "service_tier")),
+        service_tier=_text(counts.get("service_tier")),
+        speed=_text(counts.get("speed")),
     )
 
 
@@ -235,6 +308,7 @@ def merge_anthropic_stream(start: Any, delta: Any) -> Usage:
             "server_tool_use",
             "output_tokens_details",
             "service_tier",
+            "speed",
             "iterations",
         ):
             value = get(source, key)

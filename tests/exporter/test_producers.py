@@ -224,3 +224,10 @@ def test_deprecated_service_tier_prices_the_row_at_that_tier() -> None:
     [row] = export_one_batch(spans)
     # gpt-5.4-mini on flex: 1000 x $0.375 / M + 100 x $2.25 / M
     assert (row["service_tier"], row["cost_usd"]) == ("flex", Decimal("0.000600000"))
+
+
+def test_vercel_ai_sdk_anthropic_fast_mode_from_the_provider_metadata() -> None:
+    metadata = json.dumps({"anthropic": {"usage": {"input_tokens": 10, "speed": "fast"}}})
+    for span, in_scope in ((AI_SDK_6_DO_GENERATE, scope("ai")), ({**ANTHROPIC_USAGE, "gen_ai.usage.input_tokens": 1010}, scope("gen_ai"))):
+        out = normalize({**span, "ai.response.providerMetadata": metadata}, in_scope)
+        assert out[attr.ANTHROPIC_SPEED] == "fast"

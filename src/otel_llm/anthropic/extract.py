@@ -12,7 +12,7 @@ from typing import Any
 from otel_llm import attributes as attr
 from otel_llm.instrumentation.call import Outcome, PayloadSpec
 from otel_llm.pricing.providers import provider_of_url
-from otel_llm.usage import from_anthropic, get
+from otel_llm.usage import fields, from_anthropic, get
 
 OPERATION = "chat"
 DEFAULT_PROVIDER = "anthropic"
@@ -60,22 +60,24 @@ def request_attributes(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def output_messages(message: Any) -> list[dict[str, Any]]:
     """``gen_ai.output.messages`` for a Message: one assistant message with its content as parts."""
-    parts = [_part(block) for block in get(message, "content") or ()]
+    read = fields(message)
+    parts = [_part(block) for block in read.get("content") or ()]
     output: dict[str, Any] = {"role": "assistant", "parts": parts}
-    stop_reason = get(message, "stop_reason")
+    stop_reason = read.get("stop_reason")
     if stop_reason:
         output["finish_reason"] = stop_reason
     return [output]
 
 
 def _part(block: Any) -> dict[str, Any]:
-    kind = get(block, "type")
+    read = fields(block)
+    kind = read.get("type")
     if kind == "text":
-        return {"type": "text", "content": get(block, "text")}
+        return {"type": "text", "content": read.get("text")}
     if kind == "thinking":
-        return {"type": "reasoning", "content": get(block, "thinking")}
+        return {"type": "reasoning", "content": read.get("thinking")}
     if kind in ("tool_use", "server_tool_use"):
-        return {"type": "tool_call", "id": get(block, "id"), "name": get(block, "name"), "arguments": get(block, "input")}
+        return {"type": "tool_call", "id": read.get("id"), "name": read.get("name"), "arguments": read.get("input")}
     return {"type": kind}
 
 
@@ -87,18 +89,23 @@ PAYLOAD_SPEC = PayloadSpec(
 
 def message_outcome(message: Any) -> Outcome:
     """The outcome of a complete Message (model, dict of its JSON, or assembled from a stream)."""
-    stop_reason = get(message, "stop_reason")
-    usage = from_anthropic(get(message, "usage"))
+    read = fields(message)
+    stop_reason = read.get("stop_reason")
+    usage = from_anthropic(read.get("usage"))
     return Outcome(
         response=message,
         usage=usage,
-        response_model=get(message, "model"),
-        response_id=get(message, "id"),
+        response_model=read.get("model"),
+        response_id=read.get("id"),
         finish_reasons=[stop_reason] if stop_reason else None,
         attributes=service_tier_attributes(usage),
     )
 
 
 def service_tier_attributes(usage: Any) -> dict[str, str] | None:
-    """The span attribute naming the tier the response was served (and is priced) at."""
-    return {attr.ANTHROPIC_SERVICE_TIER: usage.service_tier} if usage.service_tier else None
+    """The span attributes naming the tier the response was served (and is priced) at, and its
+    speed when that is not the standard one."""
+    tier = {attr.ANTHROPIC_SERVICE_TIER: usage.service_tier} if usage.service_tier else None
+    if usage.speed and usage.speed != "standard":
+        return {**(tier or {}), attr.ANTHROPIC_SPEED: usage.speed}
+    return tier

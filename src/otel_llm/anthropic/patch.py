@@ -32,6 +32,7 @@ from opentelemetry.trace import NonRecordingSpan
 from otel_llm.anthropic import extract, raw
 from otel_llm.anthropic.streams import MessageEventsHandler
 from otel_llm.instrumentation.call import LLMCall
+from otel_llm.instrumentation.clients import client_facts
 from otel_llm.instrumentation.streams import AsyncStreamProxy, SyncStreamProxy
 from otel_llm.instrumentation.telemetry import Telemetry
 from otel_llm.instrumentation.wrapping import (
@@ -91,7 +92,7 @@ def _starter(telemetry: Telemetry, sync: bool) -> Start:
         call = LLMCall(
             telemetry,
             operation=extract.OPERATION,
-            provider=extract.provider_name(client),
+            provider=client_facts(client, (type(client), base_url), extract.provider_name),
             request_model=model if isinstance(model, str) else None,
             request=body,
             spec=extract.PAYLOAD_SPEC,

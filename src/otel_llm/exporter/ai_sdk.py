@@ -136,10 +136,14 @@ def from_genai_semconv(attributes: Mapping[str, Any]) -> Mapping[str, Any] | Non
 
 
 def _usage_from_provider_metadata(out: dict[str, Any], metadata: Mapping[str, Any]) -> None:
-    """Cache counts only the provider metadata has (AI SDK 4 / 5), and Anthropic's 5m / 1h split."""
+    """Cache counts only the provider metadata has (AI SDK 4 / 5), Anthropic's 5m / 1h split and
+    its fast mode."""
     anthropic = metadata.get("anthropic")
     if isinstance(anthropic, Mapping):
-        split = json_object(json_object(anthropic.get("usage")).get("cache_creation"))
+        usage = json_object(anthropic.get("usage"))  # the response's own usage, as Anthropic sent it
+        if usage.get("speed") == "fast":
+            out.setdefault(attr.ANTHROPIC_SPEED, "fast")
+        split = json_object(usage.get("cache_creation"))
         details = {
             name: split[key]
             for key, name in (("ephemeral_5m_input_tokens", "cache_write_5m"), ("ephemeral_1h_input_tokens", "cache_write_1h"))

@@ -37,6 +37,7 @@ def priced_here(
         cache_write_tokens=coerce.count(get(attr.USAGE_CACHE_CREATION_INPUT_TOKENS)),
         reasoning_tokens=coerce.count(get(attr.USAGE_REASONING_OUTPUT_TOKENS)),
         details=usage_details,
+        speed=coerce.text(get(attr.ANTHROPIC_SPEED)) or None,
     )
     at = datetime.fromtimestamp(start_ns / 1e9, tz=timezone.utc)
     request_model, response_model = coerce.text(get(attr.REQUEST_MODEL)), coerce.text(get(attr.RESPONSE_MODEL))

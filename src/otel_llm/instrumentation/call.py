@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -39,11 +39,11 @@ class PayloadSpec:
         object.__setattr__(self, "content_params", frozenset(self.content_keys.values()))
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """How a call ended, as far as its response tells: what :meth:`LLMCall.end` records.
 
     Providers make it from a response (``extract``) or from what a stream showed (``streams``).
+    A named tuple: one is made per call, and a frozen dataclass's ``__init__`` costs ~4x more.
     """
 
     response: Any = None
@@ -141,43 +141,31 @@ class LLMCall:
             self._first_chunk = time.perf_counter()
 
     def end(self, outcome: Outcome, error: BaseException | None = None) -> None:
-        """End the span with ``outcome``; as failed with ``error`` when the call or its stream raised."""
+        """End the span with ``outcome``; as failed with ``error`` when the call or its stream raised.
+
+        With ``outcome.error_type``, the response itself reports a failure."""
         if error is not None:
             self.fail(error, response=outcome.response, usage=outcome.usage)
             return
-        self._finish(
-            response=outcome.response,
-            usage=outcome.usage,
-            response_model=outcome.response_model,
-            response_id=outcome.response_id,
-            finish_reasons=outcome.finish_reasons,
-            attributes=outcome.attributes,
-            error_type=outcome.error_type,
-        )
-
-    def _finish(
-        self,
-        *,
-        response: Any = None,
-        usage: Usage | None = None,
-        response_model: str | None = None,
-        response_id: str | None = None,
-        finish_reasons: Sequence[str] | None = None,
-        attributes: Mapping[str, Any] | None = None,
-        error_type: str | None = None,
-    ) -> None:
-        """End the span with a response (with ``error_type``: one reporting a failure)."""
         if self._ended:
             return
         self._ended = True
         try:
-            self._record_outcome(response, usage, response_model, response_id, finish_reasons, attributes)
+            self._record_outcome(
+                outcome.response,
+                outcome.usage,
+                outcome.response_model,
+                outcome.response_id,
+                outcome.finish_reasons,
+                outcome.attributes,
+            )
+            error_type = outcome.error_type
             if error_type:
                 self._span.set_attribute(attr.ERROR_TYPE, error_type)
                 self._span.set_status(Status(StatusCode.ERROR, error_type))
             self._record_duration(error_type)
-        except Exception as error:  # noqa: BLE001 - never into the app
-            report("LLMCall.finish", error)
+        except Exception as internal:  # noqa: BLE001 - never into the app
+            report("LLMCall.finish", internal)
         self._end()
 
     def fail(self, error: BaseException, *, response: Any = None, usage: Usage | None = None) -> None:
@@ -309,14 +297,8 @@ def _add_usage_attributes(values: dict[str, Any], usage: Usage) -> None:
         values[attr.USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_write_tokens
     if usage.reasoning_tokens is not None:
         values[attr.USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
-    if usage.details:
-        values[attr.USAGE_DETAILS] = _json_object([f'"{k}":{n}' for k, n in usage.details.items()])
-
-
-def _json_object(members: list[str]) -> str:
-    """A flat JSON object from its ``"key":value`` members, without json.dumps' encoder setup.
-
-    Only for our own maps: keys are identifiers from usage.py / the price table's rate names,
-    values numbers or fixed-point strings, so nothing needs escaping.
-    """
-    return "{" + ",".join(members) + "}"
+    details = usage.details
+    if details:
+        # A flat JSON object without json.dumps' encoder setup: keys are usage.py's identifiers,
+        # values numbers, nothing to escape.
+        values[attr.USAGE_DETAILS] = "{" + ",".join([f'"{k}":{n}' for k, n in details.items()]) + "}"

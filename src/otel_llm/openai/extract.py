@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from openai import NotGiven, Omit
+from openai import AsyncOpenAI, NotGiven, Omit, OpenAI
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.semconv._incubating.attributes import openai_attributes as openai_attr
 
 from otel_llm import attributes as attr
 from otel_llm.instrumentation.call import Outcome
 from otel_llm.pricing.providers import provider_of_url
-from otel_llm.usage import from_openai_chat, from_openai_embeddings, from_openai_responses, get
+from otel_llm.usage import fields, from_openai_chat, from_openai_embeddings, from_openai_responses, get
 
 CHAT = gen_ai.GenAiOperationNameValues.CHAT.value
 EMBEDDINGS = gen_ai.GenAiOperationNameValues.EMBEDDINGS.value
@@ -27,15 +27,32 @@ _DEFAULT_PORTS = {"https": 443, "http": 80}
 _AZURE_STREAM_OPTIONS_SINCE = "2024-09-01"
 
 
+_PLACEHOLDERS = (Omit, NotGiven)
+
+
 def given(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The keyword arguments the caller actually gave: SDK helpers forward ``omit`` (and
     ``extra_body=None``) for the rest."""
-    return {
-        k: v for k, v in kwargs.items() if not isinstance(v, (Omit, NotGiven)) and not (v is None and k == "extra_body")
-    }
+    return {k: v for k, v in kwargs.items() if not isinstance(v, _PLACEHOLDERS) and not (v is None and k == "extra_body")}
 
 
 # --- where the call goes ----------------------------------------------------------------------
+
+
+# openai 3.x's ``base_url`` property (which ``_base_url`` reads) runs an import statement on every
+# read, ~14k instructions, more than the rest of a call's endpoint lookup.  The SDK's own client
+# classes return their ``_configured_base_url`` attribute from it; a class that overrides the
+# property (the module-level client reads ``openai.base_url``) is read through it.
+_SDK_BASE_URL_PROPERTIES = tuple(p for p in (vars(OpenAI).get("base_url"), vars(AsyncOpenAI).get("base_url")) if p)
+
+
+def base_url_of(client: Any) -> Any:
+    """``client``'s base URL (an ``httpx`` URL), or None."""
+    if getattr(type(client), "base_url", None) in _SDK_BASE_URL_PROPERTIES:
+        url = vars(client).get("_configured_base_url")
+        if url is not None:
+            return url
+    return getattr(client, "_base_url", None) or getattr(client, "base_url", None)
 
 
 def provider_of(client: Any, host: str | None) -> str:
@@ -48,7 +65,7 @@ def provider_of(client: Any, host: str | None) -> str:
     # AzureOpenAI subclasses carry an ``_azure_endpoint`` (a custom domain may not look Azure's).
     if hasattr(client, "_azure_endpoint"):
         return gen_ai.GenAiProviderNameValues.AZURE_AI_OPENAI.value
-    url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
+    url = base_url_of(client)
     by_url = provider_of_url(str(url)) if url is not None and host else None
     return by_url or gen_ai.GenAiProviderNameValues.OPENAI.value
 
@@ -61,9 +78,7 @@ def accepts_stream_options(client: Any) -> bool:
 
 
 def server_of(client: Any) -> tuple[str | None, int | None]:
-    # openai 3.x's ``base_url`` property runs an import statement on every read; the attribute
-    # behind it holds the same URL.
-    url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
+    url = base_url_of(client)
     host = getattr(url, "host", None)
     if not host:
         return None, None
@@ -164,9 +179,10 @@ def embeddings_request_attributes(request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def response_attributes(response: Any) -> dict[str, Any]:
+    read = fields(response)
     values: dict[str, Any] = {}
-    _put_string(values, openai_attr.OPENAI_RESPONSE_SERVICE_TIER, get(response, "service_tier"))
-    _put_string(values, openai_attr.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, get(response, "system_fingerprint"))
+    _put_string(values, openai_attr.OPENAI_RESPONSE_SERVICE_TIER, read.get("service_tier"))
+    _put_string(values, openai_attr.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, read.get("system_fingerprint"))
     return values
 
 
@@ -179,14 +195,14 @@ def with_service_tier(usage: Any, response: Any) -> Any:
 
 
 def chat_outcome(response: Any) -> Outcome:
-    choices = get(response, "choices") or []
-    reasons = [reason for choice in choices if (reason := get(choice, "finish_reason"))]
-    usage = get(response, "usage")
+    read = fields(response)
+    reasons = [reason for choice in read.get("choices") or [] if (reason := get(choice, "finish_reason"))]
+    usage = read.get("usage")
     return Outcome(
         response=response,
         usage=with_service_tier(from_openai_chat(usage), response) if usage is not None else None,
-        response_model=get(response, "model"),
-        response_id=get(response, "id"),
+        response_model=read.get("model"),
+        response_id=read.get("id"),
         finish_reasons=reasons,
         attributes=response_attributes(response),
     )
@@ -258,19 +274,20 @@ def _tool_call_part(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
 def chat_output_messages(response: Any) -> list[dict[str, Any]]:
     messages = []
     for choice in get(response, "choices") or []:
-        message = get(choice, "message")
+        read_choice = fields(choice)
+        message = fields(read_choice.get("message"))
         parts: list[dict[str, Any]] = []
-        content = get(message, "content")
+        content = message.get("content")
         if content:
             parts.append({"type": "text", "content": content})
-        refusal = get(message, "refusal")
+        refusal = message.get("refusal")
         if refusal:
             parts.append({"type": "refusal", "content": refusal})
-        for call in get(message, "tool_calls") or []:
+        for call in message.get("tool_calls") or []:
             function = get(call, "function")
             parts.append(_tool_call_part(get(call, "id"), get(function, "name"), get(function, "arguments")))
         messages.append(
-            {"role": get(message, "role") or "assistant", "parts": parts, "finish_reason": get(choice, "finish_reason")}
+            {"role": message.get("role") or "assistant", "parts": parts, "finish_reason": read_choice.get("finish_reason")}
         )
     return messages
 

@@ -27,6 +27,7 @@ from openai._constants import RAW_RESPONSE_HEADER
 
 from otel_llm import attributes as attr
 from otel_llm.instrumentation.call import LLMCall, Outcome, PayloadSpec
+from otel_llm.instrumentation.clients import client_facts
 from otel_llm.instrumentation.safety import report
 from otel_llm.instrumentation.streams import AsyncStreamProxy, StreamHandler, SyncStreamProxy, end_stream
 from otel_llm.instrumentation.telemetry import Telemetry
@@ -148,27 +149,15 @@ def _may_add_usage_option(request: Mapping[str, Any]) -> bool:
     return not (isinstance(headers, Mapping) and headers.get(RAW_RESPONSE_HEADER) == "stream")
 
 
-# id(client) -> (client type, base URL object, API version, endpoint): what a client's calls go
-# to is the same for every call until its base URL changes, and reading it (URL parts, provider
-# markers, Azure API version) costs more than this check.  The URL object is kept, so its id
-# cannot be reused by another URL while the entry lives.
-_ENDPOINTS: dict[int, tuple[Any, Any, Any, tuple[str | None, int | None, str, bool]]] = {}
-
-
 def _endpoint_of(client: Any) -> tuple[str | None, int | None, str, bool]:
     """(server address, port, provider name, accepts stream_options) of ``client``."""
-    url = getattr(client, "_base_url", None)
-    api_version = getattr(client, "_api_version", None)
-    cached = _ENDPOINTS.get(id(client))
-    if cached is not None and cached[0] is type(client) and cached[1] is url and cached[2] == api_version:
-        return cached[3]
+    state = (type(client), extract.base_url_of(client), getattr(client, "_api_version", None))
+    return client_facts(client, state, _work_out_endpoint)
+
+
+def _work_out_endpoint(client: Any) -> tuple[str | None, int | None, str, bool]:
     address, port = extract.server_of(client)
-    endpoint = (address, port, extract.provider_of(client, address), extract.accepts_stream_options(client))
-    if url is not None:
-        if len(_ENDPOINTS) >= 1024:  # clients made per request: forget, rather than grow
-            _ENDPOINTS.clear()
-        _ENDPOINTS[id(client)] = (type(client), url, api_version, endpoint)
-    return endpoint
+    return address, port, extract.provider_of(client, address), extract.accepts_stream_options(client)
 
 
 def _end_helper_stream_after(

@@ -9,7 +9,6 @@ Everything else (usage, the assembled response) happens once, in ``outcome``, wh
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from otel_llm import attributes as attr
@@ -179,5 +178,5 @@ class ResponsesStreamHandler:
         if event is not None and not outcome.error_type:
             # An ``error`` event ends the stream without a terminal response.
             attributes = {**(outcome.attributes or {}), attr.ERROR_MESSAGE: event.message or ""}
-            outcome = replace(outcome, error_type=event.code or "error", attributes=attributes)
+            outcome = outcome._replace(error_type=event.code or "error", attributes=attributes)
         return outcome

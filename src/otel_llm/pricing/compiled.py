@@ -95,9 +95,10 @@ class CompiledPrice:
         """(total, component -> cost) in nano-USD of a call's ``counts`` (usage key -> count)."""
         # A tier applies when the call's total input is above its threshold (the library's rule).
         band = bisect_left(self.thresholds, counts.get("input_tokens", 0)) if self.thresholds else 0
-        plan = self._plans.get((frozenset(counts), band))
+        reported = frozenset(counts)
+        plan = self._plans.get((reported, band))
         if plan is None:
-            plan = self._plans[(frozenset(counts), band)] = self._plan_for(frozenset(counts), band)
+            plan = self._plans[(reported, band)] = self._plan_for(reported, band)
         leaves: list[int] = []
         costs: dict[str, int] = {}
         for key, component, rate, descendants, per_call in plan:

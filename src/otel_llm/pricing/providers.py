@@ -47,6 +47,7 @@ _VERTEX_HOST = re.compile(r"aiplatform\.googleapis\.com$")
 
 _lock = threading.Lock()
 _declared: dict[str, str] = {}  # "host" or "host:port" -> provider, from declare_provider
+_declarations_version = 0  # bumped by each declare_provider
 
 
 def declare_provider(base_url_or_host: str, provider: str) -> None:
@@ -55,9 +56,16 @@ def declare_provider(base_url_or_host: str, provider: str) -> None:
     What ``OTEL_LLM_PROVIDERS`` does, from code: calls to that server are recorded as ``provider``
     and priced with its prices.
     """
+    global _declarations_version
     with _lock:
         _declared[_key(base_url_or_host)] = provider.strip().lower()
+        _declarations_version += 1
     _resolve.cache_clear()
+
+
+def declarations_version() -> int:
+    """Changes with every :func:`declare_provider`: providers worked out before may be stale."""
+    return _declarations_version
 
 
 def price_data_id(provider: str | None) -> str | None:

@@ -2,8 +2,9 @@
 
 A model priced next week is not lost to this week's totals: ``otel-llm reprice --since 30d`` (or
 :func:`reprice`) reads the rows of the window whose ``pricing_version`` is not the current one or
-whose cost is NULL, prices each with :func:`~otel_llm.pricing.price_call` (at the row's own time
-and service tier, for its provider), and writes back those whose cost or version changed.
+whose cost is NULL (never those whose provider said what it charged), prices each with
+:func:`~otel_llm.pricing.price_call` (at the row's own time, service tier and speed, for its
+provider), and writes back those whose cost or version changed.
 
 Writing back is a re-insert done by the server (``INSERT ... SELECT`` joined with the new costs):
 payloads never leave the database, and ``llm_traces`` being a ReplacingMergeTree keyed by the row
@@ -32,10 +33,11 @@ BATCH_ROWS = 2_000
 _CANDIDATES = """
 SELECT id, timestamp, provider, request_model, response_model, prompt_tokens, completion_tokens,
        cached_input_tokens, cache_write_tokens, reasoning_tokens, usage_details, service_tier,
-       toString(cost_usd), pricing_version
+       toString(cost_usd), pricing_version, span_attributes['anthropic.usage.speed']
 FROM {db:Identifier}.llm_traces FINAL
 WHERE timestamp >= {since:DateTime64(6, 'UTC')} AND timestamp < {until:DateTime64(6, 'UTC')}
   AND (cost_usd IS NULL OR pricing_version != {version:String})
+  AND NOT startsWith(pricing_version, 'charged by ')
   AND (prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL)
   AND (timestamp, id) > ({after_time:DateTime64(6, 'UTC')}, {after_id:UUID})
 ORDER BY timestamp, id
@@ -111,8 +113,8 @@ def reprice(
 def _repriced(row: tuple[Any, ...], version: str) -> tuple[list[Any], bool] | None:
     """(the row's new values for the re-insert, whether it is priced), or None when unchanged."""
     (row_id, when, provider, request_model, response_model, prompt, completion, cache_read, cache_write,
-     reasoning, details, tier, old_cost, old_version) = row
-    usage = Usage(prompt, completion, cache_read, cache_write, reasoning, dict(details or {}))
+     reasoning, details, tier, old_cost, old_version, speed) = row
+    usage = Usage(prompt, completion, cache_read, cache_write, reasoning, dict(details or {}), speed=speed or None)
     at = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
     cost = price_call(provider or None, response_model or None, request_model or None, usage, at, tier or None)
     new_cost = cost.usd_text() or ""
