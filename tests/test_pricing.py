@@ -19,6 +19,7 @@ from otel_llm import pricing
 from otel_llm.anthropic import AnthropicInstrumentor
 from otel_llm.openai import OpenAIInstrumentor
 from otel_llm.pricing import price_call
+from otel_llm.pricing.cost import usd_text
 from otel_llm.usage import Usage
 
 D = Decimal
@@ -242,7 +243,37 @@ def test_an_override_prices_a_self_hosted_model(instrumented, monkeypatch, tmp_p
     assert a[attr.COST_PRICING_VERSION].endswith("+overrides-acme-1")
 
 
+def test_a_client_keeps_its_provider_until_its_base_url_or_the_declarations_change(instrumented, monkeypatch):
+    from otel_llm.pricing import providers
+
+    monkeypatch.setattr(providers, "_declared", {})
+    body = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-opus-4-7",
+            "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": 1, "output_tokens": 1}}
+    http_client = anthropic.DefaultHttpxClient(transport=answering(body))
+    client = anthropic.Anthropic(base_url="https://llm.example.com", api_key="k", max_retries=0, http_client=http_client)
+
+    def provider() -> str:
+        client.messages.create(model="claude-opus-4-7", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+        return recorded(instrumented)[0]
+
+    try:
+        assert provider() == provider() == "llm.example.com"
+        pricing.declare_provider("llm.example.com", "anthropic")
+        assert provider() == "anthropic"
+        client.base_url = "http://localhost:8000"
+        assert provider() == "self_hosted"
+    finally:
+        client.close()
+        providers._resolve.cache_clear()  # nothing of this test's declaration stays cached
+
+
 # --- the price function itself ---------------------------------------------------------------
+
+
+def test_usd_text_is_the_decimal_in_fixed_point():
+    for nanos in (0, 5, 999_999_999, 1_000_000_000, 1_234_567_890_123, -5, -1_234_567_890_123):
+        assert usd_text(nanos) == format(pricing.usd(nanos), "f")
 
 
 def test_overrides_win_over_the_data_and_keep_their_history(monkeypatch, tmp_path):

@@ -133,7 +133,9 @@ def _put_counts(details: dict[str, int], source: Any, names: tuple[tuple[str, st
     ``source`` is what :func:`fields` returns."""
     for key, name in names:
         value = source.get(key)
-        if value is not None:
+        if type(value) is int:  # the common case, without a call
+            details[name] = value
+        elif value is not None:
             number = _int(value)
             if number is not None:
                 details[name] = number
@@ -152,7 +154,10 @@ _DEEPSEEK_CACHE = (("prompt_cache_hit_tokens", "cache_hit"), ("prompt_cache_miss
 _RESPONSES_WRITE_TTLS = (("ttl_30m_tokens", "cache_write_30m"), ("ttl_12h_tokens", "cache_write_12h"))
 _RESPONSES_INPUT_DETAILS = (("audio_tokens", "audio_input"), ("image_tokens", "image_input"))
 _RESPONSES_OUTPUT_DETAILS = (("image_tokens", "image_output"),)
-_ANTHROPIC_WRITE_TTLS = (("ephemeral_5m_input_tokens", "cache_write_5m"), ("ephemeral_1h_input_tokens", "cache_write_1h"))
+_ANTHROPIC_WRITE_TTLS = (
+    ("ephemeral_5m_input_tokens", "cache_write_5m"),
+    ("ephemeral_1h_input_tokens", "cache_write_1h"),
+)
 _ANTHROPIC_SERVER_TOOLS = (("web_search_requests", "web_search_requests"), ("web_fetch_requests", "web_fetch_requests"))
 
 

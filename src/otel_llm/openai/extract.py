@@ -33,7 +33,9 @@ _PLACEHOLDERS = (Omit, NotGiven)
 def given(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The keyword arguments the caller actually gave: SDK helpers forward ``omit`` (and
     ``extra_body=None``) for the rest."""
-    return {k: v for k, v in kwargs.items() if not isinstance(v, _PLACEHOLDERS) and not (v is None and k == "extra_body")}
+    return {
+        k: v for k, v in kwargs.items() if not isinstance(v, _PLACEHOLDERS) and not (v is None and k == "extra_body")
+    }
 
 
 # --- where the call goes ----------------------------------------------------------------------
@@ -186,9 +188,8 @@ def response_attributes(response: Any) -> dict[str, Any]:
     return values
 
 
-def with_service_tier(usage: Any, response: Any) -> Any:
-    """``usage`` priced at the tier the response was served at (``service_tier``)."""
-    tier = get(response, "service_tier")
+def with_service_tier(usage: Any, tier: Any) -> Any:
+    """``usage`` priced at ``tier``, the response's ``service_tier`` (the tier it was served at)."""
     if usage is not None and isinstance(tier, str) and tier:
         usage.service_tier = tier
     return usage
@@ -200,7 +201,7 @@ def chat_outcome(response: Any) -> Outcome:
     usage = read.get("usage")
     return Outcome(
         response=response,
-        usage=with_service_tier(from_openai_chat(usage), response) if usage is not None else None,
+        usage=with_service_tier(from_openai_chat(usage), read.get("service_tier")) if usage is not None else None,
         response_model=read.get("model"),
         response_id=read.get("id"),
         finish_reasons=reasons,
@@ -234,9 +235,10 @@ def responses_outcome(response: Any) -> Outcome:
     error_message = get(get(response, "error"), "message")
     if error_type and isinstance(error_message, str):
         values[attr.ERROR_MESSAGE] = error_message
+    tier = get(response, "service_tier")
     return Outcome(
         response=response,
-        usage=with_service_tier(_with_web_searches(from_openai_responses(usage), response), response)
+        usage=with_service_tier(_with_web_searches(from_openai_responses(usage), response), tier)
         if usage is not None
         else None,
         response_model=get(response, "model"),
@@ -286,9 +288,8 @@ def chat_output_messages(response: Any) -> list[dict[str, Any]]:
         for call in message.get("tool_calls") or []:
             function = get(call, "function")
             parts.append(_tool_call_part(get(call, "id"), get(function, "name"), get(function, "arguments")))
-        messages.append(
-            {"role": message.get("role") or "assistant", "parts": parts, "finish_reason": read_choice.get("finish_reason")}
-        )
+        role = message.get("role") or "assistant"
+        messages.append({"role": role, "parts": parts, "finish_reason": read_choice.get("finish_reason")})
     return messages
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from otel_llm import attributes as attr
 from otel_llm.instrumentation.call import NOTHING, Outcome
 from otel_llm.openai import extract
-from otel_llm.usage import from_openai_chat
+from otel_llm.usage import from_openai_chat, get
 
 
 class _ChoiceParts:
@@ -109,7 +109,8 @@ class ChatStreamHandler:
         return True
 
     def outcome(self) -> Outcome:
-        usage = extract.with_service_tier(from_openai_chat(self._usage), self._last) if self._usage is not None else None
+        tier = get(self._last, "service_tier")
+        usage = extract.with_service_tier(from_openai_chat(self._usage), tier) if self._usage is not None else None
         reasons = self._reasons
         head = self._head or self._first
         return Outcome(
