@@ -27,7 +27,6 @@ import logging
 import re
 import time
 import uuid
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from otel_llm.storage.base import Store
@@ -107,21 +106,18 @@ def _merge(store: Store, database: str, window: dict[str, str], traces: list[str
     # an id is the row (oldest first: the last one read wins), the older ones go.
     rows: dict[str, Row] = {}
     newest: dict[str, datetime] = {}
+    stale: set[str] = set()
     for *values, inserted_at in fetched:
+        if values[0] in rows:
+            stale.add(values[0])
         rows[values[0]], newest[values[0]] = Row(*values), inserted_at
-    copies = Counter(values[0] for values in fetched)
+    target = _data_table(store, database)
     # First, so that a rewrite below reads each source's newest copy.
-    for row_id in (row_id for row_id, count in copies.items() if count > 1):
-        store.command(
-            f"DELETE FROM {_data_table(store, database)} WHERE {_WINDOW} "
-            "AND id = {id:UUID} AND inserted_at < {newest:DateTime64(3, 'UTC')}",
-            {**window, "id": row_id, "newest": _text(newest[row_id])},
-        )
-    stale = len(fetched) - len(rows)
+    for row_id in stale:
+        _delete_older(store, target, window, [row_id], newest[row_id])
     rewritten, removed = _plan(list(rows.values()))
     if not removed:
-        return stale
-    target = _data_table(store, database)
+        return len(fetched) - len(rows)
     if rewritten:
         # A store that refuses deletes (no ALTER DELETE grant) refuses this one too, before a
         # rewrite adds copies that only the delete below would take away again.
@@ -130,12 +126,17 @@ def _merge(store: Store, database: str, window: dict[str, str], traces: list[str
     _, [(mark,)] = store.query("SELECT now64(3)")
     if rewritten:
         store.command(_rewrite_sql(quote_identifier(database, "database"), rewritten), window)
+    _delete_older(store, target, window, sorted(removed), mark)
+    return len(fetched) - len(rows) + len(removed) - len(rewritten)
+
+
+def _delete_older(store: Store, target: str, window: dict[str, str], ids: list[str], before: datetime) -> None:
+    """Delete the copies of ``ids`` inserted before ``before``."""
     store.command(
         f"DELETE FROM {target} WHERE {_WINDOW} "
-        "AND id IN {ids:Array(UUID)} AND inserted_at < {mark:DateTime64(3, 'UTC')}",
-        {**window, "ids": sorted(removed), "mark": _text(mark)},
+        "AND id IN {ids:Array(UUID)} AND inserted_at < {before:DateTime64(3, 'UTC')}",
+        {**window, "ids": ids, "before": _text(before)},
     )
-    return stale + len(removed) - len(rewritten)
 
 
 def _plan(rows: list[Row]) -> tuple[list[dict[str, str]], set[str]]:
