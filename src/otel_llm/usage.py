@@ -180,7 +180,7 @@ def from_openai_chat(usage: Any) -> Usage:
         cache_write_tokens=_int(prompt_details.get("cache_write_tokens")),
         reasoning_tokens=_int(completion_details.get("reasoning_tokens")),
         details=details,
-        charged=_charged(counts) if counts.get("cost") is not None else None,
+        charged=_charged(counts),
     )
 
 
@@ -188,7 +188,10 @@ def _charged(counts: Any) -> dict[str, int] | None:
     """OpenRouter's ``usage.cost``: USD (its credits) charged for the call; with the user's own
     provider key (``is_byok``) that is OpenRouter's fee, the provider's own charge being
     ``cost_details.upstream_inference_cost``. Both in nano-USD; None when not a sane amount."""
-    charged = _nanos(counts.get("cost"))
+    cost = counts.get("cost")
+    if cost is None:  # every provider but OpenRouter: no call of _nanos
+        return None
+    charged = _nanos(cost)
     if charged is None:
         return None
     if counts.get("is_byok") is True:
@@ -222,7 +225,7 @@ def from_openai_responses(usage: Any) -> Usage:
         cache_write_tokens=_int(input_details.get("cache_write_tokens")),
         reasoning_tokens=_int(output_details.get("reasoning_tokens")),
         details=details,
-        charged=_charged(counts) if counts.get("cost") is not None else None,
+        charged=_charged(counts),
     )
 
 
