@@ -108,9 +108,9 @@ def parse_url(url: str | None = None) -> StoreConfig:
         if "/" in database:
             raise bad("the path must be a single database name")
         settings = _settings(parts.query, bad)
-        encoding = dict(settings).get("compress", "auto" if not _loopback(parts.hostname) else "none")
-        if encoding not in ("lz4", "none", "auto"):
-            raise bad(f"compress={encoding!r}: expected lz4 or none")
+        compress = dict(settings).get("compress", "none" if _loopback(parts.hostname) else "lz4")
+        if compress not in ("lz4", "none"):
+            raise bad(f"compress={compress!r}: expected lz4 or none")
         return StoreConfig(
             kind="http",
             url=_mask(url),
@@ -121,7 +121,7 @@ def parse_url(url: str | None = None) -> StoreConfig:
             password=unquote(parts.password or ""),
             database=database,
             settings=tuple(pair for pair in settings if pair[0] != "compress"),
-            insert_encoding="" if encoding == "none" else "lz4",
+            insert_encoding="lz4" if compress == "lz4" else "",
         )
     raise bad(f"unknown scheme {scheme!r}")
 
