@@ -46,6 +46,8 @@ _AI_GENAI_TTFT_S = "gen_ai.client.operation.time_to_first_chunk"
 _AI_FINISH_REASON = "ai.response.finishReason"
 _AI_TTFT_MS = ("ai.response.msToFirstChunk", "ai.stream.msToFirstChunk")
 _AI_PROVIDER_METADATA = "ai.response.providerMetadata"
+# What a semconv span may carry beyond the names we read as they are.
+_SEMCONV_EXTRAS = frozenset((_AI_GENAI_TTFT_S, _AI_PROVIDER_METADATA, DEPRECATED_SERVICE_TIER))
 # Request / response parts: AI SDK name -> key in the row's request / response JSON.
 _AI_REQUEST_PARTS = (("ai.prompt.messages", "messages"), ("ai.prompt.tools", "tools"), ("ai.prompt.toolChoice", "toolChoice"))
 _AI_RESPONSE_PARTS = (
@@ -119,7 +121,7 @@ def from_genai_semconv(attributes: Mapping[str, Any]) -> Mapping[str, Any] | Non
     ``@ai-sdk/otel``'s OpenTelemetry integration (AI SDK 7) adds."""
     if attr.OPERATION_NAME not in attributes:
         return None
-    if _AI_GENAI_TTFT_S not in attributes and _AI_PROVIDER_METADATA not in attributes and DEPRECATED_SERVICE_TIER not in attributes:
+    if attributes.keys().isdisjoint(_SEMCONV_EXTRAS):
         return attributes
     out = dict(attributes)
     tier = out.pop(DEPRECATED_SERVICE_TIER, None)
