@@ -10,33 +10,19 @@ sent once (the retries of a request the dead receiver had stored collapse by row
 from __future__ import annotations
 
 import http.client
-import os
 import signal
 import threading
 import time
-from pathlib import Path
-
-import pytest
 
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
 from .payloads import llm_spans
-from .test_serve_cli import TOKEN, query, start_serve, stop_serve
+from .test_serve_cli import TOKEN, env, query, start_serve, stop_serve  # noqa: F401 - env: the fixture
 
 CLIENTS = 4
 REQUESTS_PER_CLIENT = 40
 SPANS_PER_REQUEST = 25
 ACKNOWLEDGED_BEFORE_KILL = 15  # requests; the kill comes while the clients are busy
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict:
-    return {
-        **os.environ,
-        "OTEL_LLM_CLICKHOUSE_URL": f"chdb://{tmp_path / 'db'}",
-        "OTEL_LLM_HOME": str(tmp_path / "home"),
-        "OTEL_LLM_RECEIVER_TOKEN": TOKEN,
-    }
 
 
 class Client(threading.Thread):
